@@ -1,0 +1,13 @@
+# Every dependency comes from Debian 12's packages (see scripts/install_deps.sh).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+if(KG_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(KG_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

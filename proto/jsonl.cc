@@ -1,0 +1,66 @@
+#include "proto/jsonl.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace kg {
+
+absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record) {
+  record->Clear();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(line.data(), line.size()), record, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("bad JSON record: ", status.message().as_string()));
+  }
+  if (record->record_case() == v1::ImportRecord::RECORD_NOT_SET) {
+    return absl::InvalidArgumentError("record: neither \"entity\" nor \"edge\" is set");
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatRecordLine(const v1::ImportRecord& record) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(record, &out, options);
+  return out;
+}
+
+absl::Status JsonlReader::Open(const std::string& path) {
+  path_ = path;
+  if (path == "-") {
+    in_ = &std::cin;
+    return absl::OkStatus();
+  }
+  file_ = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
+  if (!file_->is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  file_size_ = static_cast<uint64_t>(file_->tellg());
+  file_->seekg(0);
+  in_ = file_.get();
+  return absl::OkStatus();
+}
+
+bool JsonlReader::Next(v1::ImportRecord* record, absl::Status* status) {
+  *status = absl::OkStatus();
+  while (in_ != nullptr && std::getline(*in_, line_)) {
+    ++line_number_;
+    bytes_read_ += line_.size() + 1;
+    absl::string_view view(line_);
+    while (!view.empty() && (view.back() == '\r' || view.back() == ' ')) view.remove_suffix(1);
+    while (!view.empty() && view.front() == ' ') view.remove_prefix(1);
+    if (view.empty() || view.front() == '#') continue;
+    absl::Status parsed = ParseRecordLine(view, record);
+    if (!parsed.ok()) {
+      *status = absl::InvalidArgumentError(
+          absl::StrCat(path_, ":", line_number_, ": ", parsed.message()));
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace kg

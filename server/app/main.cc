@@ -1,0 +1,88 @@
+// kg_server: parses flags into ServerOptions and runs the server. No other file reads flags.
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "server/app/options.h"
+#include "server/app/server.h"
+#include "server/observability/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+const kg::ServerOptions kDefaults;
+}  // namespace
+
+ABSL_FLAG(std::string, role, kDefaults.role,
+          "all (front end + all partitions in one process), frontend (routes to the partition "
+          "servers of --cluster_file) or partition (hosts --partitions)");
+ABSL_FLAG(std::string, host, kDefaults.host, "address to listen on (gRPC and metrics)");
+ABSL_FLAG(int, port, kDefaults.port, "gRPC port; 0 picks a free one (see --port_file)");
+ABSL_FLAG(int, metrics_port, kDefaults.metrics_port,
+          "Prometheus /metrics port; 0 picks a free one, -1 disables");
+ABSL_FLAG(uint32_t, partition_count, kDefaults.partition_count,
+          "number of logical partitions P (roles all and partition; must match the cluster)");
+ABSL_FLAG(std::string, partitions, kDefaults.partitions,
+          "role partition: partitions hosted here, e.g. 0,1 or 0-3");
+ABSL_FLAG(std::string, cluster_file, kDefaults.cluster_file,
+          "role frontend: the cluster file naming the partition servers (docs/CLUSTER.md)");
+ABSL_FLAG(std::string, load_file, kDefaults.load_file,
+          "roles all and partition: JSONL file (docs/FORMATS.md) loaded before serving");
+ABSL_FLAG(std::string, port_file, kDefaults.port_file,
+          "write grpc=HOST:PORT and metrics=HOST:PORT lines here once serving");
+ABSL_FLAG(int64_t, drain_timeout_ms, kDefaults.drain_timeout_ms,
+          "on SIGTERM/SIGINT, time given to in-flight calls before cancelling them");
+ABSL_FLAG(int64_t, default_deadline_ms, kDefaults.default_deadline_ms,
+          "deadline of a call that has none (and the most one may get)");
+ABSL_FLAG(int64_t, startup_timeout_ms, kDefaults.startup_timeout_ms,
+          "role frontend: how long to wait for every partition server at start-up");
+ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
+          "largest gRPC message accepted or sent, in bytes");
+ABSL_FLAG(std::string, log_level, kDefaults.log_level, "trace, debug, info, warn, error or off");
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before any thread starts, so RunServer can await them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "The e-commerce knowledge-graph server.\n"
+      "  kg_server [--role=all] [--port=50051] [--load_file=sample.jsonl]\n"
+      "  kg_server --role=partition --partition_count=4 --partitions=0,1 --port=7001\n"
+      "  kg_server --role=frontend --cluster_file=cluster.txt --port=50051\n"
+      "See README.md and docs/ for the API, the cluster file and the metrics.");
+  absl::ParseCommandLine(argc, argv);
+
+  kg::ServerOptions options;
+  options.role = absl::GetFlag(FLAGS_role);
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.partition_count = absl::GetFlag(FLAGS_partition_count);
+  options.partitions = absl::GetFlag(FLAGS_partitions);
+  options.cluster_file = absl::GetFlag(FLAGS_cluster_file);
+  options.load_file = absl::GetFlag(FLAGS_load_file);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
+  options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
+  options.startup_timeout_ms = absl::GetFlag(FLAGS_startup_timeout_ms);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.log_level = absl::GetFlag(FLAGS_log_level);
+
+  absl::Status status = kg::InitLogging(options.log_level);
+  if (!status.ok()) {
+    std::cerr << status.message() << "\n";
+    return 2;
+  }
+  status = kg::RunServer(options);
+  if (!status.ok()) {
+    spdlog::error("kg_server: {}", status.ToString());
+    return 1;
+  }
+  return 0;
+}

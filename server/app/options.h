@@ -1,0 +1,46 @@
+// ServerOptions: everything kg_server can be told, filled from flags by main.cc only.
+// Each field's default is in its comment and in `kg_server --help`.
+#ifndef KG_SERVER_APP_OPTIONS_H_
+#define KG_SERVER_APP_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kg {
+
+struct ServerOptions {
+  // "all" (front end + every partition in one process), "frontend" or "partition".
+  std::string role = "all";
+  // gRPC listen address and port; port 0 picks a free port (see port_file).
+  std::string host = "127.0.0.1";
+  int port = 50051;
+  // Prometheus /metrics port on `host`; 0 picks a free port, -1 disables.
+  int metrics_port = 9464;
+  // Number of logical partitions P (roles all and partition). The front end reads it from
+  // the cluster file.
+  uint32_t partition_count = 8;
+  // Role partition: the hosted partitions, e.g. "0,1" or "0-3".
+  std::string partitions;
+  // Role frontend: the cluster file (docs/CLUSTER.md).
+  std::string cluster_file;
+  // Roles all and partition: a JSONL file (docs/FORMATS.md) loaded before serving; a
+  // partition server keeps only what belongs to its partitions.
+  std::string load_file;
+  // When set, "grpc=HOST:PORT" and "metrics=HOST:PORT" lines are written here once serving.
+  std::string port_file;
+  // On SIGTERM/SIGINT: time given to in-flight calls before they are cancelled.
+  int64_t drain_timeout_ms = 5000;
+  // Deadline of a call that has none (and the most one may get).
+  int64_t default_deadline_ms = 10000;
+  // Role frontend: how long to wait for every partition server at start-up.
+  int64_t startup_timeout_ms = 30000;
+  // Largest gRPC message accepted or sent, in bytes.
+  int max_message_bytes = 64 << 20;
+  // spdlog level: trace, debug, info, warn, error, off.
+  std::string log_level = "info";
+};
+
+}  // namespace kg
+
+#endif  // KG_SERVER_APP_OPTIONS_H_

@@ -1,0 +1,275 @@
+#include "server/app/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/exposer.h"
+#include "server/app/loader.h"
+#include "server/frontend/cluster.h"
+#include "server/frontend/graph_ops.h"
+#include "server/frontend/services.h"
+#include "server/graph/schema.h"
+#include "server/graph/status_macros.h"
+#include "server/observability/metric_names.h"
+#include "server/observability/metrics.h"
+#include "server/partition/partition_service.h"
+#include "spdlog/spdlog.h"
+
+namespace kg {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+std::vector<const char*> ServiceNames(const std::string& role) {
+  if (role == "partition") return {"kg.internal.v1.PartitionService"};
+  return {"kg.v1.GraphService", "kg.v1.AdminService"};
+}
+
+void SetServing(grpc::Server* server, const std::string& role, bool serving,
+                std::atomic<bool>* flag) {
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  for (const char* name : ServiceNames(role)) health->SetServingStatus(name, serving);
+  flag->store(serving);
+}
+
+absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options,
+                                                    PartitionHost* host, Metrics* metrics) {
+  std::vector<std::unique_ptr<PartitionClient>> clients;
+  if (options.role == "all") {
+    for (uint32_t p = 0; p < host->partition_count(); ++p) {
+      clients.push_back(NewInstrumentedPartitionClient(p, NewLocalPartitionClient(host), metrics));
+    }
+    return std::make_unique<Router>(std::move(clients));
+  }
+  KG_ASSIGN_OR_RETURN(ClusterConfig config, ReadClusterFile(options.cluster_file));
+  clients.resize(config.partition_count);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  for (const ClusterConfig::Server& server : config.servers) {
+    auto channel =
+        grpc::CreateCustomChannel(server.address, grpc::InsecureChannelCredentials(), args);
+    for (uint32_t p : server.partitions) {
+      clients[p] = NewInstrumentedPartitionClient(
+          p, NewRemotePartitionClient(p, server.address, channel), metrics);
+    }
+  }
+  return std::make_unique<Router>(std::move(clients));
+}
+
+// Role frontend: waits until every partition answers (and agrees on the partition count).
+absl::Status AwaitPartitions(const Router& router, const ServerOptions& options) {
+  auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.startup_timeout_ms);
+  for (uint32_t p = 0; p < router.partition_count(); ++p) {
+    for (int attempt = 0;; ++attempt) {
+      internal::v1::GetPartitionInfoRequest req;
+      req.mutable_target()->set_partition(p);
+      req.mutable_target()->set_partition_count(router.partition_count());
+      internal::v1::GetPartitionInfoResponse resp;
+      CallOptions o;
+      o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+      std::promise<absl::Status> result;
+      router.client(p).GetPartitionInfo(o, &req, &resp,
+                                        [&result](absl::Status s) { result.set_value(s); });
+      absl::Status s = result.get_future().get();
+      if (s.ok()) break;
+      if (s.code() == absl::StatusCode::kFailedPrecondition ||
+          std::chrono::steady_clock::now() > give_up) {
+        return absl::Status(s.code(), absl::StrCat("partition ", p, " not ready: ", s.message()));
+      }
+      if (attempt % 10 == 0)
+        spdlog::info("waiting for partition {}: {}", p, std::string(s.message()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AddGauges(Metrics* metrics, PartitionHost* host, std::atomic<bool>* serving) {
+  metrics->AddGaugeSource([host, serving](std::vector<GaugeSample>* out) {
+    out->push_back({metric::kResidentMemory, {}, static_cast<double>(ResidentMemoryBytes())});
+    out->push_back({metric::kServing, {}, serving->load() ? 1.0 : 0.0});
+    if (host == nullptr) return;
+    for (uint32_t p : host->hosted()) {
+      PartitionStats s = host->partition(p)->Stats();
+      std::string part = absl::StrCat(p);
+      for (int t = 1; t < kEntityTypeCount; ++t) {
+        out->push_back({metric::kEntities,
+                        {{"partition", part},
+                         {"entity_type", std::string(EntityTypeName(static_cast<EntityType>(t)))}},
+                        static_cast<double>(s.entities_by_type[t])});
+      }
+      for (int t = 1; t < kEdgeTypeCount; ++t) {
+        for (int d = 0; d < 2; ++d) {
+          out->push_back({metric::kEdges,
+                          {{"partition", part},
+                           {"edge_type", std::string(EdgeTypeName(static_cast<EdgeType>(t)))},
+                           {"direction", std::string(DirectionName(static_cast<Direction>(d)))}},
+                          static_cast<double>(s.edges_by_type[t][d])});
+        }
+      }
+      out->push_back(
+          {metric::kPartitionMemory, {{"partition", part}}, static_cast<double>(s.memory_bytes)});
+    }
+  });
+}
+
+absl::Status WritePortFile(const std::string& path, const std::string& grpc_addr,
+                           const std::string& metrics_addr) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "grpc=" << grpc_addr << "\n";
+    if (!metrics_addr.empty()) out << "metrics=" << metrics_addr << "\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write --port_file ", path));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write --port_file ", path));
+  }
+  return absl::OkStatus();
+}
+
+int AwaitSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+}  // namespace
+
+absl::Status RunServer(const ServerOptions& options) {
+  if (options.role != "all" && options.role != "frontend" && options.role != "partition") {
+    return absl::InvalidArgumentError("--role: must be all, frontend or partition");
+  }
+  if (options.role == "frontend" && options.cluster_file.empty()) {
+    return absl::InvalidArgumentError("--cluster_file: required with --role=frontend");
+  }
+  if (options.role == "partition" && options.partitions.empty()) {
+    return absl::InvalidArgumentError("--partitions: required with --role=partition");
+  }
+  if (options.role == "frontend" && !options.load_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--load_file: a front end holds no data; give it to the partition servers");
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(registry);
+
+  std::unique_ptr<PartitionHost> host;
+  if (options.role != "frontend") {
+    std::vector<uint32_t> hosted;
+    if (options.role == "all") {
+      for (uint32_t p = 0; p < options.partition_count; ++p) hosted.push_back(p);
+    } else {
+      KG_ASSIGN_OR_RETURN(hosted, ParsePartitionList(options.partitions, options.partition_count));
+    }
+    KG_ASSIGN_OR_RETURN(host, PartitionHost::Create(options.partition_count, std::move(hosted)));
+  }
+  std::unique_ptr<Router> router;
+  std::unique_ptr<GraphOps> ops;
+  std::unique_ptr<GraphServiceImpl> graph_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<PartitionServiceImpl> partition_service;
+  DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
+  if (options.role != "partition") {
+    KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &metrics));
+    ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
+    graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy);
+    admin_service = std::make_unique<AdminServiceImpl>(ops.get(), policy);
+  } else {
+    partition_service = std::make_unique<PartitionServiceImpl>(host.get());
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  std::string listen = absl::StrCat(options.host, ":", options.port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  if (graph_service) builder.RegisterService(graph_service.get());
+  if (admin_service) builder.RegisterService(admin_service.get());
+  if (partition_service) builder.RegisterService(partition_service.get());
+  builder.experimental().SetInterceptorCreators(metrics.ServerInterceptors());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  std::string grpc_addr = absl::StrCat(options.host, ":", bound_port);
+  std::atomic<bool> serving{false};
+  SetServing(server.get(), options.role, false, &serving);
+  spdlog::info("kg_server {} role={} listening on {} (NOT_SERVING until ready)", kVersion,
+               options.role, grpc_addr);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::string metrics_addr;
+  AddGauges(&metrics, host.get(), &serving);
+  if (options.metrics_port >= 0) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(
+          absl::StrCat(options.host, ":", options.metrics_port));
+    } catch (const std::exception& e) {
+      server->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on port ", options.metrics_port, ": ", e.what()));
+    }
+    exposer->RegisterCollectable(registry);
+    exposer->RegisterCollectable(metrics.gauges());
+    std::vector<int> ports = exposer->GetListeningPorts();
+    metrics_addr = absl::StrCat(options.host, ":", ports.empty() ? options.metrics_port : ports[0]);
+    spdlog::info("metrics at http://{}/metrics", metrics_addr);
+  }
+
+  absl::Status ready = absl::OkStatus();
+  if (host != nullptr && !options.load_file.empty()) {
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<LoadStats> loaded = LoadJsonlFile(options.load_file, host.get());
+    if (!loaded.ok()) {
+      ready = loaded.status();
+    } else {
+      std::chrono::duration<double> secs = std::chrono::steady_clock::now() - start;
+      spdlog::info("loaded {}: {} lines, {} entities, {} edge copies, {} skipped in {:.1f}s",
+                   options.load_file, loaded->lines, loaded->entities, loaded->edge_copies,
+                   loaded->skipped, secs.count());
+    }
+  }
+  if (ready.ok() && options.role == "frontend") ready = AwaitPartitions(*router, options);
+  if (ready.ok() && !options.port_file.empty()) {
+    ready = WritePortFile(options.port_file, grpc_addr, metrics_addr);
+  }
+  if (!ready.ok()) {
+    spdlog::error("start-up failed: {}", ready.ToString());
+    server->Shutdown(std::chrono::system_clock::now());
+    return ready;
+  }
+  SetServing(server.get(), options.role, true, &serving);
+  spdlog::info("SERVING on {}", grpc_addr);
+
+  int sig = AwaitSignal();
+  spdlog::info("signal {} received: draining for up to {} ms", sig, options.drain_timeout_ms);
+  SetServing(server.get(), options.role, false, &serving);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(options.drain_timeout_ms));
+  server->Wait();
+  spdlog::info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace kg

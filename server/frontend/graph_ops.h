@@ -1,0 +1,88 @@
+// GraphOps: the front end's implementation of the public API — validation, routing of
+// every key to its partition, scatter-gather, per-item and per-partition errors, second
+// lookups (inline entities), multi-hop traversal. Independent of gRPC's server side: the
+// services in services.h are thin wrappers. Thread-safe.
+//
+// Every operation validates the request, fills `resp` and runs `done` exactly once, with
+// a request-level status (INVALID_ARGUMENT naming the field, DEADLINE_EXCEEDED, ...);
+// item-level problems go into the reply. `req` and `resp` must outlive `done`.
+#ifndef KG_SERVER_FRONTEND_GRAPH_OPS_H_
+#define KG_SERVER_FRONTEND_GRAPH_OPS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kg/v1/admin.pb.h"
+#include "kg/v1/graph.pb.h"
+#include "server/frontend/cluster.h"
+#include "server/frontend/partition_client.h"
+
+namespace kg {
+
+// Request bounds (documented in proto/kg/v1/graph.proto).
+inline constexpr int kMaxBatch = 1000;
+inline constexpr int kMaxNeighborKeys = 100;
+inline constexpr int kDefaultNeighborLimit = 20;
+inline constexpr int kMaxNeighborLimit = 1000;
+inline constexpr int kMaxInlineEntities = 10000;
+inline constexpr int kMaxTraverseStart = 100;
+inline constexpr int kMaxHops = 4;
+inline constexpr int kDefaultHopLimit = 100;
+inline constexpr int kDefaultMaxFrontier = 10000;
+inline constexpr int kMaxFrontier = 100000;
+inline constexpr int kDefaultMaxResults = 20;
+inline constexpr int kMaxResults = 1000;
+inline constexpr int kMaxImportRecordsPerMessage = 10000;
+inline constexpr int kMaxImportErrorsReported = 100;
+
+class GraphOps {
+ public:
+  // `router` must outlive this object. `role` is reported by GetClusterInfo.
+  GraphOps(const Router* router, std::string role, std::string version);
+
+  void GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& req,
+                   v1::GetEntitiesResponse* resp, Done done) const;
+  void UpsertEntities(const CallOptions& o, const v1::UpsertEntitiesRequest& req,
+                      v1::UpsertEntitiesResponse* resp, Done done) const;
+  void DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequest& req,
+                      v1::DeleteEntitiesResponse* resp, Done done) const;
+  void UpsertEdges(const CallOptions& o, const v1::UpsertEdgesRequest& req,
+                   v1::UpsertEdgesResponse* resp, Done done) const;
+  void DeleteEdges(const CallOptions& o, const v1::DeleteEdgesRequest& req,
+                   v1::DeleteEdgesResponse* resp, Done done) const;
+  void GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest& req,
+                    v1::GetNeighborsResponse* resp, Done done) const;
+  void CountNeighbors(const CallOptions& o, const v1::CountNeighborsRequest& req,
+                      v1::CountNeighborsResponse* resp, Done done) const;
+  void Traverse(const CallOptions& o, const v1::TraverseRequest& req, v1::TraverseResponse* resp,
+                Done done) const;
+  void GetClusterInfo(const CallOptions& o, const v1::GetClusterInfoRequest& req,
+                      v1::GetClusterInfoResponse* resp, Done done) const;
+
+  // Applies one message of an Import stream: the records are numbered from `first_index`;
+  // accepted ones are applied, rejected ones counted in `totals` (the first 100 listed).
+  // INVALID_ARGUMENT for a message over the record limit.
+  void ImportBatch(const CallOptions& o, const v1::ImportRequest& batch, uint64_t first_index,
+                   v1::ImportResponse* totals, Done done) const;
+
+ private:
+  // Writes validated items, each paired with its index in `statuses`, which receives the
+  // item's outcome. `then` runs once all partitions answered.
+  void ApplyEntities(const CallOptions& o, std::vector<std::pair<int, const v1::Entity*>> items,
+                     bool merge, std::vector<absl::Status>* statuses,
+                     std::function<void()> then) const;
+  void ApplyEdges(const CallOptions& o, bool upsert, std::vector<std::pair<int, v1::Edge>> items,
+                  std::vector<absl::Status>* statuses, std::function<void()> then) const;
+
+  const Router* router_;
+  std::string role_;
+  std::string version_;
+  int64_t start_ms_;
+};
+
+}  // namespace kg
+
+#endif  // KG_SERVER_FRONTEND_GRAPH_OPS_H_

@@ -1,0 +1,123 @@
+#include "server/frontend/services.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/partition/status.h"
+#include "spdlog/spdlog.h"
+
+namespace kg {
+
+CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const DeadlinePolicy& policy) {
+  CallOptions o;
+  o.deadline = std::min(ctx.deadline(), std::chrono::system_clock::now() + policy.default_deadline);
+  return o;
+}
+
+namespace {
+
+// Runs `op` and finishes the unary reactor with its status.
+template <typename Op>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const DeadlinePolicy& policy,
+                                Op op) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  op(OptionsFor(*ctx, policy), [reactor](absl::Status status) {
+    if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument) {
+      spdlog::debug("request failed: {}", status.ToString());
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
+// Reads an Import stream one message at a time: the next read starts only after the
+// previous message was applied, which bounds memory and keeps records in order.
+class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
+ public:
+  ImportReactor(const GraphOps* ops, CallOptions options, v1::ImportResponse* resp)
+      : ops_(ops), options_(options), resp_(resp) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // Client half-closed (or the call broke): report the totals.
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (first_) {
+      max_errors_ = request_.options().max_errors();
+      first_ = false;
+    }
+    uint64_t first_index = next_index_;
+    next_index_ += request_.records_size();
+    ops_->ImportBatch(options_, request_, first_index, resp_, [this](absl::Status status) {
+      if (!status.ok()) {
+        Finish(ToGrpcStatus(status));
+        return;
+      }
+      if (resp_->records_rejected() > max_errors_) {
+        const auto& first = resp_->first_errors(0);
+        Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+            "import stopped: ", resp_->records_rejected(),
+            " records rejected (max_errors=", max_errors_, "); first: record ",
+            first.record_index(), ": ", first.message(), "; records applied before the stop: ",
+            resp_->entities_upserted() + resp_->edges_upserted()))));
+        return;
+      }
+      StartRead(&request_);
+    });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  const GraphOps* ops_;
+  CallOptions options_;
+  v1::ImportResponse* resp_;
+  v1::ImportRequest request_;
+  bool first_ = true;
+  uint64_t max_errors_ = 0;
+  uint64_t next_index_ = 0;
+};
+
+}  // namespace
+
+#define KG_GRAPH_HANDLER(Method)                                                       \
+  grpc::ServerUnaryReactor* GraphServiceImpl::Method(grpc::CallbackServerContext* ctx, \
+                                                     const v1::Method##Request* req,   \
+                                                     v1::Method##Response* resp) {     \
+    return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {                  \
+      ops_->Method(o, *req, resp, std::move(done));                                    \
+    });                                                                                \
+  }
+
+KG_GRAPH_HANDLER(GetEntities)
+KG_GRAPH_HANDLER(UpsertEntities)
+KG_GRAPH_HANDLER(DeleteEntities)
+KG_GRAPH_HANDLER(UpsertEdges)
+KG_GRAPH_HANDLER(DeleteEdges)
+KG_GRAPH_HANDLER(GetNeighbors)
+KG_GRAPH_HANDLER(CountNeighbors)
+KG_GRAPH_HANDLER(Traverse)
+
+#undef KG_GRAPH_HANDLER
+
+grpc::ServerReadReactor<v1::ImportRequest>* GraphServiceImpl::Import(
+    grpc::CallbackServerContext* ctx, v1::ImportResponse* resp) {
+  // An import may run long: its deadline is the client's own (none means unbounded).
+  CallOptions o;
+  o.deadline = ctx->deadline();
+  return new ImportReactor(ops_, o, resp);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetClusterInfo(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetClusterInfoRequest* req,
+                                                           v1::GetClusterInfoResponse* resp) {
+  return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {
+    ops_->GetClusterInfo(o, *req, resp, std::move(done));
+  });
+}
+
+}  // namespace kg

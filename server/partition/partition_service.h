@@ -1,0 +1,47 @@
+// The gRPC face of a partition server: kg.internal.v1.PartitionService over a
+// PartitionHost. Handlers run inline on gRPC's callback threads (each is a few
+// microseconds of in-memory work). Thread-safe.
+#ifndef KG_SERVER_PARTITION_PARTITION_SERVICE_H_
+#define KG_SERVER_PARTITION_PARTITION_SERVICE_H_
+
+#include "kg/internal/v1/partition.grpc.pb.h"
+#include "server/partition/partition_host.h"
+
+namespace kg {
+
+class PartitionServiceImpl final : public internal::v1::PartitionService::CallbackService {
+ public:
+  explicit PartitionServiceImpl(PartitionHost* host) : host_(host) {}
+
+  grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
+                                        const internal::v1::GetEntitiesRequest* req,
+                                        internal::v1::GetEntitiesResponse* resp) override;
+  grpc::ServerUnaryReactor* UpsertEntities(grpc::CallbackServerContext* ctx,
+                                           const internal::v1::UpsertEntitiesRequest* req,
+                                           internal::v1::UpsertEntitiesResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteEntities(grpc::CallbackServerContext* ctx,
+                                           const internal::v1::DeleteEntitiesRequest* req,
+                                           internal::v1::DeleteEntitiesResponse* resp) override;
+  grpc::ServerUnaryReactor* UpsertEdgeCopies(grpc::CallbackServerContext* ctx,
+                                             const internal::v1::UpsertEdgeCopiesRequest* req,
+                                             internal::v1::UpsertEdgeCopiesResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteEdgeCopies(grpc::CallbackServerContext* ctx,
+                                             const internal::v1::DeleteEdgeCopiesRequest* req,
+                                             internal::v1::DeleteEdgeCopiesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetNeighbors(grpc::CallbackServerContext* ctx,
+                                         const internal::v1::GetNeighborsRequest* req,
+                                         internal::v1::GetNeighborsResponse* resp) override;
+  grpc::ServerUnaryReactor* CountNeighbors(grpc::CallbackServerContext* ctx,
+                                           const internal::v1::CountNeighborsRequest* req,
+                                           internal::v1::CountNeighborsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetPartitionInfo(grpc::CallbackServerContext* ctx,
+                                             const internal::v1::GetPartitionInfoRequest* req,
+                                             internal::v1::GetPartitionInfoResponse* resp) override;
+
+ private:
+  PartitionHost* host_;
+};
+
+}  // namespace kg
+
+#endif  // KG_SERVER_PARTITION_PARTITION_SERVICE_H_

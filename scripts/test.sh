@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit, then integration).
+# Exits non-zero when anything fails. Re-running is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+scripts/build.sh
+BUILD_DIR=${BUILD_DIR:-build}
+# Unit tests in parallel; integration tests start server processes, so one at a time.
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2 -LE integration
+ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration

@@ -3,7 +3,12 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace kg {
 
@@ -14,7 +19,8 @@ absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record) {
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(line.data(), line.size()), record, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("bad JSON record: ", status.message().as_string()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad JSON record: ", status.message().as_string()));
   }
   if (record->record_case() == v1::ImportRecord::RECORD_NOT_SET) {
     return absl::InvalidArgumentError("record: neither \"entity\" nor \"edge\" is set");
@@ -22,13 +28,38 @@ absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record) {
   return absl::OkStatus();
 }
 
-std::string FormatRecordLine(const v1::ImportRecord& record) {
-  std::string out;
+std::string ToJsonLine(const google::protobuf::Message& message, bool print_defaults) {
+  // Serializing deterministically first sorts map entries by key: protobuf's own
+  // MessageToJsonString prints maps in hash order, which differs from run to run.
+  static constexpr char kUrlPrefix[] = "type.googleapis.com";
+  static google::protobuf::util::TypeResolver* const generated_resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          kUrlPrefix, google::protobuf::DescriptorPool::generated_pool());
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  const google::protobuf::DescriptorPool* pool = message.GetDescriptor()->file()->pool();
+  std::unique_ptr<google::protobuf::util::TypeResolver> own_resolver;
+  google::protobuf::util::TypeResolver* resolver = generated_resolver;
+  if (pool != google::protobuf::DescriptorPool::generated_pool()) {
+    own_resolver.reset(google::protobuf::util::NewTypeResolverForDescriptorPool(kUrlPrefix, pool));
+    resolver = own_resolver.get();
+  }
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
-  (void)google::protobuf::util::MessageToJsonString(record, &out, options);
+  options.always_print_primitive_fields = print_defaults;
+  std::string out;
+  (void)google::protobuf::util::BinaryToJsonString(
+      resolver, absl::StrCat(kUrlPrefix, "/", message.GetDescriptor()->full_name()), binary, &out,
+      options);
   return out;
 }
+
+std::string FormatRecordLine(const v1::ImportRecord& record) { return ToJsonLine(record); }
 
 absl::Status JsonlReader::Open(const std::string& path) {
   path_ = path;

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
 #include "kg/v1/types.pb.h"
 
 namespace kg {
@@ -19,7 +20,13 @@ namespace kg {
 // a JSON ImportRecord (unknown fields and enum names are errors) or sets neither record.
 absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record);
 
-// Formats a record as one line of compact JSON, without the trailing newline.
+// Formats any message as one line of compact JSON (protobuf's JSON mapping), without a
+// trailing newline. Deterministic: map entries are printed sorted by key, so equal
+// messages always give equal text. With `print_defaults`, fields at their default value
+// are printed too.
+std::string ToJsonLine(const google::protobuf::Message& message, bool print_defaults = false);
+
+// Formats a record as one line of the JSONL format (ToJsonLine of the record).
 std::string FormatRecordLine(const v1::ImportRecord& record);
 
 // Reads a JSONL file line by line. Blank lines and lines starting with '#' are skipped.

@@ -13,9 +13,11 @@ namespace {
 
 constexpr int kBatch = 4096;
 
-// Per-partition batches of entities and edge copies, flushed through the host's normal
-// write path (so loaded data is validated exactly like an RPC's).
-class Batcher {
+}  // namespace
+
+// Per-partition batches of entities and edge copies, stored through the host's normal
+// write path.
+class HostLoader::Batcher {
  public:
   explicit Batcher(PartitionHost* host) : host_(host), slots_(host->partition_count()) {}
 
@@ -73,63 +75,62 @@ class Batcher {
   std::vector<Slot> slots_;
 };
 
-}  // namespace
+HostLoader::HostLoader(PartitionHost* host)
+    : host_(host), batcher_(std::make_unique<Batcher>(host)) {}
+
+HostLoader::~HostLoader() = default;
+
+absl::Status HostLoader::Add(const v1::ImportRecord& record) {
+  ++stats_.lines;
+  uint32_t count = host_->partition_count();
+  int64_t now = NowMs();
+  if (record.has_entity()) {
+    EntityKey key;
+    EntityData data;
+    KG_RETURN_IF_ERROR(EntityFromProto(record.entity(), "entity", now, &key, &data));
+    uint32_t p = PartitionOf(key, count);
+    if (host_->partition(p) == nullptr) {
+      ++stats_.skipped;
+      return absl::OkStatus();
+    }
+    KG_RETURN_IF_ERROR(batcher_->AddEntity(p, record.entity()));
+    ++stats_.entities;
+    return absl::OkStatus();
+  }
+  if (!record.has_edge()) return absl::InvalidArgumentError("record: neither entity nor edge");
+  v1::Edge e;
+  KG_RETURN_IF_ERROR(ValidateEdgeProto(record.edge(), "edge", now, &e));
+  bool any = false;
+  for (v1::Direction side : {v1::OUT, v1::IN}) {
+    uint32_t p = PartitionOf(KeyFromProto(side == v1::OUT ? e.src() : e.dst()), count);
+    if (host_->partition(p) == nullptr) continue;
+    KG_RETURN_IF_ERROR(batcher_->AddCopy(p, e, side));
+    ++stats_.edge_copies;
+    any = true;
+  }
+  if (!any) ++stats_.skipped;
+  return absl::OkStatus();
+}
+
+absl::Status HostLoader::Flush() { return batcher_->FlushAll(); }
 
 absl::StatusOr<LoadStats> LoadJsonlFile(const std::string& path, PartitionHost* host) {
   JsonlReader reader;
   KG_RETURN_IF_ERROR(reader.Open(path));
-  Batcher batcher(host);
-  LoadStats stats;
+  HostLoader loader(host);
   v1::ImportRecord record;
   absl::Status line_status;
-  uint32_t count = host->partition_count();
   while (reader.Next(&record, &line_status)) {
-    ++stats.lines;
     KG_RETURN_IF_ERROR(line_status);
-    auto fail = [&](const absl::Status& s) {
+    absl::Status s = loader.Add(record);
+    if (!s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", reader.line_number(), ": ", s.message()));
-    };
-    // Validate here so that an error names its line, not a batch position.
-    int64_t now = NowMs();
-    if (record.has_entity()) {
-      EntityKey key;
-      EntityData data;
-      absl::Status valid = EntityFromProto(record.entity(), "entity", now, &key, &data);
-      if (!valid.ok()) return fail(valid);
-      uint32_t p = PartitionOf(KeyFromProto(record.entity().key()), count);
-      if (host->partition(p) == nullptr) {
-        ++stats.skipped;
-        continue;
-      }
-      absl::Status s = batcher.AddEntity(p, record.entity());
-      if (!s.ok()) return fail(s);
-      ++stats.entities;
-    } else {
-      v1::Edge e;
-      absl::Status valid = ValidateEdgeProto(record.edge(), "edge", now, &e);
-      if (!valid.ok()) return fail(valid);
-      uint32_t ps = PartitionOf(KeyFromProto(e.src()), count);
-      uint32_t pd = PartitionOf(KeyFromProto(e.dst()), count);
-      bool any = false;
-      if (host->partition(ps) != nullptr) {
-        absl::Status s = batcher.AddCopy(ps, e, v1::OUT);
-        if (!s.ok()) return fail(s);
-        ++stats.edge_copies;
-        any = true;
-      }
-      if (host->partition(pd) != nullptr) {
-        absl::Status s = batcher.AddCopy(pd, e, v1::IN);
-        if (!s.ok()) return fail(s);
-        ++stats.edge_copies;
-        any = true;
-      }
-      if (!any) ++stats.skipped;
     }
   }
-  absl::Status s = batcher.FlushAll();
+  absl::Status s = loader.Flush();
   if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
-  return stats;
+  return loader.stats();
 }
 
 }  // namespace kg

@@ -4,16 +4,6 @@
 
 namespace kg {
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 void SetItemStatus(const absl::Status& status, v1::ItemStatus* item) {
   item->set_code(static_cast<int32_t>(status.code()));
   if (status.ok()) {

@@ -1,5 +1,5 @@
-// Status conversions at the gRPC boundary: the one function that turns an absl::Status
-// into a grpc::Status (and back, for partition-client replies), and per-item statuses.
+// Per-item statuses of batch replies (the absl <-> grpc conversion of whole calls is
+// proto/grpc_status.h).
 // Thread-safe (pure functions).
 #ifndef KG_SERVER_PARTITION_STATUS_H_
 #define KG_SERVER_PARTITION_STATUS_H_
@@ -8,11 +8,9 @@
 
 #include "absl/status/status.h"
 #include "kg/v1/types.pb.h"
+#include "proto/grpc_status.h"  // ToGrpcStatus, FromGrpcStatus
 
 namespace kg {
-
-grpc::Status ToGrpcStatus(const absl::Status& status);
-absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Writes `status` into a per-item status of a batch reply.
 void SetItemStatus(const absl::Status& status, v1::ItemStatus* item);

@@ -1,0 +1,504 @@
+// kg_bench: a load generator for kg_server's public API. Runs phases of one RPC kind each
+// (closed loop with N calls in flight, or open loop at a fixed rate) over several channels,
+// and reports throughput, errors by status code and latency percentiles, each RPC's
+// throughput also as a ratio to a grpc.health.v1.Health/Check phase run with the same
+// settings in the same invocation. See `kg_bench --help` and docs/PERFORMANCE.md.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "kg/v1/admin.grpc.pb.h"
+#include "kg/v1/graph.grpc.pb.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
+ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
+          "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
+          "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
+          "(also-bought, 2 hops)");
+ABSL_FLAG(bool, baseline, true,
+          "run a Health/Check phase first with the same settings and report ratios to it");
+ABSL_FLAG(int, concurrency, 32, "calls in flight (closed loop)");
+ABSL_FLAG(int, channels, 2, "gRPC channels (separate connections); calls are spread evenly");
+ABSL_FLAG(double, duration, 10, "seconds measured per phase (after --warmup)");
+ABSL_FLAG(double, warmup, 2, "seconds run before measuring each phase");
+ABSL_FLAG(int64_t, requests, 0, "if > 0, stop each phase after this many measured calls");
+ABSL_FLAG(double, rate, 0, "if > 0: open loop at this many calls/s (latency from intended start)");
+ABSL_FLAG(int, batch, 1, "keys per request (GetEntities, CountNeighbors)");
+ABSL_FLAG(int, limit, 20, "edges per key (GetNeighbors) and per node per hop (Traverse)");
+ABSL_FLAG(std::string, keys, "uniform",
+          "key distribution: uniform or zipf (s=1 over the id range)");
+ABSL_FLAG(uint64_t, products, 0, "product ids are 1..N; 0 reads N from GetClusterInfo");
+ABSL_FLAG(uint64_t, buyers, 0, "buyer ids are 1..N; 0 reads N from GetClusterInfo");
+ABSL_FLAG(int64_t, deadline_ms, 5000, "deadline of each call");
+ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
+ABSL_FLAG(uint64_t, seed, 1, "random seed of the key draws");
+
+namespace kg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum class Kind { kHealth, kGetEntities, kGetNeighbors, kGetNeighborsInline, kCount, kTraverse };
+
+struct KindInfo {
+  const char* name;
+  Kind kind;
+};
+constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
+                               {"GetEntities", Kind::kGetEntities},
+                               {"GetNeighbors", Kind::kGetNeighbors},
+                               {"GetNeighborsInline", Kind::kGetNeighborsInline},
+                               {"CountNeighbors", Kind::kCount},
+                               {"Traverse", Kind::kTraverse}};
+
+struct Settings {
+  int concurrency, channels, batch, limit;
+  double duration, warmup, rate;
+  int64_t requests, deadline_ms;
+  bool zipf;
+  uint64_t products, buyers, seed;
+};
+
+// Draws ids in 1..n, uniformly or Zipf-like (s = 1: P(k) ~ 1/k, by inverting the
+// continuous CDF ln(k)/ln(n+1)).
+class KeyDraw {
+ public:
+  KeyDraw(bool zipf, uint64_t seed) : zipf_(zipf), rng_(seed) {}
+  uint64_t operator()(uint64_t n) {
+    double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+    uint64_t k = zipf_ ? static_cast<uint64_t>(std::exp(u * std::log(static_cast<double>(n) + 1)))
+                       : 1 + static_cast<uint64_t>(u * static_cast<double>(n));
+    return std::clamp<uint64_t>(k, 1, n);
+  }
+
+ private:
+  bool zipf_;
+  std::mt19937_64 rng_;
+};
+
+// Latencies and outcomes of one phase; Record is thread-safe (striped locks).
+class Recorder {
+ public:
+  void Record(int code, uint32_t micros, uint64_t keys) {
+    Stripe& s = stripes_[std::hash<std::thread::id>()(std::this_thread::get_id()) % kStripes];
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (code == 0) {
+      s.latency.push_back(micros);
+      s.keys += keys;
+    } else {
+      ++s.errors[code];
+    }
+  }
+  void Merge(std::vector<uint32_t>* latency, std::map<int, uint64_t>* errors, uint64_t* keys) {
+    for (Stripe& s : stripes_) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      latency->insert(latency->end(), s.latency.begin(), s.latency.end());
+      for (auto [c, n] : s.errors) (*errors)[c] += n;
+      *keys += s.keys;
+    }
+  }
+
+ private:
+  static constexpr int kStripes = 16;
+  struct Stripe {
+    std::mutex mu;
+    std::vector<uint32_t> latency;
+    std::map<int, uint64_t> errors;
+    uint64_t keys = 0;
+  };
+  Stripe stripes_[kStripes];
+};
+
+struct PhaseResult {
+  std::string name;
+  double seconds = 0;
+  uint64_t ok = 0;
+  uint64_t keys = 0;
+  std::map<int, uint64_t> errors;
+  std::vector<uint32_t> latency;  // sorted, microseconds
+  double Rate() const { return seconds > 0 ? ok / seconds : 0; }
+  uint32_t Pct(double p) const {
+    if (latency.empty()) return 0;
+    size_t i = std::min(latency.size() - 1, static_cast<size_t>(p / 100.0 * latency.size()));
+    return latency[i];
+  }
+};
+
+struct Stubs {
+  std::unique_ptr<v1::GraphService::Stub> graph;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+};
+
+// One asynchronous call of a kind, self-deleting when done.
+template <typename Req, typename Resp>
+struct Call {
+  grpc::ClientContext ctx;
+  Req req;
+  Resp resp;
+};
+
+class Runner {
+ public:
+  Runner(std::vector<Stubs>* stubs, const Settings& s) : stubs_(stubs), s_(s) {}
+
+  // Starts one call of `kind` on channel `ch`; `done(code, keys)` runs on completion.
+  void Start(Kind kind, size_t ch, KeyDraw& draw, std::function<void(int, uint64_t)> done) {
+    Stubs& st = (*stubs_)[ch % stubs_->size()];
+    auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(s_.deadline_ms);
+    switch (kind) {
+      case Kind::kHealth: {
+        auto* c =
+            new Call<grpc::health::v1::HealthCheckRequest, grpc::health::v1::HealthCheckResponse>;
+        c->ctx.set_deadline(deadline);
+        st.health->async()->Check(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
+          done(status.error_code(), 0);
+          delete c;
+        });
+        return;
+      }
+      case Kind::kGetEntities: {
+        auto* c = new Call<v1::GetEntitiesRequest, v1::GetEntitiesResponse>;
+        c->ctx.set_deadline(deadline);
+        for (int i = 0; i < s_.batch; ++i) {
+          v1::EntityKey* k = c->req.add_keys();
+          k->set_type(v1::PRODUCT);
+          k->set_id(draw(s_.products));
+        }
+        st.graph->async()->GetEntities(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
+          done(status.error_code(), c->req.keys_size());
+          delete c;
+        });
+        return;
+      }
+      case Kind::kGetNeighbors:
+      case Kind::kGetNeighborsInline: {
+        auto* c = new Call<v1::GetNeighborsRequest, v1::GetNeighborsResponse>;
+        c->ctx.set_deadline(deadline);
+        v1::EntityKey* k = c->req.add_keys();
+        k->set_type(v1::BUYER);
+        k->set_id(draw(s_.buyers));
+        c->req.set_edge_type(v1::PURCHASED);
+        c->req.set_limit(s_.limit);
+        c->req.set_include_entities(kind == Kind::kGetNeighborsInline);
+        st.graph->async()->GetNeighbors(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
+          done(status.error_code(), 1);
+          delete c;
+        });
+        return;
+      }
+      case Kind::kCount: {
+        auto* c = new Call<v1::CountNeighborsRequest, v1::CountNeighborsResponse>;
+        c->ctx.set_deadline(deadline);
+        for (int i = 0; i < s_.batch; ++i) {
+          v1::EntityKey* k = c->req.add_keys();
+          k->set_type(v1::PRODUCT);
+          k->set_id(draw(s_.products));
+        }
+        c->req.add_edge_types(v1::PURCHASED);
+        c->req.add_edge_types(v1::VIEWED);
+        c->req.add_directions(v1::IN);
+        st.graph->async()->CountNeighbors(&c->ctx, &c->req, &c->resp,
+                                          [c, done](grpc::Status status) {
+                                            done(status.error_code(), c->req.keys_size());
+                                            delete c;
+                                          });
+        return;
+      }
+      case Kind::kTraverse: {
+        auto* c = new Call<v1::TraverseRequest, v1::TraverseResponse>;
+        c->ctx.set_deadline(deadline);
+        v1::EntityKey* k = c->req.add_start();
+        k->set_type(v1::PRODUCT);
+        k->set_id(draw(s_.products));
+        for (v1::Direction d : {v1::IN, v1::OUT}) {
+          v1::Hop* h = c->req.add_hops();
+          h->set_edge_type(v1::PURCHASED);
+          h->set_direction(d);
+          h->set_limit(s_.limit);
+        }
+        c->req.set_max_results(10);
+        st.graph->async()->Traverse(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
+          done(status.error_code(), 1);
+          delete c;
+        });
+        return;
+      }
+    }
+  }
+
+  PhaseResult Run(const KindInfo& kind) {
+    PhaseResult result;
+    result.name = kind.name;
+    Recorder recorder;
+    std::atomic<bool> measuring{false};
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> measured{0};
+    std::atomic<int> outstanding{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    auto start = Clock::now();
+    auto measure_from = start + ToDuration(s_.warmup);
+    auto end = measure_from + ToDuration(s_.duration);
+
+    if (s_.rate <= 0) {
+      // Closed loop: each slot issues its next call when the previous completes.
+      std::vector<std::unique_ptr<KeyDraw>> draws;
+      for (int i = 0; i < s_.concurrency; ++i) {
+        draws.push_back(std::make_unique<KeyDraw>(s_.zipf, s_.seed * 1000003 + i));
+      }
+      std::function<void(int)> issue = [&](int slot) {
+        auto t0 = Clock::now();
+        Start(kind.kind, slot, *draws[slot], [&, slot, t0](int code, uint64_t keys) {
+          auto now = Clock::now();
+          if (measuring.load() && now <= end) {
+            recorder.Record(code, Micros(now - t0), keys);
+            if (s_.requests > 0 && measured.fetch_add(1) + 1 >= s_.requests) stop = true;
+          }
+          if (now < end && !stop.load()) {
+            issue(slot);
+          } else if (outstanding.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> lock(mu);
+            cv.notify_all();
+          }
+        });
+      };
+      outstanding = s_.concurrency;
+      for (int i = 0; i < s_.concurrency; ++i) issue(i);
+      std::this_thread::sleep_until(measure_from);
+      measuring = true;
+      auto t_measure = Clock::now();
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return outstanding.load() == 0; });
+      result.seconds =
+          std::chrono::duration<double>(std::min(Clock::now(), end) - t_measure).count();
+    } else {
+      // Open loop: calls start on a fixed schedule whatever the completions; latency runs
+      // from the scheduled start, so queueing delay counts.
+      KeyDraw draw(s_.zipf, s_.seed);
+      auto interval = std::chrono::duration<double>(1.0 / s_.rate);
+      int64_t n = 0;
+      constexpr int kMaxOutstanding = 20000;
+      uint64_t dropped = 0;
+      for (;; ++n) {
+        auto when = start + std::chrono::duration_cast<Clock::duration>(interval * n);
+        if (when >= end || stop.load()) break;
+        std::this_thread::sleep_until(when);
+        if (when >= measure_from && !measuring.load()) measuring = true;
+        if (outstanding.load() >= kMaxOutstanding) {
+          ++dropped;
+          continue;
+        }
+        ++outstanding;
+        bool counted = when >= measure_from;
+        Start(kind.kind, n, draw, [&, when, counted](int code, uint64_t keys) {
+          if (counted) {
+            recorder.Record(code, Micros(Clock::now() - when), keys);
+            if (s_.requests > 0 && measured.fetch_add(1) + 1 >= s_.requests) stop = true;
+          }
+          if (outstanding.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> lock(mu);
+            cv.notify_all();
+          }
+        });
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return outstanding.load() == 0; });
+      result.seconds =
+          std::chrono::duration<double>(std::min(Clock::now(), end) - measure_from).count();
+      if (dropped > 0) result.errors[-1] = dropped;  // over the outstanding cap
+    }
+    recorder.Merge(&result.latency, &result.errors, &result.keys);
+    std::sort(result.latency.begin(), result.latency.end());
+    result.ok = result.latency.size();
+    return result;
+  }
+
+ private:
+  static Clock::duration ToDuration(double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  }
+  static uint32_t Micros(Clock::duration d) {
+    return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
+
+  std::vector<Stubs>* stubs_;
+  Settings s_;
+};
+
+std::string CodeName(int code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  if (code == -1) return "DROPPED_OVER_CAP";
+  return code >= 0 && code <= 16 ? kNames[code] : absl::StrCat(code);
+}
+
+int Main() {
+  Settings s;
+  s.concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
+  s.channels = std::max(1, absl::GetFlag(FLAGS_channels));
+  s.batch = std::clamp(absl::GetFlag(FLAGS_batch), 1, 1000);
+  s.limit = std::clamp(absl::GetFlag(FLAGS_limit), 1, 1000);
+  s.duration = absl::GetFlag(FLAGS_duration);
+  s.warmup = absl::GetFlag(FLAGS_warmup);
+  s.rate = absl::GetFlag(FLAGS_rate);
+  s.requests = absl::GetFlag(FLAGS_requests);
+  s.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
+  s.zipf = absl::GetFlag(FLAGS_keys) == "zipf";
+  s.products = absl::GetFlag(FLAGS_products);
+  s.buyers = absl::GetFlag(FLAGS_buyers);
+  s.seed = absl::GetFlag(FLAGS_seed);
+  if (absl::GetFlag(FLAGS_keys) != "zipf" && absl::GetFlag(FLAGS_keys) != "uniform") {
+    std::cerr << "--keys: uniform or zipf\n";
+    return 2;
+  }
+  std::vector<const KindInfo*> phases;
+  if (absl::GetFlag(FLAGS_baseline)) phases.push_back(&kKinds[0]);
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_rpc), ',', absl::SkipEmpty())) {
+    const KindInfo* found = nullptr;
+    for (const KindInfo& k : kKinds) {
+      if (name == k.name) found = &k;
+    }
+    if (found == nullptr) {
+      std::cerr << "--rpc: unknown kind \"" << name << "\"\n";
+      return 2;
+    }
+    if (!(found == &kKinds[0] && absl::GetFlag(FLAGS_baseline))) phases.push_back(found);
+  }
+
+  std::string addr = absl::GetFlag(FLAGS_addr);
+  std::vector<Stubs> stubs;
+  for (int i = 0; i < s.channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("kg_bench_channel", i);  // distinct args: a separate connection each
+    args.SetMaxReceiveMessageSize(64 << 20);
+    auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+    stubs.push_back(
+        {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel)});
+  }
+  if (s.products == 0 || s.buyers == 0) {
+    auto admin =
+        v1::AdminService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetClusterInfoResponse info;
+    grpc::Status st = admin->GetClusterInfo(&ctx, v1::GetClusterInfoRequest(), &info);
+    if (!st.ok()) {
+      std::cerr << "GetClusterInfo on " << addr << ": " << st.error_message() << "\n";
+      return 1;
+    }
+    uint64_t products = 0, buyers = 0;
+    for (const auto& p : info.partitions()) {
+      for (const auto& c : p.entities_by_type()) {
+        if (c.type() == v1::PRODUCT) products += c.count();
+        if (c.type() == v1::BUYER) buyers += c.count();
+      }
+    }
+    if (s.products == 0) s.products = std::max<uint64_t>(products, 1);
+    if (s.buyers == 0) s.buyers = std::max<uint64_t>(buyers, 1);
+  }
+
+  Runner runner(&stubs, s);
+  std::vector<PhaseResult> results;
+  for (const KindInfo* k : phases) {
+    if (!absl::GetFlag(FLAGS_json)) std::cerr << "running " << k->name << " ...\n";
+    results.push_back(runner.Run(*k));
+  }
+  double base = absl::GetFlag(FLAGS_baseline) ? results[0].Rate() : 0;
+
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf(
+        "{\"addr\":\"%s\",\"concurrency\":%d,\"channels\":%d,\"duration_s\":%g,"
+        "\"rate\":%g,\"batch\":%d,\"limit\":%d,\"keys\":\"%s\",\"products\":%lu,"
+        "\"buyers\":%lu,\"phases\":[",
+        addr.c_str(), s.concurrency, s.channels, s.duration, s.rate, s.batch, s.limit,
+        s.zipf ? "zipf" : "uniform", static_cast<unsigned long>(s.products),
+        static_cast<unsigned long>(s.buyers));
+    for (size_t i = 0; i < results.size(); ++i) {
+      const PhaseResult& r = results[i];
+      std::vector<std::string> errs;
+      for (auto [c, n] : r.errors) errs.push_back(absl::StrCat("\"", CodeName(c), "\":", n));
+      std::printf(
+          "%s{\"rpc\":\"%s\",\"ok\":%lu,\"seconds\":%.3f,\"calls_per_s\":%.1f,"
+          "\"keys_per_s\":%.1f,\"ratio_to_health\":%.3f,\"p50_us\":%u,\"p90_us\":%u,"
+          "\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":{%s}}",
+          i ? "," : "", r.name.c_str(), static_cast<unsigned long>(r.ok), r.seconds, r.Rate(),
+          r.seconds > 0 ? r.keys / r.seconds : 0.0, base > 0 ? r.Rate() / base : 0.0, r.Pct(50),
+          r.Pct(90), r.Pct(99), r.Pct(99.9), r.latency.empty() ? 0 : r.latency.back(),
+          absl::StrJoin(errs, ",").c_str());
+    }
+    std::printf("]}\n");
+  } else {
+    std::printf(
+        "kg_bench %s: %s, concurrency %d, channels %d, %gs per phase, batch %d, "
+        "limit %d, keys %s (products 1..%lu, buyers 1..%lu)\n",
+        addr.c_str(),
+        s.rate > 0 ? absl::StrCat("open loop at ", s.rate, "/s").c_str() : "closed loop",
+        s.concurrency, s.channels, s.duration, s.batch, s.limit, s.zipf ? "zipf" : "uniform",
+        static_cast<unsigned long>(s.products), static_cast<unsigned long>(s.buyers));
+    std::printf("%-20s %12s %12s %8s %8s %8s %8s %8s %8s  %s\n", "rpc", "calls/s", "keys/s",
+                "vs.hlth", "p50us", "p90us", "p99us", "p99.9us", "max_us", "errors");
+    for (const PhaseResult& r : results) {
+      std::vector<std::string> errs;
+      for (auto [c, n] : r.errors) errs.push_back(absl::StrCat(CodeName(c), "=", n));
+      std::printf("%-20s %12.0f %12.0f %8.3f %8u %8u %8u %8u %8u  %s\n", r.name.c_str(), r.Rate(),
+                  r.seconds > 0 ? r.keys / r.seconds : 0.0, base > 0 ? r.Rate() / base : 0.0,
+                  r.Pct(50), r.Pct(90), r.Pct(99), r.Pct(99.9),
+                  r.latency.empty() ? 0 : r.latency.back(),
+                  errs.empty() ? "-" : absl::StrJoin(errs, " ").c_str());
+    }
+  }
+  for (const PhaseResult& r : results) {
+    if (r.ok == 0) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace kg
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Load generator for kg_server. Each --rpc phase runs after a Health/Check baseline phase "
+      "with the same settings; throughput is reported also as a ratio to it.\n"
+      "  kg_bench --addr=127.0.0.1:50051 --rpc=GetEntities,GetNeighbors --concurrency=32 "
+      "--channels=2 --duration=10\n"
+      "  kg_bench --rpc=GetEntities --batch=100 --keys=zipf\n"
+      "  kg_bench --rpc=GetNeighbors --rate=20000   # open loop");
+  absl::ParseCommandLine(argc, argv);
+  return kg::Main();
+}

@@ -1,0 +1,203 @@
+#include "client/cpp/client.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace kg {
+namespace {
+
+constexpr int kMaxMessageBytes = 64 << 20;
+
+void SetDeadline(grpc::ClientContext* context, int64_t deadline_ms) {
+  if (deadline_ms > 0) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(deadline_ms));
+  }
+}
+
+}  // namespace
+
+const char* ServingStatusName(ServingStatus status) {
+  switch (status) {
+    case ServingStatus::kServing:
+      return "SERVING";
+    case ServingStatus::kNotServing:
+      return "NOT_SERVING";
+    case ServingStatus::kServiceUnknown:
+      return "SERVICE_UNKNOWN";
+    case ServingStatus::kUnknown:
+      break;
+  }
+  return "UNKNOWN";
+}
+
+// ImportWriter.
+
+ImportWriter::ImportWriter(v1::GraphService::Stub* stub, const v1::ImportOptions& options,
+                           int64_t deadline_ms)
+    : options_(options) {
+  SetDeadline(&context_, deadline_ms);
+  stream_ = stub->Import(&context_, &response_);
+}
+
+ImportWriter::~ImportWriter() {
+  if (!finished_) context_.TryCancel();
+}
+
+absl::Status ImportWriter::Write(std::vector<v1::ImportRecord> records) {
+  if (finished_) {
+    return final_status_.ok() ? absl::FailedPreconditionError("import already finished")
+                              : final_status_;
+  }
+  v1::ImportRequest request;
+  if (first_) {
+    *request.mutable_options() = options_;
+    first_ = false;
+  }
+  request.mutable_records()->Reserve(static_cast<int>(records.size()));
+  for (v1::ImportRecord& record : records) *request.add_records() = std::move(record);
+  if (stream_->Write(request)) return absl::OkStatus();
+  // The server closed the stream: its status says why.
+  absl::StatusOr<v1::ImportResponse> result = Finish();
+  if (result.ok()) return absl::UnknownError("import stream closed by the server");
+  return result.status();
+}
+
+absl::StatusOr<v1::ImportResponse> ImportWriter::Finish() {
+  if (finished_) {
+    if (!final_status_.ok()) return final_status_;
+    return response_;
+  }
+  finished_ = true;
+  if (first_) {
+    // Nothing was written: still send the options so the server sees them.
+    v1::ImportRequest request;
+    *request.mutable_options() = options_;
+    first_ = false;
+    stream_->Write(request);
+  }
+  stream_->WritesDone();
+  final_status_ = FromGrpcStatus(stream_->Finish());
+  if (!final_status_.ok()) return final_status_;
+  return response_;
+}
+
+// Client.
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addr,
+                                                        const ClientOptions& options) {
+  if (addr.empty()) return absl::InvalidArgumentError("addr: empty server address");
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  if (channel == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("addr: cannot create a channel to ", addr));
+  }
+  return std::make_unique<Client>(std::move(channel), options);
+}
+
+Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options)
+    : channel_(std::move(channel)),
+      options_(options),
+      graph_(v1::GraphService::NewStub(channel_)),
+      admin_(v1::AdminService::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+void Client::Prepare(grpc::ClientContext* context) const {
+  SetDeadline(context, options_.deadline_ms);
+}
+
+template <typename Response, typename Call>
+absl::StatusOr<Response> Client::Unary(Call call) const {
+  grpc::ClientContext context;
+  Prepare(&context);
+  Response response;
+  grpc::Status status = call(&context, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::GetEntitiesResponse> Client::GetEntities(const v1::GetEntitiesRequest& request) {
+  return Unary<v1::GetEntitiesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->GetEntities(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::UpsertEntitiesResponse> Client::UpsertEntities(
+    const v1::UpsertEntitiesRequest& request) {
+  return Unary<v1::UpsertEntitiesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->UpsertEntities(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::DeleteEntitiesResponse> Client::DeleteEntities(
+    const v1::DeleteEntitiesRequest& request) {
+  return Unary<v1::DeleteEntitiesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->DeleteEntities(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::UpsertEdgesResponse> Client::UpsertEdges(const v1::UpsertEdgesRequest& request) {
+  return Unary<v1::UpsertEdgesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->UpsertEdges(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::DeleteEdgesResponse> Client::DeleteEdges(const v1::DeleteEdgesRequest& request) {
+  return Unary<v1::DeleteEdgesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->DeleteEdges(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::GetNeighborsResponse> Client::GetNeighbors(
+    const v1::GetNeighborsRequest& request) {
+  return Unary<v1::GetNeighborsResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->GetNeighbors(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::CountNeighborsResponse> Client::CountNeighbors(
+    const v1::CountNeighborsRequest& request) {
+  return Unary<v1::CountNeighborsResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->CountNeighbors(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::TraverseResponse> Client::Traverse(const v1::TraverseRequest& request) {
+  return Unary<v1::TraverseResponse>([&](grpc::ClientContext* context, auto* response) {
+    return graph_->Traverse(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::GetClusterInfoResponse> Client::GetClusterInfo(
+    const v1::GetClusterInfoRequest& request) {
+  return Unary<v1::GetClusterInfoResponse>([&](grpc::ClientContext* context, auto* response) {
+    return admin_->GetClusterInfo(context, request, response);
+  });
+}
+
+absl::StatusOr<ServingStatus> Client::CheckHealth(const std::string& service) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health_->Check(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  int value = static_cast<int>(response.status());
+  return value >= 0 && value <= 3 ? static_cast<ServingStatus>(value) : ServingStatus::kUnknown;
+}
+
+std::unique_ptr<ImportWriter> Client::StartImport(const v1::ImportOptions& options,
+                                                  int64_t deadline_ms) {
+  return std::unique_ptr<ImportWriter>(new ImportWriter(graph_.get(), options, deadline_ms));
+}
+
+}  // namespace kg

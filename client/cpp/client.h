@@ -1,0 +1,122 @@
+// kg::Client: a synchronous C++ client of kg.v1.GraphService and kg.v1.AdminService, with
+// the standard gRPC health check and a streaming bulk import (ImportWriter). A Client is
+// thread-safe (calls may run concurrently on one Client); an ImportWriter is not.
+//   auto client = kg::Client::Connect("127.0.0.1:50051", kg::ClientOptions());
+//   absl::StatusOr<kg::v1::GetEntitiesResponse> r = (*client)->GetEntities(request);
+#ifndef KG_CLIENT_CPP_CLIENT_H_
+#define KG_CLIENT_CPP_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "grpcpp/support/sync_stream.h"
+#include "kg/v1/admin.grpc.pb.h"
+#include "kg/v1/graph.grpc.pb.h"
+#include "proto/grpc_status.h"  // FromGrpcStatus
+
+namespace kg {
+
+struct ClientOptions {
+  // Deadline of each unary call, in milliseconds from its start; <= 0 sets none (the
+  // server then applies its default). Default: 10000.
+  int64_t deadline_ms = 10000;
+};
+
+// The serving status reported by grpc.health.v1.Health/Check.
+enum class ServingStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+
+// "UNKNOWN", "SERVING", "NOT_SERVING" or "SERVICE_UNKNOWN".
+const char* ServingStatusName(ServingStatus status);
+
+// One client-streaming Import call. Write batches of records, then Finish once. The first
+// message sent carries the ImportOptions. Not thread-safe.
+class ImportWriter {
+ public:
+  ImportWriter(const ImportWriter&) = delete;
+  ImportWriter& operator=(const ImportWriter&) = delete;
+  // Cancels the call if Finish was not called.
+  ~ImportWriter();
+
+  // Sends `records` as one ImportRequest (the server accepts at most 10000 per message).
+  // Returns the server's error status if the stream has been closed (e.g. the import was
+  // stopped after too many rejected records); Finish then returns the same status.
+  absl::Status Write(std::vector<v1::ImportRecord> records);
+
+  // Closes the stream and returns the server's ImportResponse, or the call's error.
+  // Requires: not called before.
+  absl::StatusOr<v1::ImportResponse> Finish();
+
+ private:
+  friend class Client;
+  ImportWriter(v1::GraphService::Stub* stub, const v1::ImportOptions& options, int64_t deadline_ms);
+
+  grpc::ClientContext context_;
+  v1::ImportResponse response_;
+  std::unique_ptr<grpc::ClientWriter<v1::ImportRequest>> stream_;
+  v1::ImportOptions options_;
+  bool first_ = true;
+  bool finished_ = false;
+  absl::Status final_status_;
+};
+
+class Client {
+ public:
+  // Creates a client of the server at `addr` ("host:port") over an insecure channel with
+  // 64 MiB message limits. Does not wait for the connection: an unreachable server shows
+  // as UNAVAILABLE on the first call. Returns INVALID_ARGUMENT for an empty address.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& addr,
+                                                         const ClientOptions& options);
+
+  // Uses an existing channel (e.g. an in-process one in tests).
+  Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
+
+  // One method per RPC. Each returns the response, or the call's status (code and message
+  // as the server sent them, DEADLINE_EXCEEDED after options.deadline_ms).
+  absl::StatusOr<v1::GetEntitiesResponse> GetEntities(const v1::GetEntitiesRequest& request);
+  absl::StatusOr<v1::UpsertEntitiesResponse> UpsertEntities(
+      const v1::UpsertEntitiesRequest& request);
+  absl::StatusOr<v1::DeleteEntitiesResponse> DeleteEntities(
+      const v1::DeleteEntitiesRequest& request);
+  absl::StatusOr<v1::UpsertEdgesResponse> UpsertEdges(const v1::UpsertEdgesRequest& request);
+  absl::StatusOr<v1::DeleteEdgesResponse> DeleteEdges(const v1::DeleteEdgesRequest& request);
+  absl::StatusOr<v1::GetNeighborsResponse> GetNeighbors(const v1::GetNeighborsRequest& request);
+  absl::StatusOr<v1::CountNeighborsResponse> CountNeighbors(
+      const v1::CountNeighborsRequest& request);
+  absl::StatusOr<v1::TraverseResponse> Traverse(const v1::TraverseRequest& request);
+  absl::StatusOr<v1::GetClusterInfoResponse> GetClusterInfo(
+      const v1::GetClusterInfoRequest& request = v1::GetClusterInfoRequest());
+
+  // grpc.health.v1.Health/Check for `service` ("" = the whole server).
+  absl::StatusOr<ServingStatus> CheckHealth(const std::string& service = "");
+
+  // Starts an Import stream. `deadline_ms` bounds the whole stream (<= 0: no deadline, so
+  // the server's default applies); bulk loads need far more than a unary deadline.
+  std::unique_ptr<ImportWriter> StartImport(const v1::ImportOptions& options, int64_t deadline_ms);
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  // Sets the per-call deadline on `context`.
+  void Prepare(grpc::ClientContext* context) const;
+  // Runs one blocking unary call, `call(context, response)`, with the deadline set.
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> Unary(Call call) const;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  ClientOptions options_;
+  std::unique_ptr<v1::GraphService::Stub> graph_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+}  // namespace kg
+
+#endif  // KG_CLIENT_CPP_CLIENT_H_

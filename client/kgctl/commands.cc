@@ -1,0 +1,716 @@
+#include "client/kgctl/commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/cpp/client.h"
+#include "client/cpp/text.h"
+#include "client/datagen/datagen.h"
+#include "client/kgctl/progress.h"
+#include "proto/jsonl.h"
+
+namespace kg {
+
+const char kKgctlUsage[] = R"(command-line client of the knowledge-graph service (kg.v1).
+
+Usage: kgctl [global flags] COMMAND [ARGS...] [command flags]
+Flags may come before or after the command. Each command prints one JSON object per line
+on stdout (protobuf's JSON mapping, lowerCamelCase) and errors on stderr. Exit status: 0 ok,
+1 failure (or some items rejected), 2 bad usage.
+A KEY is TYPE:ID, TYPE one of PRODUCT SPU BRAND CATEGORY MERCHANT INFLUENCER BUYER CONTENT
+(any case), ID a decimal number > 0. Edge types: IN_CATEGORY SUBCATEGORY_OF HAS_BRAND
+INSTANCE_OF SOLD_BY PROMOTES FEATURES POSTED VIEWED CLICKED ADDED_TO_CART PURCHASED FOLLOWS.
+
+Global flags:
+  --addr=HOST:PORT      server address (default 127.0.0.1:50051)
+  --deadline=MS         deadline of each call in milliseconds (default 10000)
+
+Commands:
+  get KEY...            look entities up; prints one result per key.
+      --fields=LIST     fields to return: name, attributes, metrics, update_time_ms,
+                        attributes.NAME, metrics.NAME (comma-separated; default all)
+      e.g. kgctl get PRODUCT:1 BRAND:3 --fields=name,metrics.price,attributes.color
+
+  neighbors KEY...      edges of one type and direction, newest first; one line per key
+                        (per page with --all_pages).
+      --type=EDGE_TYPE  required
+      --dir=out|in      out (default): edges leaving KEY; in: edges arriving at it
+      --limit=N         page size per key (0 = server default 20, at most 1000)
+      --since_ms=MS --until_ms=MS   time window on edge time (inclusive; 0 = open)
+      --page_token=T    continue from a previous next_page_token (one KEY)
+      --entities        also return the neighbor entities (--fields selects fields)
+      --all_pages       follow next_page_token to the end (one KEY), at most
+                        --max_pages pages (default 1000)
+      e.g. kgctl neighbors BUYER:7 --type=PURCHASED --limit=10
+           kgctl neighbors PRODUCT:1 --type=purchased --dir=in --all_pages --limit=1000
+
+  count KEY...          number of edges per type and direction of each key.
+      --type=A,B        edge types to count (default: all the schema allows)
+      --dir=out|in      one direction (default both)
+      --since_ms, --until_ms   time window
+      e.g. kgctl count PRODUCT:1 PRODUCT:2 --type=VIEWED,PURCHASED --dir=in
+
+  traverse KEY...       multi-hop walk; prints the ranked TraverseResponse.
+      --hops=DIR:TYPE[:LIMIT],...   1..4 hops, e.g. in:PURCHASED,out:PURCHASED
+      --hop_limit=N     edges followed per node for hops without :LIMIT (0 = 100)
+      --since_ms, --until_ms   time window applied to every hop
+      --max_results=N   results (0 = 20)      --max_frontier=N  nodes kept per hop
+      --ranking=paths|weights                 --include_start   keep start keys
+      --entities        return the result entities (--fields selects fields)
+      e.g. kgctl traverse PRODUCT:1 --hops=in:PURCHASED,out:PURCHASED --max_results=10
+
+  upsert [JSON...]      insert or replace entities and edges. Each argument (or, with no
+                        argument, each stdin line) is an ImportRecord: {"entity":{...}} or
+                        {"edge":{...}}. Sent in batches of at most 1000; prints one status
+                        per item.
+      --merge           merge attributes and metrics into existing entities
+      e.g. kgctl upsert '{"entity":{"key":{"type":"BRAND","id":"1"},"name":"Nimbus"}}'
+           kgctl upsert '{"edge":{"src":{"type":"BUYER","id":"1"},"type":"VIEWED",
+                          "dst":{"type":"PRODUCT","id":"2"},"timeMs":"1700000000000"}}'
+
+  delete-entity KEY...  delete entities and all their edges.
+      e.g. kgctl delete-entity PRODUCT:42
+
+  delete-edge SRC TYPE DST   delete one edge.
+      e.g. kgctl delete-edge BUYER:7 PURCHASED PRODUCT:42
+
+  import FILE           stream a JSONL file (one ImportRecord per line; - is stdin) to the
+                        server's Import RPC in messages of --batch records. Shows progress
+                        on a terminal; prints the ImportResponse. Bad lines are reported
+                        as FILE:LINE and skipped. Exit 1 if the server stopped the import,
+                        or if any line or record was rejected.
+      --max_errors=N    rejected records tolerated (server side), and bad lines tolerated
+                        (client side), before stopping (default 0)
+      --batch=N         records per stream message, 1..1000 (default 1000)
+      --import_deadline=MS   deadline of the whole stream (default 86400000)
+      e.g. kgctl import data.jsonl --max_errors=100
+
+  cluster-info          roles, partitions, counts and memory of the cluster.
+  health [SERVICE]      grpc.health.v1 check; prints {"status":"SERVING"}; exit 1 unless
+                        serving.
+
+  generate              write the sample e-commerce graph as JSONL (deterministic), then
+                        print the record counts per entity and edge type.
+      --scale=X         size, 1 = about 1M edges (0.001..1000, default 1)
+      --seed=N          random seed (default 42)
+      --end_time_ms=MS  end of the 90-day event window (default 1793491200000)
+      --out=FILE        output file; - (default) is stdout, the counts then go to stderr
+      e.g. kgctl generate --scale=0.1 --out=sample.jsonl && kgctl import sample.jsonl
+
+  help                  this text.
+)";
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kMaxBatch = 1000;
+constexpr int kMaxNeighborKeys = 100;
+
+// Reports a failed call and returns the failure exit code.
+int Fail(std::ostream& err, absl::string_view command, const absl::Status& status) {
+  err << "kgctl " << command << ": " << status.ToString() << "\n";
+  return kExitFailure;
+}
+
+int Usage(std::ostream& err, absl::string_view command, absl::string_view message) {
+  err << "kgctl " << command << ": " << message << "\n(see kgctl help)\n";
+  return kExitUsage;
+}
+
+// Appends the fields of the JSON object `object` (e.g. "{\"a\":1}") after `prefix`
+// (e.g. "{\"key\":{...}"), giving one merged object.
+std::string MergeJson(std::string prefix, const std::string& object) {
+  if (object.size() <= 2) return prefix + "}";
+  return absl::StrCat(prefix, ",", object.substr(1));
+}
+
+absl::StatusOr<std::vector<v1::EntityKey>> ParseKeys(const std::vector<std::string>& args) {
+  std::vector<v1::EntityKey> keys;
+  for (const std::string& arg : args) {
+    absl::StatusOr<v1::EntityKey> key = ParseEntityKey(arg);
+    if (!key.ok()) return key.status();
+    keys.push_back(*key);
+  }
+  return keys;
+}
+
+void ParseFieldMask(const std::string& fields, google::protobuf::FieldMask* mask) {
+  for (absl::string_view path : absl::StrSplit(fields, ',', absl::SkipWhitespace())) {
+    mask->add_paths(std::string(absl::StripAsciiWhitespace(path)));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Connect(const CommandOptions& options) {
+  ClientOptions client_options;
+  client_options.deadline_ms = options.deadline_ms;
+  return Client::Connect(options.addr, client_options);
+}
+
+// The command table's signature.
+using CommandFn =
+    std::function<int(const std::vector<std::string>& args, const CommandOptions& options,
+                      std::istream& in, std::ostream& out, std::ostream& err)>;
+
+int Get(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+        std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "get", "want at least one KEY");
+  absl::StatusOr<std::vector<v1::EntityKey>> keys = ParseKeys(args);
+  if (!keys.ok()) return Usage(err, "get", keys.status().message());
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "get", client.status());
+  for (size_t start = 0; start < keys->size(); start += kMaxBatch) {
+    v1::GetEntitiesRequest request;
+    ParseFieldMask(options.fields, request.mutable_read_mask());
+    for (size_t i = start; i < std::min(keys->size(), start + kMaxBatch); ++i) {
+      *request.add_keys() = (*keys)[i];
+    }
+    auto response = (*client)->GetEntities(request);
+    if (!response.ok()) return Fail(err, "get", response.status());
+    for (const v1::EntityResult& result : response->results()) {
+      if (result.found()) {
+        out << ToJsonLine(result) << "\n";
+      } else {
+        out << "{\"key\":" << ToJsonLine(result.key()) << ",\"found\":false}\n";
+      }
+    }
+  }
+  return kExitOk;
+}
+
+int Neighbors(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+              std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "neighbors", "want at least one KEY");
+  absl::StatusOr<std::vector<v1::EntityKey>> keys = ParseKeys(args);
+  if (!keys.ok()) return Usage(err, "neighbors", keys.status().message());
+  if (options.type.empty()) return Usage(err, "neighbors", "--type is required");
+  absl::StatusOr<v1::EdgeType> type = ParseEdgeType(options.type);
+  if (!type.ok()) return Usage(err, "neighbors", type.status().message());
+  absl::StatusOr<v1::Direction> dir = options.dir.empty() ? v1::OUT : ParseDirection(options.dir);
+  if (!dir.ok()) return Usage(err, "neighbors", dir.status().message());
+  if ((options.all_pages || !options.page_token.empty()) && keys->size() != 1) {
+    return Usage(err, "neighbors", "--all_pages and --page_token need exactly one KEY");
+  }
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "neighbors", client.status());
+
+  v1::GetNeighborsRequest base;
+  base.set_edge_type(*type);
+  base.set_direction(*dir);
+  base.set_min_time_ms(options.since_ms);
+  base.set_max_time_ms(options.until_ms);
+  base.set_limit(options.limit);
+  base.set_include_entities(options.entities);
+  if (options.entities) ParseFieldMask(options.fields, base.mutable_entity_read_mask());
+
+  int exit_code = kExitOk;
+  for (size_t start = 0; start < keys->size(); start += kMaxNeighborKeys) {
+    v1::GetNeighborsRequest request = base;
+    for (size_t i = start; i < std::min(keys->size(), start + kMaxNeighborKeys); ++i) {
+      *request.add_keys() = (*keys)[i];
+    }
+    request.set_page_token(options.page_token);
+    for (int page = 0;; ++page) {
+      auto response = (*client)->GetNeighbors(request);
+      if (!response.ok()) return Fail(err, "neighbors", response.status());
+      std::string next;
+      for (const v1::NeighborList& list : response->results()) {
+        out << ToJsonLine(list) << "\n";
+        if (list.status().code() != 0) exit_code = kExitFailure;
+        next = list.next_page_token();
+      }
+      if (!options.all_pages || next.empty()) break;
+      if (page + 1 >= options.max_pages) {
+        err << "kgctl neighbors: stopped after --max_pages=" << options.max_pages
+            << " pages; continue with --page_token=" << next << "\n";
+        break;
+      }
+      request.set_page_token(next);
+    }
+  }
+  return exit_code;
+}
+
+int Count(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+          std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "count", "want at least one KEY");
+  absl::StatusOr<std::vector<v1::EntityKey>> keys = ParseKeys(args);
+  if (!keys.ok()) return Usage(err, "count", keys.status().message());
+  v1::CountNeighborsRequest base;
+  for (absl::string_view name : absl::StrSplit(options.type, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<v1::EdgeType> type = ParseEdgeType(absl::StripAsciiWhitespace(name));
+    if (!type.ok()) return Usage(err, "count", type.status().message());
+    base.add_edge_types(*type);
+  }
+  if (!options.dir.empty()) {
+    absl::StatusOr<v1::Direction> dir = ParseDirection(options.dir);
+    if (!dir.ok()) return Usage(err, "count", dir.status().message());
+    base.add_directions(*dir);
+  }
+  base.set_min_time_ms(options.since_ms);
+  base.set_max_time_ms(options.until_ms);
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "count", client.status());
+  int exit_code = kExitOk;
+  for (size_t start = 0; start < keys->size(); start += kMaxBatch) {
+    v1::CountNeighborsRequest request = base;
+    for (size_t i = start; i < std::min(keys->size(), start + kMaxBatch); ++i) {
+      *request.add_keys() = (*keys)[i];
+    }
+    auto response = (*client)->CountNeighbors(request);
+    if (!response.ok()) return Fail(err, "count", response.status());
+    for (const v1::KeyCounts& counts : response->results()) {
+      out << ToJsonLine(counts, /*print_defaults=*/true) << "\n";
+      if (counts.status().code() != 0) exit_code = kExitFailure;
+    }
+  }
+  return exit_code;
+}
+
+// Parses "in:PURCHASED,out:PURCHASED:50" into hops.
+absl::Status ParseHops(const CommandOptions& options, v1::TraverseRequest* request) {
+  for (absl::string_view spec : absl::StrSplit(options.hops, ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(absl::StripAsciiWhitespace(spec), ':');
+    if (parts.size() < 2 || parts.size() > 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--hops: bad hop \"", spec, "\": want DIR:TYPE[:LIMIT]"));
+    }
+    absl::StatusOr<v1::Direction> dir = ParseDirection(parts[0]);
+    if (!dir.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--hops: ", dir.status().message()));
+    absl::StatusOr<v1::EdgeType> type = ParseEdgeType(parts[1]);
+    if (!type.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--hops: ", type.status().message()));
+    }
+    int32_t limit = options.hop_limit;
+    if (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &limit)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--hops: bad limit \"", parts[2], "\" in \"", spec, "\""));
+    }
+    v1::Hop* hop = request->add_hops();
+    hop->set_direction(*dir);
+    hop->set_edge_type(*type);
+    hop->set_limit(limit);
+    hop->set_min_time_ms(options.since_ms);
+    hop->set_max_time_ms(options.until_ms);
+  }
+  if (request->hops().empty()) return absl::InvalidArgumentError("--hops is required");
+  return absl::OkStatus();
+}
+
+int Traverse(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+             std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "traverse", "want at least one start KEY");
+  absl::StatusOr<std::vector<v1::EntityKey>> keys = ParseKeys(args);
+  if (!keys.ok()) return Usage(err, "traverse", keys.status().message());
+  v1::TraverseRequest request;
+  for (const v1::EntityKey& key : *keys) *request.add_start() = key;
+  absl::Status hops = ParseHops(options, &request);
+  if (!hops.ok()) return Usage(err, "traverse", hops.message());
+  std::string ranking = absl::AsciiStrToLower(options.ranking);
+  if (ranking == "paths" || ranking == "path_count") {
+    request.set_ranking(v1::TraverseRequest::PATH_COUNT);
+  } else if (ranking == "weights" || ranking == "weight_sum") {
+    request.set_ranking(v1::TraverseRequest::WEIGHT_SUM);
+  } else {
+    return Usage(err, "traverse", "--ranking: want paths or weights");
+  }
+  request.set_max_results(options.max_results);
+  request.set_max_frontier(options.max_frontier);
+  request.set_include_start(options.include_start);
+  request.set_include_entities(options.entities);
+  if (options.entities) ParseFieldMask(options.fields, request.mutable_entity_read_mask());
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "traverse", client.status());
+  auto response = (*client)->Traverse(request);
+  if (!response.ok()) return Fail(err, "traverse", response.status());
+  out << ToJsonLine(*response) << "\n";
+  return kExitOk;
+}
+
+// Batches records into UpsertEntities / UpsertEdges calls and prints each item's status.
+class Upserter {
+ public:
+  Upserter(Client* client, bool merge, std::ostream& out, std::ostream& err)
+      : client_(client), out_(out), err_(err) {
+    entities_.set_merge(merge);
+  }
+
+  // Queues a record, sending a full batch. Returns false after a failed call.
+  bool Add(v1::ImportRecord record) {
+    if (record.has_entity()) {
+      *entities_.add_entities() = std::move(*record.mutable_entity());
+      if (entities_.entities_size() >= kMaxBatch) return FlushEntities();
+    } else {
+      *edges_.add_edges() = std::move(*record.mutable_edge());
+      if (edges_.edges_size() >= kMaxBatch) return FlushEdges();
+    }
+    return true;
+  }
+
+  bool Flush() { return FlushEntities() && FlushEdges(); }
+  bool any_rejected() const { return any_rejected_; }
+
+ private:
+  bool FlushEntities() {
+    if (entities_.entities().empty()) return true;
+    auto response = client_->UpsertEntities(entities_);
+    if (!response.ok()) {
+      Fail(err_, "upsert", response.status());
+      return false;
+    }
+    for (int i = 0; i < entities_.entities_size(); ++i) {
+      const v1::ItemStatus& status =
+          i < response->results_size() ? response->results(i) : v1::ItemStatus();
+      Print("{\"entity\":" + ToJsonLine(entities_.entities(i).key()), status);
+    }
+    entities_.clear_entities();
+    return true;
+  }
+
+  bool FlushEdges() {
+    if (edges_.edges().empty()) return true;
+    auto response = client_->UpsertEdges(edges_);
+    if (!response.ok()) {
+      Fail(err_, "upsert", response.status());
+      return false;
+    }
+    for (int i = 0; i < edges_.edges_size(); ++i) {
+      const v1::ItemStatus& status =
+          i < response->results_size() ? response->results(i) : v1::ItemStatus();
+      v1::EdgeKey key;
+      *key.mutable_src() = edges_.edges(i).src();
+      key.set_type(edges_.edges(i).type());
+      *key.mutable_dst() = edges_.edges(i).dst();
+      Print("{\"edge\":" + ToJsonLine(key), status);
+    }
+    edges_.clear_edges();
+    return true;
+  }
+
+  void Print(std::string prefix, const v1::ItemStatus& status) {
+    if (status.code() != 0) any_rejected_ = true;
+    out_ << MergeJson(std::move(prefix), ToJsonLine(status, /*print_defaults=*/true)) << "\n";
+  }
+
+  Client* client_;
+  std::ostream& out_;
+  std::ostream& err_;
+  v1::UpsertEntitiesRequest entities_;
+  v1::UpsertEdgesRequest edges_;
+  bool any_rejected_ = false;
+};
+
+int Upsert(const std::vector<std::string>& args, const CommandOptions& options, std::istream& in,
+           std::ostream& out, std::ostream& err) {
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "upsert", client.status());
+  Upserter upserter(client->get(), options.merge, out, err);
+  v1::ImportRecord record;
+  auto add = [&](absl::string_view text, const std::string& where) -> int {
+    text = absl::StripAsciiWhitespace(text);
+    if (text.empty() || text.front() == '#') return kExitOk;
+    absl::Status parsed = ParseRecordLine(text, &record);
+    if (!parsed.ok()) return Usage(err, "upsert", absl::StrCat(where, ": ", parsed.message()));
+    return upserter.Add(std::move(record)) ? kExitOk : kExitFailure;
+  };
+  if (!args.empty()) {
+    // Parse every argument before sending anything.
+    for (size_t i = 0; i < args.size(); ++i) {
+      absl::Status parsed = ParseRecordLine(absl::StripAsciiWhitespace(args[i]), &record);
+      if (!parsed.ok()) {
+        return Usage(err, "upsert", absl::StrCat("argument ", i + 1, ": ", parsed.message()));
+      }
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+      int code = add(args[i], absl::StrCat("argument ", i + 1));
+      if (code != kExitOk) return code;
+    }
+  } else {
+    std::string line;
+    for (int64_t number = 1; std::getline(in, line); ++number) {
+      int code = add(line, absl::StrCat("stdin:", number));
+      if (code != kExitOk) return code;
+    }
+  }
+  if (!upserter.Flush()) return kExitFailure;
+  return upserter.any_rejected() ? kExitFailure : kExitOk;
+}
+
+int DeleteEntity(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+                 std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "delete-entity", "want at least one KEY");
+  absl::StatusOr<std::vector<v1::EntityKey>> keys = ParseKeys(args);
+  if (!keys.ok()) return Usage(err, "delete-entity", keys.status().message());
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "delete-entity", client.status());
+  int exit_code = kExitOk;
+  for (size_t start = 0; start < keys->size(); start += kMaxBatch) {
+    v1::DeleteEntitiesRequest request;
+    for (size_t i = start; i < std::min(keys->size(), start + kMaxBatch); ++i) {
+      *request.add_keys() = (*keys)[i];
+    }
+    auto response = (*client)->DeleteEntities(request);
+    if (!response.ok()) return Fail(err, "delete-entity", response.status());
+    for (int i = 0; i < request.keys_size(); ++i) {
+      const v1::DeleteEntityResult& result =
+          i < response->results_size() ? response->results(i) : v1::DeleteEntityResult();
+      if (result.status().code() != 0) exit_code = kExitFailure;
+      out << MergeJson("{\"key\":" + ToJsonLine(request.keys(i)),
+                       ToJsonLine(result, /*print_defaults=*/true))
+          << "\n";
+    }
+  }
+  return exit_code;
+}
+
+int DeleteEdge(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+               std::ostream& out, std::ostream& err) {
+  if (args.size() != 3) return Usage(err, "delete-edge", "want SRC TYPE DST");
+  absl::StatusOr<v1::EntityKey> src = ParseEntityKey(args[0]);
+  if (!src.ok()) return Usage(err, "delete-edge", src.status().message());
+  absl::StatusOr<v1::EdgeType> type = ParseEdgeType(args[1]);
+  if (!type.ok()) return Usage(err, "delete-edge", type.status().message());
+  absl::StatusOr<v1::EntityKey> dst = ParseEntityKey(args[2]);
+  if (!dst.ok()) return Usage(err, "delete-edge", dst.status().message());
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "delete-edge", client.status());
+  v1::DeleteEdgesRequest request;
+  v1::EdgeKey* key = request.add_edges();
+  *key->mutable_src() = *src;
+  key->set_type(*type);
+  *key->mutable_dst() = *dst;
+  auto response = (*client)->DeleteEdges(request);
+  if (!response.ok()) return Fail(err, "delete-edge", response.status());
+  v1::ItemStatus status = response->results_size() > 0 ? response->results(0) : v1::ItemStatus();
+  out << MergeJson("{\"edge\":" + ToJsonLine(*key), ToJsonLine(status, /*print_defaults=*/true))
+      << "\n";
+  return status.code() == 0 ? kExitOk : kExitFailure;
+}
+
+int Import(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+           std::ostream& out, std::ostream& err) {
+  if (args.size() != 1) return Usage(err, "import", "want exactly one FILE (- for stdin)");
+  if (options.batch < 1 || options.batch > kMaxBatch) {
+    return Usage(err, "import", "--batch must be in 1..1000");
+  }
+  JsonlReader reader;
+  absl::Status opened = reader.Open(args[0]);
+  if (!opened.ok()) return Fail(err, "import", opened);
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "import", client.status());
+  v1::ImportOptions import_options;
+  import_options.set_max_errors(options.max_errors);
+  std::unique_ptr<ImportWriter> writer =
+      (*client)->StartImport(import_options, options.import_deadline_ms);
+
+  Progress progress(stderr, options.progress && Progress::StderrIsTerminal());
+  std::vector<v1::ImportRecord> batch;
+  batch.reserve(options.batch);
+  v1::ImportRecord record;
+  absl::Status line_status;
+  uint64_t records = 0;
+  uint64_t bad_lines = 0;
+  while (reader.Next(&record, &line_status)) {
+    if (!line_status.ok()) {
+      progress.Finish();
+      err << line_status.message() << "\n";
+      if (++bad_lines > options.max_errors) {
+        err << "kgctl import: stopped: more than --max_errors=" << options.max_errors
+            << " bad lines\n";
+        return kExitFailure;  // the writer's destructor cancels the stream
+      }
+      continue;
+    }
+    batch.push_back(std::move(record));
+    ++records;
+    if (static_cast<int32_t>(batch.size()) >= options.batch) {
+      absl::Status written = writer->Write(std::move(batch));
+      batch.clear();
+      if (!written.ok()) {
+        progress.Finish();
+        return Fail(err, "import", written);
+      }
+      progress.Update(reader.line_number(), records, reader.bytes_read(), reader.file_size());
+    }
+  }
+  if (!batch.empty()) {
+    absl::Status written = writer->Write(std::move(batch));
+    if (!written.ok()) {
+      progress.Finish();
+      return Fail(err, "import", written);
+    }
+  }
+  progress.Update(reader.line_number(), records, reader.bytes_read(), reader.file_size());
+  progress.Finish();
+  absl::StatusOr<v1::ImportResponse> response = writer->Finish();
+  if (!response.ok()) return Fail(err, "import", response.status());
+  out << ToJsonLine(*response, /*print_defaults=*/true) << "\n";
+  if (bad_lines > 0) err << "kgctl import: " << bad_lines << " bad lines skipped\n";
+  if (response->records_rejected() > 0) {
+    err << "kgctl import: the server rejected " << response->records_rejected() << " records\n";
+  }
+  return bad_lines > 0 || response->records_rejected() > 0 ? kExitFailure : kExitOk;
+}
+
+int ClusterInfo(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+                std::ostream& out, std::ostream& err) {
+  if (!args.empty()) return Usage(err, "cluster-info", "takes no arguments");
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "cluster-info", client.status());
+  auto response = (*client)->GetClusterInfo();
+  if (!response.ok()) return Fail(err, "cluster-info", response.status());
+  out << ToJsonLine(*response) << "\n";
+  return kExitOk;
+}
+
+int Health(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+           std::ostream& out, std::ostream& err) {
+  if (args.size() > 1) return Usage(err, "health", "takes at most one SERVICE");
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "health", client.status());
+  absl::StatusOr<ServingStatus> status = (*client)->CheckHealth(args.empty() ? "" : args[0]);
+  if (!status.ok()) return Fail(err, "health", status.status());
+  out << "{\"status\":\"" << ServingStatusName(*status) << "\"}\n";
+  return *status == ServingStatus::kServing ? kExitOk : kExitFailure;
+}
+
+// {"records":N,"entities":{"PRODUCT":n,...},"edges":{"PURCHASED":n,...},...}
+std::string StatsJson(const datagen::Stats& stats, uint64_t bytes, double seconds) {
+  std::string json =
+      absl::StrCat("{\"records\":", stats.records(), ",\"entities\":", stats.total_entities(),
+                   ",\"edges\":", stats.total_edges(), ",\"entitiesByType\":{");
+  bool first = true;
+  for (int t = 1; t < static_cast<int>(stats.entities.size()); ++t) {
+    absl::StrAppend(&json, first ? "" : ",", "\"", v1::EntityType_Name(t),
+                    "\":", stats.entities[t]);
+    first = false;
+  }
+  absl::StrAppend(&json, "},\"edgesByType\":{");
+  first = true;
+  for (int t = 1; t < static_cast<int>(stats.edges.size()); ++t) {
+    absl::StrAppend(&json, first ? "" : ",", "\"", v1::EdgeType_Name(t), "\":", stats.edges[t]);
+    first = false;
+  }
+  absl::StrAppend(&json, "},\"bytes\":", bytes, ",\"seconds\":", absl::StrFormat("%.2f", seconds),
+                  "}");
+  return json;
+}
+
+int Generate(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+             std::ostream& out, std::ostream& err) {
+  if (!args.empty()) return Usage(err, "generate", "takes no arguments (use --out=FILE)");
+  datagen::Options generator;
+  generator.scale = options.scale;
+  generator.seed = options.seed;
+  generator.end_time_ms = options.end_time_ms;
+  absl::Status valid = datagen::ValidateOptions(generator);
+  if (!valid.ok()) return Usage(err, "generate", valid.message());
+
+  const bool to_stdout = options.out.empty() || options.out == "-";
+  std::ofstream file;
+  std::vector<char> buffer(1 << 20);
+  if (!to_stdout) {
+    file.rdbuf()->pubsetbuf(buffer.data(), buffer.size());
+    file.open(options.out, std::ios::binary | std::ios::trunc);
+    if (!file.is_open()) {
+      return Fail(err, "generate", absl::NotFoundError(absl::StrCat("cannot open ", options.out)));
+    }
+  }
+  std::ostream& sink = to_stdout ? out : file;
+  std::ostream& report = to_stdout ? err : out;
+
+  // The estimated record count (about 1.09M per unit of scale) drives the percentage.
+  const uint64_t expected = static_cast<uint64_t>(options.scale * 1.09e6) + 1;
+  Progress progress(stderr, options.progress && Progress::StderrIsTerminal());
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  absl::Time start = absl::Now();
+  absl::StatusOr<datagen::Stats> stats =
+      datagen::Generate(generator, [&](const v1::ImportRecord& record) -> absl::Status {
+        // The JSONL format's own formatter: deterministic, so equal seeds give equal files.
+        std::string line = FormatRecordLine(record);
+        line.push_back('\n');
+        sink.write(line.data(), static_cast<std::streamsize>(line.size()));
+        bytes += line.size();
+        if ((++records & 4095) == 0) {
+          if (!sink) return absl::DataLossError(absl::StrCat("write to ", options.out, " failed"));
+          progress.Update(-1, records, records, expected);
+        }
+        return absl::OkStatus();
+      });
+  sink.flush();
+  progress.Finish();
+  if (!stats.ok()) return Fail(err, "generate", stats.status());
+  if (!sink) {
+    return Fail(err, "generate",
+                absl::DataLossError(absl::StrCat("write to ", options.out, " failed")));
+  }
+  if (!to_stdout) {
+    file.close();
+    if (file.fail()) {
+      return Fail(err, "generate",
+                  absl::DataLossError(absl::StrCat("closing ", options.out, " failed")));
+    }
+  }
+  report << StatsJson(*stats, bytes, absl::ToDoubleSeconds(absl::Now() - start)) << "\n";
+  return kExitOk;
+}
+
+int Help(const std::vector<std::string>&, const CommandOptions&, std::istream&, std::ostream& out,
+         std::ostream&) {
+  out << "kgctl: " << kKgctlUsage;
+  return kExitOk;
+}
+
+const std::map<std::string, CommandFn>& Commands() {
+  static const auto* commands = new std::map<std::string, CommandFn>{
+      {"get", Get},
+      {"neighbors", Neighbors},
+      {"count", Count},
+      {"traverse", Traverse},
+      {"upsert", Upsert},
+      {"delete-entity", DeleteEntity},
+      {"delete-edge", DeleteEdge},
+      {"import", Import},
+      {"cluster-info", ClusterInfo},
+      {"health", Health},
+      {"generate", Generate},
+      {"help", Help},
+  };
+  return *commands;
+}
+
+}  // namespace
+
+int RunCommand(const std::string& command, const std::vector<std::string>& args,
+               const CommandOptions& options, std::istream& in, std::ostream& out,
+               std::ostream& err) {
+  auto it = Commands().find(command);
+  if (it == Commands().end()) {
+    err << "kgctl: unknown command \"" << command << "\"; see kgctl help\n";
+    return kExitUsage;
+  }
+  return it->second(args, options, in, out, err);
+}
+
+}  // namespace kg

@@ -1,0 +1,68 @@
+// The kgctl commands: each takes its positional arguments and the parsed flag values,
+// writes one JSON object per line to `out` and diagnostics to `err`, and returns the
+// process exit code (0 ok, 1 failure or rejected items, 2 bad usage). main.cc only parses
+// flags into CommandOptions. Thread-compatible.
+#ifndef KG_CLIENT_KGCTL_COMMANDS_H_
+#define KG_CLIENT_KGCTL_COMMANDS_H_
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "client/datagen/datagen.h"
+
+namespace kg {
+
+// Flag values; each field's default is the flag's default. See kKgctlUsage.
+struct CommandOptions {
+  // Global.
+  std::string addr = "127.0.0.1:50051";
+  int64_t deadline_ms = 10000;
+  // get / neighbors / traverse: entity field selection, "name,metrics,attributes.color".
+  std::string fields;
+  // neighbors: one edge type; count: a comma-separated list.
+  std::string type;
+  // neighbors: out (default) or in; count: out, in or empty for both.
+  std::string dir;
+  int32_t limit = 0;
+  int64_t since_ms = 0;
+  int64_t until_ms = 0;
+  std::string page_token;
+  bool entities = false;
+  bool all_pages = false;
+  int32_t max_pages = 1000;
+  // traverse.
+  std::string hops;
+  int32_t hop_limit = 0;
+  int32_t max_results = 0;
+  int32_t max_frontier = 0;
+  bool include_start = false;
+  std::string ranking = "paths";
+  // upsert.
+  bool merge = false;
+  // import.
+  uint32_t max_errors = 0;
+  int32_t batch = 1000;
+  int64_t import_deadline_ms = int64_t{24} * 3600 * 1000;
+  // generate.
+  double scale = 1.0;
+  uint64_t seed = 42;
+  int64_t end_time_ms = datagen::kDefaultEndTimeMs;
+  std::string out = "-";
+  // Progress lines on stderr when it is a terminal (import, generate).
+  bool progress = true;
+};
+
+// The text of `kgctl help`: every command and flag, with examples.
+extern const char kKgctlUsage[];
+
+// Runs `command` with `args` (the positional arguments after it). `in` is read by commands
+// that take standard input (upsert without arguments, import -).
+int RunCommand(const std::string& command, const std::vector<std::string>& args,
+               const CommandOptions& options, std::istream& in, std::ostream& out,
+               std::ostream& err);
+
+}  // namespace kg
+
+#endif  // KG_CLIENT_KGCTL_COMMANDS_H_

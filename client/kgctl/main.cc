@@ -1,0 +1,91 @@
+// kgctl's entry point: parses the flags into CommandOptions and runs the command. The
+// commands and their help text live in client/kgctl/commands.h.
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "client/kgctl/commands.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Server address, HOST:PORT.");
+ABSL_FLAG(int64_t, deadline, 10000, "Deadline of each call, in milliseconds.");
+ABSL_FLAG(std::string, fields, "",
+          "get/neighbors/traverse: entity fields to return, e.g. name,metrics.price.");
+ABSL_FLAG(std::string, type, "",
+          "neighbors: the edge type; count: comma-separated edge types (default all).");
+ABSL_FLAG(std::string, dir, "", "neighbors/count: out or in (neighbors default out).");
+ABSL_FLAG(int32_t, limit, 0, "neighbors: page size per key (0 = 20, at most 1000).");
+ABSL_FLAG(int64_t, since_ms, 0, "Time window start, ms since the epoch (0 = open).");
+ABSL_FLAG(int64_t, until_ms, 0, "Time window end, ms since the epoch (0 = open).");
+ABSL_FLAG(std::string, page_token, "", "neighbors: continue from a next_page_token.");
+ABSL_FLAG(bool, entities, false, "neighbors/traverse: also return the entities.");
+ABSL_FLAG(bool, all_pages, false, "neighbors: follow next_page_token to the end (one key).");
+ABSL_FLAG(int32_t, max_pages, 1000, "neighbors --all_pages: most pages fetched.");
+ABSL_FLAG(std::string, hops, "", "traverse: DIR:TYPE[:LIMIT],... e.g. in:PURCHASED,out:PURCHASED.");
+ABSL_FLAG(int32_t, hop_limit, 0, "traverse: edges per node for hops without a limit.");
+ABSL_FLAG(int32_t, max_results, 0, "traverse: number of results (0 = 20).");
+ABSL_FLAG(int32_t, max_frontier, 0, "traverse: nodes kept per hop (0 = 10000).");
+ABSL_FLAG(bool, include_start, false, "traverse: allow start keys in the results.");
+ABSL_FLAG(std::string, ranking, "paths", "traverse: paths or weights.");
+ABSL_FLAG(bool, merge, false, "upsert: merge attributes and metrics into existing entities.");
+ABSL_FLAG(uint32_t, max_errors, 0, "import: rejected records and bad lines tolerated.");
+ABSL_FLAG(int32_t, batch, 1000, "import: records per stream message (1..1000).");
+ABSL_FLAG(int64_t, import_deadline, int64_t{24} * 3600 * 1000,
+          "import: deadline of the whole stream, in milliseconds.");
+ABSL_FLAG(double, scale, 1.0, "generate: size, 1 = about 1M edges.");
+ABSL_FLAG(uint64_t, seed, 42, "generate: random seed.");
+ABSL_FLAG(int64_t, end_time_ms, 1793491200000, "generate: end of the 90-day event window.");
+ABSL_FLAG(std::string, out, "-", "generate: output JSONL file (- = stdout).");
+ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kg::kKgctlUsage);
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "kgctl/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::cerr << "kgctl: " << kg::kKgctlUsage;
+    return 2;
+  }
+  kg::CommandOptions options;
+  options.addr = absl::GetFlag(FLAGS_addr);
+  options.deadline_ms = absl::GetFlag(FLAGS_deadline);
+  options.fields = absl::GetFlag(FLAGS_fields);
+  options.type = absl::GetFlag(FLAGS_type);
+  options.dir = absl::GetFlag(FLAGS_dir);
+  options.limit = absl::GetFlag(FLAGS_limit);
+  options.since_ms = absl::GetFlag(FLAGS_since_ms);
+  options.until_ms = absl::GetFlag(FLAGS_until_ms);
+  options.page_token = absl::GetFlag(FLAGS_page_token);
+  options.entities = absl::GetFlag(FLAGS_entities);
+  options.all_pages = absl::GetFlag(FLAGS_all_pages);
+  options.max_pages = absl::GetFlag(FLAGS_max_pages);
+  options.hops = absl::GetFlag(FLAGS_hops);
+  options.hop_limit = absl::GetFlag(FLAGS_hop_limit);
+  options.max_results = absl::GetFlag(FLAGS_max_results);
+  options.max_frontier = absl::GetFlag(FLAGS_max_frontier);
+  options.include_start = absl::GetFlag(FLAGS_include_start);
+  options.ranking = absl::GetFlag(FLAGS_ranking);
+  options.merge = absl::GetFlag(FLAGS_merge);
+  options.max_errors = absl::GetFlag(FLAGS_max_errors);
+  options.batch = absl::GetFlag(FLAGS_batch);
+  options.import_deadline_ms = absl::GetFlag(FLAGS_import_deadline);
+  options.scale = absl::GetFlag(FLAGS_scale);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.end_time_ms = absl::GetFlag(FLAGS_end_time_ms);
+  options.out = absl::GetFlag(FLAGS_out);
+  options.progress = absl::GetFlag(FLAGS_progress);
+
+  std::string command = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+  return kg::RunCommand(command, args, options, std::cin, std::cout, std::cerr);
+}

@@ -13,6 +13,10 @@ namespace kg {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// The canonical upper-case name of a status code ("OK", "INVALID_ARGUMENT"), or "UNKNOWN"
+// for a number outside 0..16.
+const char* StatusCodeName(int code);
+
 }  // namespace kg
 
 #endif  // KG_PROTO_GRPC_STATUS_H_

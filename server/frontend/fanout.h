@@ -24,6 +24,20 @@ class Scatter {
     Resp resp;
     std::vector<int> items;  // caller's item index of each entry added to req
     absl::Status status;
+
+    // Whether entry `j` of the request was answered, given the reply's entry count; if
+    // not, *error is the call's error (or INTERNAL for a reply shorter than the request).
+    bool Answered(size_t j, int reply_entries, absl::Status* error) const {
+      if (!status.ok()) {
+        *error = status;
+        return false;
+      }
+      if (static_cast<int>(j) >= reply_entries) {
+        *error = absl::InternalError("partition reply has fewer entries than the request");
+        return false;
+      }
+      return true;
+    }
   };
 
   explicit Scatter(uint32_t partition_count) : slot_of_(partition_count, -1) {}

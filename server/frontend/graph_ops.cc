@@ -129,13 +129,12 @@ void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& r
     for (auto& slot : scatter->slots()) {
       for (size_t j = 0; j < slot->items.size(); ++j) {
         v1::EntityResult* out = resp->mutable_results(slot->items[j]);
-        if (slot->status.ok() && static_cast<int>(j) < slot->resp.results_size()) {
+        absl::Status error;
+        if (slot->Answered(j, slot->resp.results_size(), &error)) {
           out->Swap(slot->resp.mutable_results(static_cast<int>(j)));
         } else {
           *out->mutable_key() = slot->req.keys(static_cast<int>(j));
-          SetItemStatus(
-              slot->status.ok() ? absl::InternalError("short partition reply") : slot->status,
-              out->mutable_status());
+          SetItemStatus(error, out->mutable_status());
         }
       }
     }
@@ -160,11 +159,11 @@ void GraphOps::ApplyEntities(const CallOptions& o,
            [scatter, statuses, then = std::move(then)]() {
              for (auto& slot : scatter->slots()) {
                for (size_t j = 0; j < slot->items.size(); ++j) {
+                 absl::Status error;
                  (*statuses)[slot->items[j]] =
-                     !slot->status.ok() ? slot->status
-                     : static_cast<int>(j) < slot->resp.results_size()
+                     slot->Answered(j, slot->resp.results_size(), &error)
                          ? FromItemStatus(slot->resp.results(static_cast<int>(j)))
-                         : absl::InternalError("short partition reply");
+                         : error;
                }
              }
              then();
@@ -242,34 +241,33 @@ void GraphOps::ApplyEdges(const CallOptions& o, bool upsert,
     for (auto& slot : scatter->slots()) {
       for (size_t j = 0; j < slot->items.size(); ++j) {
         int code = slot->items[j];
+        absl::Status error;
         state->copy_status[code / 2][code % 2] =
-            !slot->status.ok() ? slot->status
-            : static_cast<int>(j) < slot->resp.results_size()
+            slot->Answered(j, slot->resp.results_size(), &error)
                 ? FromItemStatus(slot->resp.results(static_cast<int>(j)))
-                : absl::InternalError("short partition reply");
+                : error;
       }
     }
   };
+  // Upserts and deletes differ only in the partition method and its message types.
+  auto run = [&](auto* tag, auto method) {
+    using S = std::remove_pointer_t<decltype(tag)>;
+    auto scatter = std::make_shared<S>(router_->partition_count());
+    fill(scatter);
+    S* raw = scatter.get();
+    raw->Run(*router_, o, method, [scatter, collect, combine]() {
+      collect(scatter);
+      combine();
+    });
+  };
   if (upsert) {
-    using S =
-        Scatter<internal::v1::UpsertEdgeCopiesRequest, internal::v1::UpsertEdgeCopiesResponse>;
-    auto scatter = std::make_shared<S>(router_->partition_count());
-    fill(scatter);
-    S* raw = scatter.get();
-    raw->Run(*router_, o, &PartitionClient::UpsertEdgeCopies, [scatter, collect, combine]() {
-      collect(scatter);
-      combine();
-    });
+    run(static_cast<Scatter<internal::v1::UpsertEdgeCopiesRequest,
+                            internal::v1::UpsertEdgeCopiesResponse>*>(nullptr),
+        &PartitionClient::UpsertEdgeCopies);
   } else {
-    using S =
-        Scatter<internal::v1::DeleteEdgeCopiesRequest, internal::v1::DeleteEdgeCopiesResponse>;
-    auto scatter = std::make_shared<S>(router_->partition_count());
-    fill(scatter);
-    S* raw = scatter.get();
-    raw->Run(*router_, o, &PartitionClient::DeleteEdgeCopies, [scatter, collect, combine]() {
-      collect(scatter);
-      combine();
-    });
+    run(static_cast<Scatter<internal::v1::DeleteEdgeCopiesRequest,
+                            internal::v1::DeleteEdgeCopiesResponse>*>(nullptr),
+        &PartitionClient::DeleteEdgeCopies);
   }
 }
 
@@ -346,10 +344,9 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
              for (auto& slot : scatter->slots()) {
                for (size_t j = 0; j < slot->items.size(); ++j) {
                  int item = slot->items[j];
-                 if (!slot->status.ok() || static_cast<int>(j) >= slot->resp.results_size()) {
-                   state->statuses[item] = slot->status.ok()
-                                               ? absl::InternalError("short partition reply")
-                                               : slot->status;
+                 absl::Status error;
+                 if (!slot->Answered(j, slot->resp.results_size(), &error)) {
+                   state->statuses[item] = error;
                    continue;
                  }
                  internal::v1::DeletedEntity* d = slot->resp.mutable_results(static_cast<int>(j));
@@ -448,10 +445,9 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
              for (auto& slot : scatter->slots()) {
                for (size_t j = 0; j < slot->items.size(); ++j) {
                  v1::NeighborList* list = resp->mutable_results(slot->items[j]);
-                 if (!slot->status.ok() || static_cast<int>(j) >= slot->resp.pages_size()) {
-                   SetItemStatus(slot->status.ok() ? absl::InternalError("short partition reply")
-                                                   : slot->status,
-                                 list->mutable_status());
+                 absl::Status error;
+                 if (!slot->Answered(j, slot->resp.pages_size(), &error)) {
+                   SetItemStatus(error, list->mutable_status());
                    continue;
                  }
                  internal::v1::NeighborPage* page = slot->resp.mutable_pages(static_cast<int>(j));
@@ -547,10 +543,9 @@ void GraphOps::CountNeighbors(const CallOptions& o, const v1::CountNeighborsRequ
           for (size_t j = 0; j < slot->items.size(); ++j) {
             int item = slot->items[j];
             v1::KeyCounts* kc = resp->mutable_results(item);
-            if (!slot->status.ok() || static_cast<int>(j) >= slot->resp.counts_size()) {
-              SetItemStatus(
-                  slot->status.ok() ? absl::InternalError("short partition reply") : slot->status,
-                  kc->mutable_status());
+            absl::Status error;
+            if (!slot->Answered(j, slot->resp.counts_size(), &error)) {
+              SetItemStatus(error, kc->mutable_status());
               continue;
             }
             kc->mutable_counts(next[item]++)->set_count(slot->resp.counts(static_cast<int>(j)));

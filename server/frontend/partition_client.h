@@ -30,11 +30,11 @@ struct CallOptions {
 };
 
 // X-macro over the internal protocol's methods.
-#define KG_PARTITION_METHODS(X)                                                               \
-  X(GetEntities)                                                                              \
-  X(UpsertEntities)                                                                           \
-  X(DeleteEntities) X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(GetNeighbors) X(CountNeighbors) \
-      X(GetPartitionInfo)
+#define KG_PARTITION_METHODS(X) \
+  X(GetEntities)                \
+  X(UpsertEntities)             \
+  X(DeleteEntities)             \
+  X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(GetNeighbors) X(CountNeighbors) X(GetPartitionInfo)
 
 class PartitionClient {
  public:

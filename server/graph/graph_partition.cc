@@ -24,15 +24,6 @@ bool RecLess(const EdgeRec& a, int64_t time_ms, uint64_t id) {
   return a.time_ms != time_ms ? a.time_ms < time_ms : a.id < id;
 }
 
-uint64_t MixId(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 // A Bloom filter over the neighbor ids of a long list, so that inserting a new edge does
 // not scan the list to rule out a duplicate. Deleted ids stay set until the next rebuild
 // (a false positive only costs a scan).
@@ -45,14 +36,14 @@ class IdFilter {
     mask_ = bits - 1;
   }
   void Add(uint64_t id) {
-    uint64_t h = MixId(id);
+    uint64_t h = Mix64(id);
     for (int i = 0; i < 3; ++i) {
       uint64_t bit = (h >> (i * 21)) & mask_;
       words_[bit >> 6] |= 1ULL << (bit & 63);
     }
   }
   bool MayContain(uint64_t id) const {
-    uint64_t h = MixId(id);
+    uint64_t h = Mix64(id);
     for (int i = 0; i < 3; ++i) {
       uint64_t bit = (h >> (i * 21)) & mask_;
       if ((words_[bit >> 6] & (1ULL << (bit & 63))) == 0) return false;

@@ -1,8 +1,6 @@
 #include "server/graph/key.h"
 
 namespace kg {
-namespace {
-
 uint64_t Mix64(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -11,8 +9,6 @@ uint64_t Mix64(uint64_t x) {
   x ^= x >> 31;
   return x;
 }
-
-}  // namespace
 
 uint64_t StableKeyHash(const EntityKey& key) {
   return Mix64(key.id + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(key.type) + 1));

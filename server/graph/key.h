@@ -67,6 +67,9 @@ struct EntityKey {
   }
 };
 
+// A fixed 64-bit bit mixer (SplitMix64's finalizer): the same in every process.
+uint64_t Mix64(uint64_t x);
+
 // A 64-bit hash of the key that is the same in every process, build and version (a fixed
 // SplitMix64-style mix). Changing it would move every key: golden values are tested.
 uint64_t StableKeyHash(const EntityKey& key);

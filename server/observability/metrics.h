@@ -105,9 +105,6 @@ class Metrics {
 // Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
 uint64_t ResidentMemoryBytes();
 
-// The upper-case name of a grpc status code ("OK", "INVALID_ARGUMENT").
-const char* StatusCodeName(int code);
-
 }  // namespace kg
 
 #endif  // KG_SERVER_OBSERVABILITY_METRICS_H_

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "prometheus/exposer.h"
 #include "server/app/loader.h"
 #include "server/frontend/cluster.h"
@@ -197,6 +198,9 @@ absl::Status RunServer(const ServerOptions& options) {
   }
 
   grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's built-in health service carries no protobuf descriptors; linking ours lets
+  // reflection describe grpc.health.v1.Health to clients such as buf curl.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;

@@ -272,6 +272,15 @@ absl::Status RunServer(const ServerOptions& options) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(options.drain_timeout_ms));
   server->Wait();
+  if (exposer != nullptr) {
+    // After RemoveCollectable returns no scrape can reach the registry or the partitions
+    // (prometheus-cpp collects under the same lock). Stopping civetweb itself takes up to
+    // 2 s in Debian 12's version (its mg_stop polls), longer than a short drain: its
+    // threads are left to end with the process instead.
+    exposer->RemoveCollectable(registry);
+    exposer->RemoveCollectable(metrics.gauges());
+    (void)exposer.release();
+  }
   spdlog::info("stopped");
   return absl::OkStatus();
 }

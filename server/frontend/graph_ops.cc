@@ -9,6 +9,7 @@
 #include "server/frontend/fanout.h"
 #include "server/frontend/page_token.h"
 #include "server/graph/schema.h"
+#include "server/observability/metrics.h"
 #include "server/partition/convert.h"
 #include "server/partition/status.h"
 
@@ -743,6 +744,7 @@ void GraphOps::GetClusterInfo(const CallOptions& o, const v1::GetClusterInfoRequ
   resp->set_partition_count(router_->partition_count());
   resp->set_version(version_);
   resp->set_uptime_ms(NowMs() - start_ms_);
+  resp->set_resident_memory_bytes(ResidentMemoryBytes());
   S* raw = scatter.get();
   const Router* router = router_;
   raw->Run(*router_, o, &PartitionClient::GetPartitionInfo,

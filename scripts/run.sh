@@ -24,6 +24,19 @@ if [ ! -s "$SAMPLE" ]; then
   "$KGCTL" generate --scale="$SCALE" --seed=42 --out="$SAMPLE.tmp" > "$VAR/sample-counts.json"
   mv "$SAMPLE.tmp" "$SAMPLE"
 fi
+# Example keys that show something: the most purchased product and the buyer with the
+# most purchases in the sample (picked once per sample).
+KEYS="$SAMPLE.example-keys"
+if [ ! -s "$KEYS" ]; then
+  grep '"type":"PURCHASED"' "$SAMPLE" |
+    sed -E 's/.*"src":\{"type":"BUYER","id":"([0-9]+)"\}.*"dst":\{"type":"PRODUCT","id":"([0-9]+)"\}.*/\1 \2/' \
+    > "$VAR/purchases.tmp"
+  PRODUCT_ID=$(awk '{print $2}' "$VAR/purchases.tmp" | sort | uniq -c | sort -k1,1nr -k2,2n | awk 'NR==1{print $2}')
+  BUYER_ID=$(awk '{print $1}' "$VAR/purchases.tmp" | sort | uniq -c | sort -k1,1nr -k2,2n | awk 'NR==1{print $2}')
+  rm -f "$VAR/purchases.tmp"
+  echo "${BUYER_ID:-1} ${PRODUCT_ID:-1}" > "$KEYS"
+fi
+read -r BUYER_ID PRODUCT_ID < "$KEYS"
 
 # Stop a server left by an earlier run.
 if [ -f "$VAR/kg_server.pid" ] && kill -0 "$(cat "$VAR/kg_server.pid")" 2>/dev/null; then
@@ -65,13 +78,13 @@ kg_server is SERVING (pid $(cat "$VAR/kg_server.pid"), log $VAR/kg_server.log)
 
 Try (kgctl prints one JSON object per line):
   # 1. a buyer's 5 newest purchases, with the products inline
-  $KGCTL --addr=$ADDR neighbors BUYER:1 --type=PURCHASED --dir=out --limit=5 --entities
-  # 2. "also bought" for product 1: products sharing the most buyers with it
-  $KGCTL --addr=$ADDR traverse PRODUCT:1 --hops=in:PURCHASED,out:PURCHASED --max_results=5
+  $KGCTL --addr=$ADDR neighbors BUYER:$BUYER_ID --type=PURCHASED --dir=out --limit=5 --entities --fields=name,metrics.price
+  # 2. "also bought" for the best-selling product: products sharing the most buyers with it
+  $KGCTL --addr=$ADDR traverse PRODUCT:$PRODUCT_ID --hops=in:PURCHASED,out:PURCHASED --max_results=5 --entities --fields=name
   # 3. the cluster: partitions, counts, memory
   $KGCTL --addr=$ADDR cluster-info
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):
   npx buf curl --protocol grpc --http2-prior-knowledge \\
-    -d '{"keys":[{"type":"PRODUCT","id":"1"}]}' http://$ADDR/kg.v1.GraphService/GetEntities
+    -d '{"keys":[{"type":"PRODUCT","id":"$PRODUCT_ID"}]}' http://$ADDR/kg.v1.GraphService/GetEntities
 MSG

@@ -95,14 +95,7 @@ class Sequence {
 
     // Traversals from every product, both rankings.
     for (uint64_t p = 1; p <= kProducts; ++p) {
-      v1::TraverseRequest req;
-      *req.add_start() = Key(v1::PRODUCT, p);
-      v1::Hop* h1 = req.add_hops();
-      h1->set_edge_type(v1::PURCHASED);
-      h1->set_direction(v1::IN);
-      v1::Hop* h2 = req.add_hops();
-      h2->set_edge_type(v1::PURCHASED);
-      h2->set_direction(v1::OUT);
+      v1::TraverseRequest req = AlsoBoughtRequest(p);
       req.set_ranking(p % 2 == 0 ? v1::TraverseRequest::WEIGHT_SUM
                                  : v1::TraverseRequest::PATH_COUNT);
       req.set_include_entities(p % 5 == 0);

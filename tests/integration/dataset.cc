@@ -92,6 +92,17 @@ v1::EntityKey Key(v1::EntityType type, uint64_t id) {
   return k;
 }
 
+v1::TraverseRequest AlsoBoughtRequest(uint64_t product) {
+  v1::TraverseRequest req;
+  *req.add_start() = Key(v1::PRODUCT, product);
+  for (v1::Direction d : {v1::IN, v1::OUT}) {
+    v1::Hop* hop = req.add_hops();
+    hop->set_edge_type(v1::PURCHASED);
+    hop->set_direction(d);
+  }
+  return req;
+}
+
 v1::Edge MakeEdge(v1::EntityKey src, v1::EdgeType type, v1::EntityKey dst, int64_t time_ms,
                   double weight) {
   v1::Edge e;

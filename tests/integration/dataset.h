@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/graph.pb.h"
 #include "kg/v1/types.pb.h"
 
 namespace kg {
@@ -40,6 +41,9 @@ const Dataset& TestDataset();
 
 // Helpers to build protos.
 v1::EntityKey Key(v1::EntityType type, uint64_t id);
+
+// The "also bought" traversal from a product: hops IN PURCHASED then OUT PURCHASED.
+v1::TraverseRequest AlsoBoughtRequest(uint64_t product);
 v1::Edge MakeEdge(v1::EntityKey src, v1::EdgeType type, v1::EntityKey dst, int64_t time_ms,
                   double weight);
 

@@ -922,14 +922,7 @@ TEST_P(GraphApiTest, TraverseAlsoBoughtRanksBySharedBuyers) {
   for (uint64_t start : {1, 2, 10, 25, 50}) {
     size_t reached = 0, buyers = 0;
     const auto want = Model().AlsoBought(start, &reached, &buyers);
-    v1::TraverseRequest req;
-    *req.add_start() = Key(v1::PRODUCT, start);
-    v1::Hop* h1 = req.add_hops();
-    h1->set_edge_type(v1::PURCHASED);
-    h1->set_direction(v1::IN);
-    v1::Hop* h2 = req.add_hops();
-    h2->set_edge_type(v1::PURCHASED);
-    h2->set_direction(v1::OUT);
+    v1::TraverseRequest req = AlsoBoughtRequest(start);
     v1::TraverseResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -957,14 +950,7 @@ TEST_P(GraphApiTest, TraverseAlsoBoughtRanksBySharedBuyers) {
   size_t reached = 0, buyers = 0;
   const auto want = Model().AlsoBought(10, &reached, &buyers);
   ASSERT_GE(want.size(), 3u);
-  v1::TraverseRequest req;
-  *req.add_start() = Key(v1::PRODUCT, 10);
-  v1::Hop* h1 = req.add_hops();
-  h1->set_edge_type(v1::PURCHASED);
-  h1->set_direction(v1::IN);
-  v1::Hop* h2 = req.add_hops();
-  h2->set_edge_type(v1::PURCHASED);
-  h2->set_direction(v1::OUT);
+  v1::TraverseRequest req = AlsoBoughtRequest(10);
   req.set_max_results(3);
   req.set_include_entities(true);
   v1::TraverseResponse resp;

@@ -210,14 +210,7 @@ std::vector<Step> MetricsTest::Steps() {
                    {"GetNeighbors"},
                    false,
                    [=] {
-                     v1::TraverseRequest req;
-                     *req.add_start() = Key(v1::PRODUCT, 10);
-                     v1::Hop* h1 = req.add_hops();
-                     h1->set_edge_type(v1::PURCHASED);
-                     h1->set_direction(v1::IN);
-                     v1::Hop* h2 = req.add_hops();
-                     h2->set_edge_type(v1::PURCHASED);
-                     h2->set_direction(v1::OUT);
+                     v1::TraverseRequest req = AlsoBoughtRequest(10);
                      v1::TraverseResponse resp;
                      grpc::ClientContext ctx;
                      SetDeadline(&ctx);

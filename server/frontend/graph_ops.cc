@@ -193,23 +193,28 @@ void GraphOps::UpsertEntities(const CallOptions& o, const v1::UpsertEntitiesRequ
                 });
 }
 
-void GraphOps::ApplyEdges(const CallOptions& o, bool upsert,
-                          std::vector<std::pair<int, v1::Edge>> items,
+void GraphOps::ApplyEdges(const CallOptions& o, bool upsert, std::vector<EdgeItem> items,
                           std::vector<absl::Status>* statuses, std::function<void()> then) const {
-  // Each edge goes out as two copies; an item's outcome combines both.
+  // Each edge goes out as up to two copies; an item's outcome combines them. A copy not
+  // selected counts as absent (NOT_FOUND), which the rules below ignore unless no selected
+  // copy exists.
   struct State {
-    std::vector<std::pair<int, v1::Edge>> items;
+    std::vector<EdgeItem> items;
     std::vector<std::array<absl::Status, 2>> copy_status;  // per item, [side]
   };
   auto state = std::make_shared<State>();
   state->items = std::move(items);
   state->copy_status.resize(state->items.size());
+  for (size_t k = 0; k < state->items.size(); ++k) {
+    if (!state->items[k].out_copy) state->copy_status[k][0] = absl::NotFoundError("not selected");
+    if (!state->items[k].in_copy) state->copy_status[k][1] = absl::NotFoundError("not selected");
+  }
   auto combine = [state, statuses, upsert, then = std::move(then)]() {
     for (size_t k = 0; k < state->items.size(); ++k) {
       const auto& cs = state->copy_status[k];
       absl::Status result;
       if (upsert) {
-        result = !cs[0].ok() ? cs[0] : cs[1];
+        result = !cs[0].ok() ? cs[0] : cs[1];  // upserts always select both copies
       } else if (cs[0].ok() || cs[1].ok()) {
         // Deleted where present: a copy already missing is not an error.
         result = !cs[0].ok() && !absl::IsNotFound(cs[0])   ? cs[0]
@@ -221,14 +226,15 @@ void GraphOps::ApplyEdges(const CallOptions& o, bool upsert,
                  : !absl::IsNotFound(cs[0]) ? cs[0]
                                             : cs[1];
       }
-      (*statuses)[state->items[k].first] = result;
+      (*statuses)[state->items[k].index] = result;
     }
     then();
   };
   auto fill = [&](auto& scatter) {
     for (size_t k = 0; k < state->items.size(); ++k) {
-      const v1::Edge& edge = state->items[k].second;
+      const v1::Edge& edge = state->items[k].edge;
       for (int side = 0; side < 2; ++side) {
+        if (!(side == 0 ? state->items[k].out_copy : state->items[k].in_copy)) continue;
         const v1::EntityKey& owner = side == 0 ? edge.src() : edge.dst();
         auto& slot = scatter->At(router_->PartitionOf(KeyFromProto(owner)));
         internal::v1::EdgeCopy* copy = slot.req.add_copies();
@@ -278,12 +284,12 @@ void GraphOps::UpsertEdges(const CallOptions& o, const v1::UpsertEdgesRequest& r
   if (s.ok()) s = CheckCount(req.edges_size(), kMaxBatch, "edges");
   if (!s.ok()) return done(s);
   auto statuses = std::make_shared<std::vector<absl::Status>>(req.edges_size());
-  std::vector<std::pair<int, v1::Edge>> items;
+  std::vector<EdgeItem> items;
   int64_t now = NowMs();
   for (int i = 0; i < req.edges_size(); ++i) {
     v1::Edge edge;
     (*statuses)[i] = ValidateEdgeProto(req.edges(i), absl::StrCat("edges[", i, "]"), now, &edge);
-    if ((*statuses)[i].ok()) items.emplace_back(i, std::move(edge));
+    if ((*statuses)[i].ok()) items.push_back({i, std::move(edge)});
   }
   ApplyEdges(o, true, std::move(items), statuses.get(), [statuses, resp, done = std::move(done)]() {
     for (const absl::Status& st : *statuses) SetItemStatus(st, resp->add_results());
@@ -297,14 +303,14 @@ void GraphOps::DeleteEdges(const CallOptions& o, const v1::DeleteEdgesRequest& r
   if (s.ok()) s = CheckCount(req.edges_size(), kMaxBatch, "edges");
   if (!s.ok()) return done(s);
   auto statuses = std::make_shared<std::vector<absl::Status>>(req.edges_size());
-  std::vector<std::pair<int, v1::Edge>> items;
+  std::vector<EdgeItem> items;
   for (int i = 0; i < req.edges_size(); ++i) {
     v1::Edge edge;
     *edge.mutable_src() = req.edges(i).src();
     *edge.mutable_dst() = req.edges(i).dst();
     edge.set_type(req.edges(i).type());
     (*statuses)[i] = ValidateEdgeProto(edge, absl::StrCat("edges[", i, "]"), 0, nullptr);
-    if ((*statuses)[i].ok()) items.emplace_back(i, std::move(edge));
+    if ((*statuses)[i].ok()) items.push_back({i, std::move(edge)});
   }
   ApplyEdges(o, false, std::move(items), statuses.get(),
              [statuses, resp, done = std::move(done)]() {
@@ -322,7 +328,7 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
     std::vector<absl::Status> statuses;
     std::vector<uint64_t> removed;
     std::vector<absl::Status> copy_statuses;  // phase 2, one per opposite copy
-    std::vector<std::pair<int, v1::Edge>> copies;
+    std::vector<EdgeItem> copies;
     std::vector<int> copy_owner;  // item index of each opposite copy
   };
   auto state = std::make_shared<State>();
@@ -355,14 +361,15 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
                  state->removed[item] = d->opposite_copies_size();
                  for (internal::v1::EdgeCopy& c : *d->mutable_opposite_copies()) {
                    state->copy_owner.push_back(item);
-                   state->copies.emplace_back(static_cast<int>(state->copies.size()),
-                                              std::move(*c.mutable_edge()));
+                   bool out = c.side() == v1::OUT;
+                   state->copies.push_back({static_cast<int>(state->copies.size()),
+                                            std::move(*c.mutable_edge()), out, !out});
                  }
                }
              }
              state->copy_statuses.resize(state->copies.size());
-             // ApplyEdges deletes both copies; the removed entity's own copy is already
-             // gone (NOT_FOUND there is expected and ignored).
+             // Only the opposite copies: the entity's own went with it. One already
+             // missing (NOT_FOUND) is fine.
              ApplyEdges(
                  o, false, std::move(state->copies), &state->copy_statuses, [state, resp, done]() {
                    for (size_t k = 0; k < state->copy_statuses.size(); ++k) {
@@ -774,7 +781,7 @@ void GraphOps::ImportBatch(const CallOptions& o, const v1::ImportRequest& batch,
   }
   auto statuses = std::make_shared<std::vector<absl::Status>>(batch.records_size());
   std::vector<std::pair<int, const v1::Entity*>> entities;
-  std::vector<std::pair<int, v1::Edge>> edges;
+  std::vector<EdgeItem> edges;
   int64_t now = NowMs();
   for (int i = 0; i < batch.records_size(); ++i) {
     const v1::ImportRecord& r = batch.records(i);
@@ -786,7 +793,7 @@ void GraphOps::ImportBatch(const CallOptions& o, const v1::ImportRequest& batch,
     } else if (r.has_edge()) {
       v1::Edge edge;
       (*statuses)[i] = ValidateEdgeProto(r.edge(), "edge", now, &edge);
-      if ((*statuses)[i].ok()) edges.emplace_back(i, std::move(edge));
+      if ((*statuses)[i].ok()) edges.push_back({i, std::move(edge)});
     } else {
       (*statuses)[i] = absl::InvalidArgumentError("record: neither entity nor edge is set");
     }

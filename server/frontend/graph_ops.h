@@ -69,12 +69,23 @@ class GraphOps {
                    v1::ImportResponse* totals, Done done) const;
 
  private:
+  // An edge to write (or delete), with its index in the caller's status vector and the
+  // stored copies to touch (both by default).
+  struct EdgeItem {
+    int index;
+    v1::Edge edge;
+    bool out_copy = true;  // the copy kept with the source
+    bool in_copy = true;   // the copy kept with the destination
+  };
+
   // Writes validated items, each paired with its index in `statuses`, which receives the
   // item's outcome. `then` runs once all partitions answered.
   void ApplyEntities(const CallOptions& o, std::vector<std::pair<int, const v1::Entity*>> items,
                      bool merge, std::vector<absl::Status>* statuses,
                      std::function<void()> then) const;
-  void ApplyEdges(const CallOptions& o, bool upsert, std::vector<std::pair<int, v1::Edge>> items,
+  // Upserts (or deletes) the selected copies of each edge. For a delete, a copy already
+  // missing is not an error unless every selected copy is missing (NOT_FOUND).
+  void ApplyEdges(const CallOptions& o, bool upsert, std::vector<EdgeItem> items,
                   std::vector<absl::Status>* statuses, std::function<void()> then) const;
 
   const Router* router_;

@@ -55,7 +55,8 @@ class HostLoader::Batcher {
     if (s.entities.entities_size() == 0) return absl::OkStatus();
     Target(p, s.entities.mutable_target());
     internal::v1::UpsertEntitiesResponse resp;
-    KG_RETURN_IF_ERROR(host_->UpsertEntities(s.entities, &resp));
+    KG_RETURN_IF_ERROR(
+        WaitFor([&](Done done) { host_->UpsertEntities(s.entities, &resp, std::move(done)); }));
     for (const auto& item : resp.results()) KG_RETURN_IF_ERROR(FromItemStatus(item));
     s.entities.clear_entities();
     return absl::OkStatus();
@@ -65,7 +66,8 @@ class HostLoader::Batcher {
     if (s.copies.copies_size() == 0) return absl::OkStatus();
     Target(p, s.copies.mutable_target());
     internal::v1::UpsertEdgeCopiesResponse resp;
-    KG_RETURN_IF_ERROR(host_->UpsertEdgeCopies(s.copies, &resp));
+    KG_RETURN_IF_ERROR(
+        WaitFor([&](Done done) { host_->UpsertEdgeCopies(s.copies, &resp, std::move(done)); }));
     for (const auto& item : resp.results()) KG_RETURN_IF_ERROR(FromItemStatus(item));
     s.copies.clear_copies();
     return absl::OkStatus();

@@ -30,6 +30,13 @@ ABSL_FLAG(std::string, cluster_file, kDefaults.cluster_file,
           "role frontend: the cluster file naming the partition servers (docs/CLUSTER.md)");
 ABSL_FLAG(std::string, load_file, kDefaults.load_file,
           "roles all and partition: JSONL file (docs/FORMATS.md) loaded before serving");
+ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
+          "roles all and partition: persist partitions here (RocksDB, one store per partition) "
+          "and recover from it at start-up; empty = memory only");
+ABSL_FLAG(std::string, restore_from, kDefaults.restore_from,
+          "with --data_dir: when --data_dir does not exist, first copy this checkpoint into it");
+ABSL_FLAG(int64_t, intent_resolve_interval_ms, kDefaults.intent_resolve_interval_ms,
+          "roles all and frontend: how often interrupted cross-partition writes are completed");
 ABSL_FLAG(std::string, port_file, kDefaults.port_file,
           "write grpc=HOST:PORT and metrics=HOST:PORT lines here once serving");
 ABSL_FLAG(int64_t, drain_timeout_ms, kDefaults.drain_timeout_ms,
@@ -68,6 +75,9 @@ int main(int argc, char** argv) {
   options.cluster_file = absl::GetFlag(FLAGS_cluster_file);
   options.load_file = absl::GetFlag(FLAGS_load_file);
   options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.restore_from = absl::GetFlag(FLAGS_restore_from);
+  options.intent_resolve_interval_ms = absl::GetFlag(FLAGS_intent_resolve_interval_ms);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
   options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   options.startup_timeout_ms = absl::GetFlag(FLAGS_startup_timeout_ms);

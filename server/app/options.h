@@ -27,6 +27,15 @@ struct ServerOptions {
   // Roles all and partition: a JSONL file (docs/FORMATS.md) loaded before serving; a
   // partition server keeps only what belongs to its partitions.
   std::string load_file;
+  // Roles all and partition: persist every hosted partition under this directory (one
+  // RocksDB store each) and recover from it at start-up; empty keeps data in memory only.
+  std::string data_dir;
+  // With data_dir: if data_dir does not exist yet, first copy this checkpoint (written by
+  // AdminService.Checkpoint) into it.
+  std::string restore_from;
+  // Roles all and frontend: how often unfinished cross-partition writes are looked for and
+  // completed (an intent is considered stale after twice this long).
+  int64_t intent_resolve_interval_ms = 2000;
   // When set, "grpc=HOST:PORT" and "metrics=HOST:PORT" lines are written here once serving.
   std::string port_file;
   // On SIGTERM/SIGINT: time given to in-flight calls before they are cancelled.

@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -142,6 +145,74 @@ absl::Status WritePortFile(const std::string& path, const std::string& grpc_addr
   return absl::OkStatus();
 }
 
+// Completes interrupted cross-partition writes once, waiting for the result.
+absl::Status ResolveIntentsNow(const GraphOps& ops, int64_t min_age_ms) {
+  CallOptions o;
+  o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+  std::promise<absl::Status> result;
+  ops.ResolveIntents(o, min_age_ms, [&result](absl::Status s, uint64_t resolved) {
+    if (resolved > 0) spdlog::info("completed {} interrupted cross-partition writes", resolved);
+    result.set_value(std::move(s));
+  });
+  return result.get_future().get();
+}
+
+// Runs ResolveIntents every `interval_ms` until destroyed (intents younger than twice the
+// interval are left to the writes that are still finishing them).
+class IntentResolverLoop {
+ public:
+  IntentResolverLoop(const GraphOps* ops, int64_t interval_ms)
+      : thread_([this, ops, interval_ms] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                               [this] { return stop_; })) {
+            lock.unlock();
+            absl::Status s = ResolveIntentsNow(*ops, 2 * interval_ms);
+            if (!s.ok()) spdlog::warn("completing interrupted writes: {}", s.ToString());
+            lock.lock();
+          }
+        }) {}
+  ~IntentResolverLoop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// --restore_from: copies a checkpoint into a --data_dir that does not exist yet.
+absl::Status RestoreCheckpoint(const ServerOptions& options) {
+  namespace fs = std::filesystem;
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("--restore_from: requires --data_dir");
+  }
+  std::error_code ec;
+  if (fs::exists(options.data_dir, ec)) {
+    spdlog::info("--data_dir {} exists: starting from it, not from --restore_from",
+                 options.data_dir);
+    return absl::OkStatus();
+  }
+  if (!fs::exists(fs::path(options.restore_from) / "KG_FORMAT", ec)) {
+    return absl::NotFoundError(absl::StrCat("--restore_from ", options.restore_from,
+                                            " is not a checkpoint (no KG_FORMAT)"));
+  }
+  fs::copy(options.restore_from, options.data_dir, fs::copy_options::recursive, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("copying ", options.restore_from, " to ",
+                                               options.data_dir, ": ", ec.message()));
+  }
+  spdlog::info("restored {} into {}", options.restore_from, options.data_dir);
+  return absl::OkStatus();
+}
+
 int AwaitSignal() {
   sigset_t set;
   sigemptyset(&set);
@@ -165,6 +236,10 @@ absl::Status RunServer(const ServerOptions& options) {
   if (options.role == "partition" && options.partitions.empty()) {
     return absl::InvalidArgumentError("--partitions: required with --role=partition");
   }
+  if (options.role == "frontend" && !options.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--data_dir: a front end holds no data; give it to the partition servers");
+  }
   if (options.role == "frontend" && !options.load_file.empty()) {
     return absl::InvalidArgumentError(
         "--load_file: a front end holds no data; give it to the partition servers");
@@ -180,7 +255,9 @@ absl::Status RunServer(const ServerOptions& options) {
     } else {
       KG_ASSIGN_OR_RETURN(hosted, ParsePartitionList(options.partitions, options.partition_count));
     }
-    KG_ASSIGN_OR_RETURN(host, PartitionHost::Create(options.partition_count, std::move(hosted)));
+    if (!options.restore_from.empty()) KG_RETURN_IF_ERROR(RestoreCheckpoint(options));
+    KG_ASSIGN_OR_RETURN(
+        host, PartitionHost::Create(options.partition_count, std::move(hosted), options.data_dir));
   }
   std::unique_ptr<Router> router;
   std::unique_ptr<GraphOps> ops;
@@ -242,7 +319,19 @@ absl::Status RunServer(const ServerOptions& options) {
   }
 
   absl::Status ready = absl::OkStatus();
-  if (host != nullptr && !options.load_file.empty()) {
+  if (host != nullptr && host->durable()) {
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<RecoveryStats> recovered = host->Recover();
+    if (!recovered.ok()) {
+      ready = recovered.status();
+    } else {
+      std::chrono::duration<double> secs = std::chrono::steady_clock::now() - start;
+      spdlog::info("recovered {}: {} entities, {} edge copies, {} pending intents in {:.1f}s",
+                   options.data_dir, recovered->entities, recovered->edge_copies,
+                   recovered->intents, secs.count());
+    }
+  }
+  if (ready.ok() && host != nullptr && !options.load_file.empty()) {
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<LoadStats> loaded = LoadJsonlFile(options.load_file, host.get());
     if (!loaded.ok()) {
@@ -255,6 +344,7 @@ absl::Status RunServer(const ServerOptions& options) {
     }
   }
   if (ready.ok() && options.role == "frontend") ready = AwaitPartitions(*router, options);
+  if (ready.ok() && ops != nullptr) ready = ResolveIntentsNow(*ops, 0);
   if (ready.ok() && !options.port_file.empty()) {
     ready = WritePortFile(options.port_file, grpc_addr, metrics_addr);
   }
@@ -265,8 +355,13 @@ absl::Status RunServer(const ServerOptions& options) {
   }
   SetServing(server.get(), options.role, true, &serving);
   spdlog::info("SERVING on {}", grpc_addr);
+  std::unique_ptr<IntentResolverLoop> resolver;
+  if (ops != nullptr) {
+    resolver = std::make_unique<IntentResolverLoop>(ops.get(), options.intent_resolve_interval_ms);
+  }
 
   int sig = AwaitSignal();
+  resolver.reset();
   spdlog::info("signal {} received: draining for up to {} ms", sig, options.drain_timeout_ms);
   SetServing(server.get(), options.role, false, &serving);
   server->Shutdown(std::chrono::system_clock::now() +

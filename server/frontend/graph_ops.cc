@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -195,26 +197,37 @@ void GraphOps::UpsertEntities(const CallOptions& o, const v1::UpsertEntitiesRequ
 
 void GraphOps::ApplyEdges(const CallOptions& o, bool upsert, std::vector<EdgeItem> items,
                           std::vector<absl::Status>* statuses, std::function<void()> then) const {
-  // Each edge goes out as up to two copies; an item's outcome combines them. A copy not
-  // selected counts as absent (NOT_FOUND), which the rules below ignore unless no selected
-  // copy exists.
+  // The OUT copy of an edge is the authority. An item with both copies selected is written
+  // in two steps: the OUT copy on the source's partition, together with an intent that the
+  // IN copy must follow (durable stores only); then the IN copy on the destination's
+  // partition; then the intent is cleared. A crash between the steps leaves the intent,
+  // which ResolveIntents completes. A copy not selected counts as absent (NOT_FOUND).
   struct State {
     std::vector<EdgeItem> items;
     std::vector<std::array<absl::Status, 2>> copy_status;  // per item, [side]
+    std::vector<uint64_t> intent_id;                       // per item, from the OUT step
   };
   auto state = std::make_shared<State>();
   state->items = std::move(items);
-  state->copy_status.resize(state->items.size());
-  for (size_t k = 0; k < state->items.size(); ++k) {
+  size_t n = state->items.size();
+  state->copy_status.resize(n);
+  state->intent_id.assign(n, 0);
+  for (size_t k = 0; k < n; ++k) {
     if (!state->items[k].out_copy) state->copy_status[k][0] = absl::NotFoundError("not selected");
     if (!state->items[k].in_copy) state->copy_status[k][1] = absl::NotFoundError("not selected");
   }
-  auto combine = [state, statuses, upsert, then = std::move(then)]() {
+  auto copy_ok = [upsert](const absl::Status& s) {
+    return s.ok() || (!upsert && absl::IsNotFound(s));
+  };
+  const Router* router = router_;
+  auto combine = [state, statuses, upsert, router, o, then = std::move(then)]() {
+    using Clear = Scatter<internal::v1::ClearIntentsRequest, internal::v1::ClearIntentsResponse>;
+    auto clear = std::make_shared<Clear>(router->partition_count());
     for (size_t k = 0; k < state->items.size(); ++k) {
       const auto& cs = state->copy_status[k];
       absl::Status result;
       if (upsert) {
-        result = !cs[0].ok() ? cs[0] : cs[1];  // upserts always select both copies
+        result = !cs[0].ok() ? cs[0] : cs[1];
       } else if (cs[0].ok() || cs[1].ok()) {
         // Deleted where present: a copy already missing is not an error.
         result = !cs[0].ok() && !absl::IsNotFound(cs[0])   ? cs[0]
@@ -227,55 +240,65 @@ void GraphOps::ApplyEdges(const CallOptions& o, bool upsert, std::vector<EdgeIte
                                             : cs[1];
       }
       (*statuses)[state->items[k].index] = result;
+      bool in_done = cs[1].ok() || (!upsert && absl::IsNotFound(cs[1]));
+      if (state->intent_id[k] != 0 && in_done) {
+        auto& slot = clear->At(router->PartitionOf(KeyFromProto(state->items[k].edge.src())));
+        slot.req.add_ids(state->intent_id[k]);
+      }
     }
+    // Clearing is not awaited: an intent left behind is replayed, which is idempotent.
+    Clear* raw = clear.get();
+    raw->Run(*router, o, &PartitionClient::ClearIntents, [clear]() {});
     then();
   };
-  auto fill = [&](auto& scatter) {
-    for (size_t k = 0; k < state->items.size(); ++k) {
-      const v1::Edge& edge = state->items[k].edge;
-      for (int side = 0; side < 2; ++side) {
-        if (!(side == 0 ? state->items[k].out_copy : state->items[k].in_copy)) continue;
-        const v1::EntityKey& owner = side == 0 ? edge.src() : edge.dst();
+  // Sends the selected copies of one side; fills copy_status (and intent ids for OUT).
+  auto send = [this, o, upsert, state, copy_ok](int side, std::function<void()> next) {
+    auto fill_and_run = [&](auto* tag, auto method) {
+      using S = std::remove_pointer_t<decltype(tag)>;
+      auto scatter = std::make_shared<S>(router_->partition_count());
+      for (size_t k = 0; k < state->items.size(); ++k) {
+        const EdgeItem& item = state->items[k];
+        if (!(side == 0 ? item.out_copy : item.in_copy)) continue;
+        if (side == 1 && item.out_copy && !copy_ok(state->copy_status[k][0])) {
+          state->copy_status[k][1] = state->copy_status[k][0];  // not attempted
+          continue;
+        }
+        const v1::EntityKey& owner = side == 0 ? item.edge.src() : item.edge.dst();
         auto& slot = scatter->At(router_->PartitionOf(KeyFromProto(owner)));
         internal::v1::EdgeCopy* copy = slot.req.add_copies();
-        *copy->mutable_edge() = edge;
+        *copy->mutable_edge() = item.edge;
         copy->set_side(side == 0 ? v1::OUT : v1::IN);
-        slot.items.push_back(static_cast<int>(k * 2 + side));
+        copy->set_record_intent(side == 0 && item.in_copy);
+        slot.items.push_back(static_cast<int>(k));
       }
+      S* raw = scatter.get();
+      raw->Run(*router_, o, method, [scatter, state, side, next = std::move(next)]() {
+        for (auto& slot : scatter->slots()) {
+          for (size_t j = 0; j < slot->items.size(); ++j) {
+            int k = slot->items[j];
+            absl::Status error;
+            bool answered = slot->Answered(j, slot->resp.results_size(), &error);
+            state->copy_status[k][side] =
+                answered ? FromItemStatus(slot->resp.results(static_cast<int>(j))) : error;
+            if (answered && side == 0 && static_cast<int>(j) < slot->resp.intent_ids_size()) {
+              state->intent_id[k] = slot->resp.intent_ids(static_cast<int>(j));
+            }
+          }
+        }
+        next();
+      });
+    };
+    if (upsert) {
+      fill_and_run(static_cast<Scatter<internal::v1::UpsertEdgeCopiesRequest,
+                                       internal::v1::UpsertEdgeCopiesResponse>*>(nullptr),
+                   &PartitionClient::UpsertEdgeCopies);
+    } else {
+      fill_and_run(static_cast<Scatter<internal::v1::DeleteEdgeCopiesRequest,
+                                       internal::v1::DeleteEdgeCopiesResponse>*>(nullptr),
+                   &PartitionClient::DeleteEdgeCopies);
     }
   };
-  auto collect = [state](auto& scatter) {
-    for (auto& slot : scatter->slots()) {
-      for (size_t j = 0; j < slot->items.size(); ++j) {
-        int code = slot->items[j];
-        absl::Status error;
-        state->copy_status[code / 2][code % 2] =
-            slot->Answered(j, slot->resp.results_size(), &error)
-                ? FromItemStatus(slot->resp.results(static_cast<int>(j)))
-                : error;
-      }
-    }
-  };
-  // Upserts and deletes differ only in the partition method and its message types.
-  auto run = [&](auto* tag, auto method) {
-    using S = std::remove_pointer_t<decltype(tag)>;
-    auto scatter = std::make_shared<S>(router_->partition_count());
-    fill(scatter);
-    S* raw = scatter.get();
-    raw->Run(*router_, o, method, [scatter, collect, combine]() {
-      collect(scatter);
-      combine();
-    });
-  };
-  if (upsert) {
-    run(static_cast<Scatter<internal::v1::UpsertEdgeCopiesRequest,
-                            internal::v1::UpsertEdgeCopiesResponse>*>(nullptr),
-        &PartitionClient::UpsertEdgeCopies);
-  } else {
-    run(static_cast<Scatter<internal::v1::DeleteEdgeCopiesRequest,
-                            internal::v1::DeleteEdgeCopiesResponse>*>(nullptr),
-        &PartitionClient::DeleteEdgeCopies);
-  }
+  send(0, [send, combine]() { send(1, combine); });
 }
 
 void GraphOps::UpsertEdges(const CallOptions& o, const v1::UpsertEdgesRequest& req,
@@ -330,6 +353,8 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
     std::vector<absl::Status> copy_statuses;  // phase 2, one per opposite copy
     std::vector<EdgeItem> copies;
     std::vector<int> copy_owner;  // item index of each opposite copy
+    // (item, partition, intent id) recorded with each deletion, cleared once phase 2 is done.
+    std::vector<std::tuple<int, uint32_t, uint64_t>> intents;
   };
   auto state = std::make_shared<State>();
   state->statuses.resize(req.keys_size());
@@ -345,51 +370,68 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
     slot.items.push_back(i);
   }
   S* raw = scatter.get();
-  raw->Run(*router_, o, &PartitionClient::DeleteEntities,
-           [this, o, scatter, state, resp, done = std::move(done)]() {
-             // Phase 2: delete the opposite copies on their owners' partitions.
-             for (auto& slot : scatter->slots()) {
-               for (size_t j = 0; j < slot->items.size(); ++j) {
-                 int item = slot->items[j];
-                 absl::Status error;
-                 if (!slot->Answered(j, slot->resp.results_size(), &error)) {
-                   state->statuses[item] = error;
-                   continue;
-                 }
-                 internal::v1::DeletedEntity* d = slot->resp.mutable_results(static_cast<int>(j));
-                 state->statuses[item] = FromItemStatus(d->status());
-                 state->removed[item] = d->opposite_copies_size();
-                 for (internal::v1::EdgeCopy& c : *d->mutable_opposite_copies()) {
-                   state->copy_owner.push_back(item);
-                   bool out = c.side() == v1::OUT;
-                   state->copies.push_back({static_cast<int>(state->copies.size()),
-                                            std::move(*c.mutable_edge()), out, !out});
-                 }
-               }
-             }
-             state->copy_statuses.resize(state->copies.size());
-             // Only the opposite copies: the entity's own went with it. One already
-             // missing (NOT_FOUND) is fine.
-             ApplyEdges(
-                 o, false, std::move(state->copies), &state->copy_statuses, [state, resp, done]() {
-                   for (size_t k = 0; k < state->copy_statuses.size(); ++k) {
-                     const absl::Status& cs = state->copy_statuses[k];
-                     int item = state->copy_owner[k];
-                     if (!cs.ok() && !absl::IsNotFound(cs) && state->statuses[item].ok()) {
-                       state->statuses[item] =
-                           absl::Status(cs.code(), absl::StrCat("entity removed, but an edge copy "
-                                                                "could not be: ",
-                                                                cs.message()));
-                     }
-                   }
-                   for (size_t i = 0; i < state->statuses.size(); ++i) {
-                     v1::DeleteEntityResult* r = resp->add_results();
-                     SetItemStatus(state->statuses[i], r->mutable_status());
-                     r->set_edges_removed(state->removed[i]);
-                   }
-                   done(absl::OkStatus());
-                 });
-           });
+  raw->Run(
+      *router_, o, &PartitionClient::DeleteEntities,
+      [this, o, scatter, state, resp, done = std::move(done)]() {
+        // Phase 2: delete the opposite copies on their owners' partitions.
+        for (auto& slot : scatter->slots()) {
+          for (size_t j = 0; j < slot->items.size(); ++j) {
+            int item = slot->items[j];
+            absl::Status error;
+            if (!slot->Answered(j, slot->resp.results_size(), &error)) {
+              state->statuses[item] = error;
+              continue;
+            }
+            internal::v1::DeletedEntity* d = slot->resp.mutable_results(static_cast<int>(j));
+            state->statuses[item] = FromItemStatus(d->status());
+            state->removed[item] = d->opposite_copies_size();
+            if (d->intent_id() != 0) {
+              state->intents.emplace_back(item, slot->partition, d->intent_id());
+            }
+            for (internal::v1::EdgeCopy& c : *d->mutable_opposite_copies()) {
+              state->copy_owner.push_back(item);
+              bool out = c.side() == v1::OUT;
+              state->copies.push_back({static_cast<int>(state->copies.size()),
+                                       std::move(*c.mutable_edge()), out, !out});
+            }
+          }
+        }
+        state->copy_statuses.resize(state->copies.size());
+        // Only the opposite copies: the entity's own went with it. One already
+        // missing (NOT_FOUND) is fine.
+        ApplyEdges(
+            o, false, std::move(state->copies), &state->copy_statuses,
+            [this, o, state, resp, done]() {
+              std::vector<bool> complete(state->statuses.size(), true);
+              for (size_t k = 0; k < state->copy_statuses.size(); ++k) {
+                const absl::Status& cs = state->copy_statuses[k];
+                int item = state->copy_owner[k];
+                if (!cs.ok() && !absl::IsNotFound(cs)) complete[item] = false;
+                if (!cs.ok() && !absl::IsNotFound(cs) && state->statuses[item].ok()) {
+                  state->statuses[item] =
+                      absl::Status(cs.code(), absl::StrCat("entity removed, but an edge copy "
+                                                           "could not be: ",
+                                                           cs.message()));
+                }
+              }
+              // Intents of completed deletions are cleared (not awaited; a leftover
+              // is replayed idempotently).
+              using Clear =
+                  Scatter<internal::v1::ClearIntentsRequest, internal::v1::ClearIntentsResponse>;
+              auto clear = std::make_shared<Clear>(router_->partition_count());
+              for (const auto& [item, partition, id] : state->intents) {
+                if (complete[item]) clear->At(partition).req.add_ids(id);
+              }
+              Clear* raw_clear = clear.get();
+              raw_clear->Run(*router_, o, &PartitionClient::ClearIntents, [clear]() {});
+              for (size_t i = 0; i < state->statuses.size(); ++i) {
+                v1::DeleteEntityResult* r = resp->add_results();
+                SetItemStatus(state->statuses[i], r->mutable_status());
+                r->set_edges_removed(state->removed[i]);
+              }
+              done(absl::OkStatus());
+            });
+      });
 }
 
 void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest& req,
@@ -770,6 +812,102 @@ void GraphOps::GetClusterInfo(const CallOptions& o, const v1::GetClusterInfoRequ
              }
              done(absl::OkStatus());
            });
+}
+
+void GraphOps::Checkpoint(const CallOptions& o, const v1::CheckpointRequest& req,
+                          v1::CheckpointResponse* resp, Done done) const {
+  absl::Status s = CheckDeadline(o);
+  if (s.ok() && req.dir().empty()) s = absl::InvalidArgumentError("dir: required");
+  if (s.ok() && req.dir().front() != '/') {
+    s = absl::InvalidArgumentError("dir: must be an absolute path");
+  }
+  if (!s.ok()) return done(s);
+  using S = Scatter<internal::v1::CheckpointRequest, internal::v1::CheckpointResponse>;
+  auto scatter = std::make_shared<S>(router_->partition_count());
+  for (uint32_t p = 0; p < router_->partition_count(); ++p) scatter->At(p).req.set_dir(req.dir());
+  S* raw = scatter.get();
+  const Router* router = router_;
+  raw->Run(*router_, o, &PartitionClient::Checkpoint,
+           [router, scatter, resp, done = std::move(done)]() {
+             absl::Status first;
+             for (auto& slot : scatter->slots()) {
+               v1::CheckpointResponse::Partition* out = resp->add_partitions();
+               out->set_partition(slot->partition);
+               out->set_server(router->client(slot->partition).address());
+               if (!slot->status.ok()) SetItemStatus(slot->status, out->mutable_status());
+               if (first.ok()) first = slot->status;
+             }
+             done(first);
+           });
+}
+
+void GraphOps::ResolveIntents(const CallOptions& o, int64_t min_age_ms,
+                              std::function<void(absl::Status, uint64_t)> done) const {
+  using List = Scatter<internal::v1::ListIntentsRequest, internal::v1::ListIntentsResponse>;
+  auto list = std::make_shared<List>(router_->partition_count());
+  for (uint32_t p = 0; p < router_->partition_count(); ++p) {
+    list->At(p).req.set_min_age_ms(min_age_ms);
+  }
+  List* raw = list.get();
+  raw->Run(*router_, o, &PartitionClient::ListIntents, [this, o, list, done]() {
+    struct State {
+      std::vector<std::pair<uint32_t, uint64_t>> intents;  // (partition, id)
+      std::vector<int> op_intent;                          // op -> index in intents
+      std::vector<absl::Status> upsert_status, delete_status;
+      std::vector<int> upsert_op, delete_op;  // status index -> op
+    };
+    auto state = std::make_shared<State>();
+    std::vector<EdgeItem> upserts, deletes;
+    for (auto& slot : list->slots()) {
+      if (!slot->status.ok()) return done(slot->status, 0);
+      for (const internal::v1::Intent& intent : slot->resp.intents()) {
+        int index = static_cast<int>(state->intents.size());
+        state->intents.emplace_back(slot->partition, intent.id());
+        for (const internal::v1::IntentOp& op : intent.ops()) {
+          int op_index = static_cast<int>(state->op_intent.size());
+          state->op_intent.push_back(index);
+          bool out = op.copy().side() == v1::OUT;
+          auto& items = op.delete_() ? deletes : upserts;
+          auto& ops = op.delete_() ? state->delete_op : state->upsert_op;
+          items.push_back({static_cast<int>(items.size()), op.copy().edge(), out, !out});
+          ops.push_back(op_index);
+        }
+      }
+    }
+    if (state->intents.empty()) return done(absl::OkStatus(), 0);
+    state->upsert_status.resize(upserts.size());
+    state->delete_status.resize(deletes.size());
+    auto pending = std::make_shared<std::atomic<int>>(2);
+    auto finish = [this, o, state, done, pending]() {
+      if (pending->fetch_sub(1) != 1) return;
+      std::vector<bool> complete(state->intents.size(), true);
+      for (size_t i = 0; i < state->upsert_status.size(); ++i) {
+        if (!state->upsert_status[i].ok()) complete[state->op_intent[state->upsert_op[i]]] = false;
+      }
+      for (size_t i = 0; i < state->delete_status.size(); ++i) {
+        const absl::Status& s = state->delete_status[i];
+        if (!s.ok() && !absl::IsNotFound(s))
+          complete[state->op_intent[state->delete_op[i]]] = false;
+      }
+      using Clear = Scatter<internal::v1::ClearIntentsRequest, internal::v1::ClearIntentsResponse>;
+      auto clear = std::make_shared<Clear>(router_->partition_count());
+      uint64_t resolved = 0;
+      for (size_t i = 0; i < state->intents.size(); ++i) {
+        if (!complete[i]) continue;
+        clear->At(state->intents[i].first).req.add_ids(state->intents[i].second);
+        ++resolved;
+      }
+      Clear* raw_clear = clear.get();
+      raw_clear->Run(*router_, o, &PartitionClient::ClearIntents, [clear, done, resolved]() {
+        for (auto& slot : clear->slots()) {
+          if (!slot->status.ok()) return done(slot->status, resolved);
+        }
+        done(absl::OkStatus(), resolved);
+      });
+    };
+    ApplyEdges(o, true, std::move(upserts), &state->upsert_status, finish);
+    ApplyEdges(o, false, std::move(deletes), &state->delete_status, finish);
+  });
 }
 
 void GraphOps::ImportBatch(const CallOptions& o, const v1::ImportRequest& batch,

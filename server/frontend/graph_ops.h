@@ -61,6 +61,15 @@ class GraphOps {
                 Done done) const;
   void GetClusterInfo(const CallOptions& o, const v1::GetClusterInfoRequest& req,
                       v1::GetClusterInfoResponse* resp, Done done) const;
+  void Checkpoint(const CallOptions& o, const v1::CheckpointRequest& req,
+                  v1::CheckpointResponse* resp, Done done) const;
+
+  // Completes writes that span partitions and were interrupted (a crash between their
+  // steps): lists the intents older than `min_age_ms` on every partition, applies their
+  // remaining copy operations and clears them. `done` gets the number resolved. Safe to
+  // run at any time (replaying an intent is idempotent).
+  void ResolveIntents(const CallOptions& o, int64_t min_age_ms,
+                      std::function<void(absl::Status, uint64_t)> done) const;
 
   // Applies one message of an Import stream: the records are numbered from `first_index`;
   // accepted ones are applied, rejected ones counted in `totals` (the first 100 listed).

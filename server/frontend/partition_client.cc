@@ -13,13 +13,20 @@ class LocalPartitionClient : public PartitionClient {
   explicit LocalPartitionClient(PartitionHost* host) : host_(host) {}
   std::string address() const override { return "in-process"; }
 
-#define KG_LOCAL_METHOD(M)                                                \
+#define KG_LOCAL_READ(M)                                                  \
   void M(const CallOptions& options, const internal::v1::M##Request* req, \
          internal::v1::M##Response* resp, Done done) override {           \
     done(host_->M(*req, resp));                                           \
   }
-  KG_PARTITION_METHODS(KG_LOCAL_METHOD)
-#undef KG_LOCAL_METHOD
+#define KG_LOCAL_WRITE(M)                                                 \
+  void M(const CallOptions& options, const internal::v1::M##Request* req, \
+         internal::v1::M##Response* resp, Done done) override {           \
+    host_->M(*req, resp, std::move(done));                                \
+  }
+  KG_PARTITION_READS(KG_LOCAL_READ)
+  KG_PARTITION_WRITES(KG_LOCAL_WRITE)
+#undef KG_LOCAL_READ
+#undef KG_LOCAL_WRITE
 
  private:
   PartitionHost* host_;

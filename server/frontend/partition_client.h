@@ -23,18 +23,20 @@
 
 namespace kg {
 
-using Done = std::function<void(absl::Status)>;
-
 struct CallOptions {
   std::chrono::system_clock::time_point deadline;
 };
 
-// X-macro over the internal protocol's methods.
-#define KG_PARTITION_METHODS(X) \
-  X(GetEntities)                \
-  X(UpsertEntities)             \
-  X(DeleteEntities)             \
-  X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(GetNeighbors) X(CountNeighbors) X(GetPartitionInfo)
+// X-macros over the internal protocol's methods: reads complete at once on the host,
+// writes when durable.
+// clang-format off
+#define KG_PARTITION_READS(X) \
+  X(GetEntities) X(GetNeighbors) X(CountNeighbors) X(GetPartitionInfo) X(ListIntents) \
+  X(Checkpoint)
+#define KG_PARTITION_WRITES(X) \
+  X(UpsertEntities) X(DeleteEntities) X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(ClearIntents)
+#define KG_PARTITION_METHODS(X) KG_PARTITION_READS(X) KG_PARTITION_WRITES(X)
+// clang-format on
 
 class PartitionClient {
  public:

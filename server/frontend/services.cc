@@ -120,4 +120,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetClusterInfo(grpc::CallbackServerC
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::Checkpoint(grpc::CallbackServerContext* ctx,
+                                                       const v1::CheckpointRequest* req,
+                                                       v1::CheckpointResponse* resp) {
+  return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {
+    ops_->Checkpoint(o, *req, resp, std::move(done));
+  });
+}
+
 }  // namespace kg

@@ -59,6 +59,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* GetClusterInfo(grpc::CallbackServerContext* ctx,
                                            const v1::GetClusterInfoRequest* req,
                                            v1::GetClusterInfoResponse* resp) override;
+  grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* ctx,
+                                       const v1::CheckpointRequest* req,
+                                       v1::CheckpointResponse* resp) override;
 
  private:
   const GraphOps* ops_;

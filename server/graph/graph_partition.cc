@@ -322,6 +322,40 @@ absl::Status GraphPartition::UpsertEdgeCopy(const EntityKey& owner, EdgeType typ
   return absl::OkStatus();
 }
 
+absl::Status GraphPartition::LoadEdgeList(const EntityKey& owner, EdgeType type,
+                                          Direction direction, std::vector<NeighborEdge> edges) {
+  if (!IsValidEdgeType(static_cast<int>(type))) {
+    return absl::InvalidArgumentError("edge.type: unknown edge type");
+  }
+  absl::Status valid = ValidateKey(owner, "owner");
+  if (valid.ok()) valid = ValidateOwner(owner, type, direction, "owner");
+  if (!valid.ok()) return valid;
+  Stripe& stripe = StripeOf(owner);
+  absl::MutexLock lock(&stripe.mu);
+  Node& node = stripe.nodes[owner];
+  uint8_t slot = SlotOf(type, direction);
+  AdjList* list = node.List(slot);
+  int64_t before = 0;
+  if (list == nullptr) {
+    node.lists.push_back(AdjList{slot, {}, nullptr});
+    list = &node.lists.back();
+  } else {
+    before = list->bytes();
+    AddEdgeCount(type, direction, -static_cast<int64_t>(list->edges.size()));
+  }
+  list->edges.clear();
+  list->edges.reserve(edges.size());
+  for (const NeighborEdge& e : edges) list->edges.push_back(EdgeRec{e.id, e.time_ms, e.weight});
+  list->edges.shrink_to_fit();
+  std::sort(list->edges.begin(), list->edges.end(), [](const EdgeRec& a, const EdgeRec& b) {
+    return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a.id < b.id;
+  });
+  list->RebuildFilter();
+  AddEdgeCount(type, direction, static_cast<int64_t>(list->edges.size()));
+  memory_bytes_.fetch_add(static_cast<int64_t>(list->bytes()) - before, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
 absl::Status GraphPartition::DeleteEdgeCopy(const EntityKey& owner, EdgeType type,
                                             Direction direction, uint64_t other_id) {
   if (!IsValidEdgeType(static_cast<int>(type))) {
@@ -352,6 +386,21 @@ absl::Status GraphPartition::DeleteEdgeCopy(const EntityKey& owner, EdgeType typ
   memory_bytes_.fetch_add(after - before, std::memory_order_relaxed);
   if (node.empty()) stripe.nodes.erase(it);
   return absl::OkStatus();
+}
+
+bool GraphPartition::FindEdge(const EntityKey& owner, EdgeType type, Direction direction,
+                              uint64_t other_id, NeighborEdge* edge) const {
+  if (!IsValidEdgeType(static_cast<int>(type))) return false;
+  Stripe& stripe = StripeOf(owner);
+  absl::ReaderMutexLock lock(&stripe.mu);
+  auto it = stripe.nodes.find(owner);
+  if (it == stripe.nodes.end()) return false;
+  const AdjList* list = it->second.List(SlotOf(type, direction));
+  ptrdiff_t at = list == nullptr ? -1 : list->Find(other_id);
+  if (at < 0) return false;
+  const EdgeRec& rec = list->edges[at];
+  *edge = NeighborEdge{rec.id, rec.time_ms, rec.weight};
+  return true;
 }
 
 absl::Status GraphPartition::GetNeighbors(const NeighborQuery& q, NeighborPage* page) const {

@@ -112,6 +112,16 @@ class GraphPartition {
   absl::Status UpsertEdgeCopy(const EntityKey& owner, EdgeType type, Direction direction,
                               uint64_t other_id, int64_t time_ms, float weight);
 
+  // Replaces the whole list of `owner`'s edges of (type, direction) with `edges` (any
+  // order; neighbor ids must be distinct). For recovery: one sort instead of one ordered
+  // insert per edge. INVALID_ARGUMENT when the owner cannot hold such edges.
+  absl::Status LoadEdgeList(const EntityKey& owner, EdgeType type, Direction direction,
+                            std::vector<NeighborEdge> edges);
+
+  // Looks up one edge copy; false when absent.
+  bool FindEdge(const EntityKey& owner, EdgeType type, Direction direction, uint64_t other_id,
+                NeighborEdge* edge) const;
+
   // Removes one edge copy; NOT_FOUND when absent.
   absl::Status DeleteEdgeCopy(const EntityKey& owner, EdgeType type, Direction direction,
                               uint64_t other_id);

@@ -1,17 +1,37 @@
 #include "server/partition/partition_host.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "server/graph/schema.h"
 #include "server/graph/status_macros.h"
 #include "server/partition/convert.h"
 #include "server/partition/status.h"
+#include "server/storage/data_dir.h"
 
 namespace kg {
 
+struct PartitionHost::Part {
+  GraphPartition graph;
+  std::unique_ptr<PartitionStore> store;  // null in memory-only mode
+  absl::Mutex write_mu;
+  struct PendingIntent {
+    int64_t recorded_ms;  // 0 for intents recovered at start-up
+    internal::v1::Intent intent;
+  };
+  std::map<uint64_t, PendingIntent> intents ABSL_GUARDED_BY(write_mu);
+};
+
+absl::Status WaitFor(const std::function<void(Done)>& start) {
+  std::promise<absl::Status> result;
+  start([&result](absl::Status s) { result.set_value(std::move(s)); });
+  return result.get_future().get();
+}
+
 absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t partition_count,
-                                                                     std::vector<uint32_t> hosted) {
+                                                                     std::vector<uint32_t> hosted,
+                                                                     const std::string& data_dir) {
   if (partition_count == 0) return absl::InvalidArgumentError("partition count must be > 0");
   std::sort(hosted.begin(), hosted.end());
   for (size_t i = 0; i < hosted.size(); ++i) {
@@ -23,31 +43,69 @@ absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t pa
       return absl::InvalidArgumentError(absl::StrCat("partition ", hosted[i], " listed twice"));
     }
   }
-  return std::unique_ptr<PartitionHost>(new PartitionHost(partition_count, std::move(hosted)));
+  std::unique_ptr<PartitionHost> host(
+      new PartitionHost(partition_count, hosted, !data_dir.empty()));
+  if (!data_dir.empty()) {
+    KG_ASSIGN_OR_RETURN(bool created, PrepareDataDir(data_dir, partition_count, hosted));
+    host->data_dir_ = data_dir;
+    for (uint32_t p : hosted) {
+      KG_ASSIGN_OR_RETURN(
+          host->parts_[p]->store,
+          PartitionStore::Open(PartitionStorePath(data_dir, p), p, partition_count, created));
+    }
+  }
+  return host;
 }
 
-PartitionHost::PartitionHost(uint32_t partition_count, std::vector<uint32_t> hosted)
-    : partition_count_(partition_count), hosted_(std::move(hosted)) {
-  partitions_.resize(partition_count_);
-  for (uint32_t p : hosted_) partitions_[p] = std::make_unique<GraphPartition>();
+PartitionHost::PartitionHost(uint32_t partition_count, std::vector<uint32_t> hosted, bool durable)
+    : partition_count_(partition_count), hosted_(std::move(hosted)), durable_(durable) {
+  parts_.resize(partition_count_);
+  for (uint32_t p : hosted_) parts_[p] = std::make_unique<Part>();
 }
+
+PartitionHost::~PartitionHost() = default;
 
 GraphPartition* PartitionHost::partition(uint32_t id) const {
-  return id < partitions_.size() ? partitions_[id].get() : nullptr;
+  return id < parts_.size() && parts_[id] ? &parts_[id]->graph : nullptr;
 }
 
-absl::StatusOr<GraphPartition*> PartitionHost::Resolve(const internal::v1::Target& target) const {
+absl::StatusOr<RecoveryStats> PartitionHost::Recover() {
+  RecoveryStats stats;
+  for (uint32_t p : hosted_) {
+    Part* part = parts_[p].get();
+    if (part->store == nullptr) continue;
+    uint64_t entities = 0, copies = 0;
+    KG_ASSIGN_OR_RETURN(std::vector<LoadedIntent> intents,
+                        part->store->Load(&part->graph, &entities, &copies));
+    stats.entities += entities;
+    stats.edge_copies += copies;
+    absl::MutexLock lock(&part->write_mu);
+    for (LoadedIntent& loaded : intents) {
+      internal::v1::Intent intent;
+      if (!intent.ParseFromString(loaded.payload)) {
+        return absl::DataLossError(
+            absl::StrCat("store ", part->store->path(), ": intent ", loaded.id, " is undecodable"));
+      }
+      intent.set_id(loaded.id);
+      part->intents[loaded.id] = {0, std::move(intent)};
+      ++stats.intents;
+    }
+  }
+  return stats;
+}
+
+absl::StatusOr<PartitionHost::Part*> PartitionHost::Resolve(
+    const internal::v1::Target& target) const {
   if (target.partition_count() != partition_count_) {
     return absl::FailedPreconditionError(absl::StrCat("partition count mismatch: request says ",
                                                       target.partition_count(),
                                                       ", this server has ", partition_count_));
   }
-  GraphPartition* p = partition(target.partition());
-  if (p == nullptr) {
+  if (target.partition() >= parts_.size() || parts_[target.partition()] == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("partition ", target.partition(), " is not hosted by this server"));
   }
-  return p;
+  return parts_[target.partition()].get();
 }
 
 absl::Status PartitionHost::CheckOwner(const EntityKey& key, uint32_t partition,
@@ -60,9 +118,24 @@ absl::Status PartitionHost::CheckOwner(const EntityKey& key, uint32_t partition,
   return absl::OkStatus();
 }
 
+Done PartitionHost::CommitLocked(Part* part, StoreBatch batch, Done done) {
+  if (part->store == nullptr) return done;
+  part->store->Commit(std::move(batch), [done = std::move(done)]() { done(absl::OkStatus()); });
+  return nullptr;
+}
+
+uint64_t PartitionHost::AddIntentLocked(Part* part, internal::v1::Intent intent,
+                                        StoreBatch* batch) {
+  uint64_t id = part->store->NextIntentId();
+  intent.set_id(id);
+  batch->PutIntent(id, intent.SerializeAsString());
+  part->intents[id] = {NowMs(), std::move(intent)};
+  return id;
+}
+
 absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& req,
                                         internal::v1::GetEntitiesResponse* resp) const {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
   ReadMask mask;
   KG_RETURN_IF_ERROR(ParseReadMask(req.read_mask(), "read_mask", &mask));
   resp->mutable_results()->Reserve(req.keys_size());
@@ -70,7 +143,7 @@ absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& 
     v1::EntityResult* result = resp->add_results();
     *result->mutable_key() = pkey;
     EntityKey key = KeyFromProto(pkey);
-    bool found = graph->ReadEntity(key, [&](const EntityData& data) {
+    bool found = part->graph.ReadEntity(key, [&](const EntityData& data) {
       EntityToProto(key, data, mask, result->mutable_entity());
     });
     result->set_found(found);
@@ -78,48 +151,79 @@ absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& 
   return absl::OkStatus();
 }
 
-absl::Status PartitionHost::UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,
-                                           internal::v1::UpsertEntitiesResponse* resp) {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+void PartitionHost::UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,
+                                   internal::v1::UpsertEntitiesResponse* resp, Done done) {
+  absl::StatusOr<Part*> resolved = Resolve(req.target());
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
   int64_t now = NowMs();
-  for (int i = 0; i < req.entities_size(); ++i) {
-    std::string field = absl::StrCat("entities[", i, "]");
-    EntityKey key;
-    EntityData data;
-    absl::Status s = EntityFromProto(req.entities(i), field, now, &key, &data);
-    if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
-    if (s.ok()) s = graph->UpsertEntity(key, std::move(data), req.merge());
-    SetItemStatus(s, resp->add_results());
+  StoreBatch batch;
+  Done after;
+  {
+    absl::MutexLock lock(&part->write_mu);
+    for (int i = 0; i < req.entities_size(); ++i) {
+      std::string field = absl::StrCat("entities[", i, "]");
+      EntityKey key;
+      EntityData data;
+      absl::Status s = EntityFromProto(req.entities(i), field, now, &key, &data);
+      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
+      if (s.ok()) s = part->graph.UpsertEntity(key, std::move(data), req.merge());
+      if (s.ok() && part->store) {
+        part->graph.ReadEntity(key,
+                               [&](const EntityData& stored) { batch.PutEntity(key, stored); });
+      }
+      SetItemStatus(s, resp->add_results());
+    }
+    after = CommitLocked(part, std::move(batch), std::move(done));
   }
-  return absl::OkStatus();
+  if (after) after(absl::OkStatus());
 }
 
-absl::Status PartitionHost::DeleteEntities(const internal::v1::DeleteEntitiesRequest& req,
-                                           internal::v1::DeleteEntitiesResponse* resp) {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+void PartitionHost::DeleteEntities(const internal::v1::DeleteEntitiesRequest& req,
+                                   internal::v1::DeleteEntitiesResponse* resp, Done done) {
+  absl::StatusOr<Part*> resolved = Resolve(req.target());
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
+  StoreBatch batch;
+  Done after;
   std::vector<RemovedEdge> removed;
-  for (int i = 0; i < req.keys_size(); ++i) {
-    internal::v1::DeletedEntity* out = resp->add_results();
-    EntityKey key = KeyFromProto(req.keys(i));
-    std::string field = absl::StrCat("keys[", i, "]");
-    absl::Status s = ValidateKey(key, field);
-    if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
-    removed.clear();
-    if (s.ok()) s = graph->DeleteEntity(key, &removed);
-    SetItemStatus(s, out->mutable_status());
-    for (const RemovedEdge& r : removed) {
-      internal::v1::EdgeCopy* copy = out->add_opposite_copies();
-      EntityKey other{NeighborType(r.type, r.direction), r.other_id};
-      v1::Edge* edge = copy->mutable_edge();
-      KeyToProto(r.direction == Direction::kOut ? key : other, edge->mutable_src());
-      KeyToProto(r.direction == Direction::kOut ? other : key, edge->mutable_dst());
-      edge->set_type(static_cast<v1::EdgeType>(r.type));
-      edge->set_time_ms(r.time_ms);
-      edge->set_weight(r.weight);
-      copy->set_side(static_cast<v1::Direction>(Opposite(r.direction)));
+  {
+    absl::MutexLock lock(&part->write_mu);
+    for (int i = 0; i < req.keys_size(); ++i) {
+      internal::v1::DeletedEntity* out = resp->add_results();
+      EntityKey key = KeyFromProto(req.keys(i));
+      std::string field = absl::StrCat("keys[", i, "]");
+      absl::Status s = ValidateKey(key, field);
+      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
+      removed.clear();
+      if (s.ok()) s = part->graph.DeleteEntity(key, &removed);
+      SetItemStatus(s, out->mutable_status());
+      if (!s.ok()) continue;
+      internal::v1::Intent intent;
+      if (part->store) batch.DeleteEntity(key);
+      for (const RemovedEdge& r : removed) {
+        EntityKey other{NeighborType(r.type, r.direction), r.other_id};
+        if (part->store) batch.DeleteEdge(key, r.type, r.direction, r.other_id);
+        internal::v1::EdgeCopy* copy = out->add_opposite_copies();
+        v1::Edge* edge = copy->mutable_edge();
+        KeyToProto(r.direction == Direction::kOut ? key : other, edge->mutable_src());
+        KeyToProto(r.direction == Direction::kOut ? other : key, edge->mutable_dst());
+        edge->set_type(static_cast<v1::EdgeType>(r.type));
+        edge->set_time_ms(r.time_ms);
+        edge->set_weight(r.weight);
+        copy->set_side(static_cast<v1::Direction>(Opposite(r.direction)));
+        if (part->store) {
+          internal::v1::IntentOp* op = intent.add_ops();
+          *op->mutable_copy() = *copy;
+          op->set_delete_(true);
+        }
+      }
+      if (intent.ops_size() > 0)
+        out->set_intent_id(AddIntentLocked(part, std::move(intent), &batch));
     }
+    after = CommitLocked(part, std::move(batch), std::move(done));
   }
-  return absl::OkStatus();
+  if (after) after(absl::OkStatus());
 }
 
 namespace {
@@ -142,52 +246,154 @@ absl::Status ValidateSide(const internal::v1::EdgeCopy& copy, absl::string_view 
   return absl::OkStatus();
 }
 
+// The intent "the IN copy of `edge` must mirror its OUT copy".
+internal::v1::Intent MirrorIntent(const v1::Edge& edge) {
+  internal::v1::Intent intent;
+  internal::v1::IntentOp* op = intent.add_ops();
+  *op->mutable_copy()->mutable_edge() = edge;
+  op->mutable_copy()->set_side(v1::IN);
+  return intent;
+}
+
 }  // namespace
 
-absl::Status PartitionHost::UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest& req,
-                                             internal::v1::UpsertEdgeCopiesResponse* resp) {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+void PartitionHost::UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest& req,
+                                     internal::v1::UpsertEdgeCopiesResponse* resp, Done done) {
+  absl::StatusOr<Part*> resolved = Resolve(req.target());
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
   int64_t now = NowMs();
-  for (int i = 0; i < req.copies_size(); ++i) {
-    const internal::v1::EdgeCopy& copy = req.copies(i);
-    std::string field = absl::StrCat("copies[", i, "]");
-    v1::Edge edge;
-    absl::Status s = ValidateSide(copy, field);
-    if (s.ok()) s = ValidateEdgeProto(copy.edge(), absl::StrCat(field, ".edge"), now, &edge);
-    CopyEnds ends = EndsOf(copy);
-    if (s.ok()) s = CheckOwner(ends.owner, req.target().partition(), field);
-    if (s.ok()) {
-      s = graph->UpsertEdgeCopy(ends.owner, static_cast<EdgeType>(edge.type()),
-                                static_cast<Direction>(copy.side()), ends.other_id, edge.time_ms(),
-                                static_cast<float>(edge.weight()));
+  StoreBatch batch;
+  Done after;
+  {
+    absl::MutexLock lock(&part->write_mu);
+    for (int i = 0; i < req.copies_size(); ++i) {
+      const internal::v1::EdgeCopy& copy = req.copies(i);
+      std::string field = absl::StrCat("copies[", i, "]");
+      v1::Edge edge;
+      absl::Status s = ValidateSide(copy, field);
+      if (s.ok()) s = ValidateEdgeProto(copy.edge(), absl::StrCat(field, ".edge"), now, &edge);
+      CopyEnds ends = EndsOf(copy);
+      if (s.ok()) s = CheckOwner(ends.owner, req.target().partition(), field);
+      EdgeType type = static_cast<EdgeType>(edge.type());
+      Direction dir = static_cast<Direction>(copy.side());
+      float weight = static_cast<float>(edge.weight());
+      if (s.ok()) {
+        s = part->graph.UpsertEdgeCopy(ends.owner, type, dir, ends.other_id, edge.time_ms(),
+                                       weight);
+      }
+      uint64_t intent_id = 0;
+      if (s.ok() && part->store) {
+        batch.PutEdge(ends.owner, type, dir, ends.other_id, edge.time_ms(), weight);
+        if (copy.record_intent() && copy.side() == v1::OUT) {
+          intent_id = AddIntentLocked(part, MirrorIntent(edge), &batch);
+        }
+      }
+      SetItemStatus(s, resp->add_results());
+      resp->add_intent_ids(intent_id);
     }
-    SetItemStatus(s, resp->add_results());
+    after = CommitLocked(part, std::move(batch), std::move(done));
+  }
+  if (after) after(absl::OkStatus());
+}
+
+void PartitionHost::DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest& req,
+                                     internal::v1::DeleteEdgeCopiesResponse* resp, Done done) {
+  absl::StatusOr<Part*> resolved = Resolve(req.target());
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
+  StoreBatch batch;
+  Done after;
+  {
+    absl::MutexLock lock(&part->write_mu);
+    for (int i = 0; i < req.copies_size(); ++i) {
+      const internal::v1::EdgeCopy& copy = req.copies(i);
+      std::string field = absl::StrCat("copies[", i, "]");
+      absl::Status s = ValidateSide(copy, field);
+      if (s.ok()) s = ValidateEdgeProto(copy.edge(), absl::StrCat(field, ".edge"), 0, nullptr);
+      CopyEnds ends = EndsOf(copy);
+      if (s.ok()) s = CheckOwner(ends.owner, req.target().partition(), field);
+      EdgeType type = static_cast<EdgeType>(copy.edge().type());
+      Direction dir = static_cast<Direction>(copy.side());
+      if (s.ok()) s = part->graph.DeleteEdgeCopy(ends.owner, type, dir, ends.other_id);
+      uint64_t intent_id = 0;
+      if (part->store && (s.ok() || absl::IsNotFound(s))) {
+        if (s.ok()) batch.DeleteEdge(ends.owner, type, dir, ends.other_id);
+        // Even when this copy was already gone, its IN copy must follow.
+        if (copy.record_intent() && copy.side() == v1::OUT) {
+          intent_id = AddIntentLocked(part, MirrorIntent(copy.edge()), &batch);
+        }
+      }
+      SetItemStatus(s, resp->add_results());
+      resp->add_intent_ids(intent_id);
+    }
+    after = CommitLocked(part, std::move(batch), std::move(done));
+  }
+  if (after) after(absl::OkStatus());
+}
+
+absl::Status PartitionHost::ListIntents(const internal::v1::ListIntentsRequest& req,
+                                        internal::v1::ListIntentsResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  uint32_t limit = req.limit() == 0 ? 1000 : req.limit();
+  int64_t cutoff = NowMs() - req.min_age_ms();
+  absl::MutexLock lock(&part->write_mu);
+  for (const auto& [id, pending] : part->intents) {
+    if (resp->intents_size() >= static_cast<int>(limit)) break;
+    if (pending.recorded_ms > cutoff) continue;
+    internal::v1::Intent* out = resp->add_intents();
+    *out = pending.intent;
+    for (internal::v1::IntentOp& op : *out->mutable_ops()) {
+      if (op.delete_()) continue;
+      // A mirror: the IN copy becomes what the OUT copy (kept here) is now.
+      const v1::Edge& e = op.copy().edge();
+      NeighborEdge current;
+      bool exists = part->graph.FindEdge(KeyFromProto(e.src()), static_cast<EdgeType>(e.type()),
+                                         Direction::kOut, e.dst().id(), &current);
+      op.set_delete_(!exists);
+      if (exists) {
+        op.mutable_copy()->mutable_edge()->set_time_ms(current.time_ms);
+        op.mutable_copy()->mutable_edge()->set_weight(current.weight);
+      }
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status PartitionHost::DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest& req,
-                                             internal::v1::DeleteEdgeCopiesResponse* resp) {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
-  for (int i = 0; i < req.copies_size(); ++i) {
-    const internal::v1::EdgeCopy& copy = req.copies(i);
-    std::string field = absl::StrCat("copies[", i, "]");
-    absl::Status s = ValidateSide(copy, field);
-    if (s.ok()) s = ValidateEdgeProto(copy.edge(), absl::StrCat(field, ".edge"), 0, nullptr);
-    CopyEnds ends = EndsOf(copy);
-    if (s.ok()) s = CheckOwner(ends.owner, req.target().partition(), field);
-    if (s.ok()) {
-      s = graph->DeleteEdgeCopy(ends.owner, static_cast<EdgeType>(copy.edge().type()),
-                                static_cast<Direction>(copy.side()), ends.other_id);
+void PartitionHost::ClearIntents(const internal::v1::ClearIntentsRequest& req,
+                                 internal::v1::ClearIntentsResponse* resp, Done done) {
+  absl::StatusOr<Part*> resolved = Resolve(req.target());
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
+  StoreBatch batch;
+  Done after;
+  {
+    absl::MutexLock lock(&part->write_mu);
+    for (uint64_t id : req.ids()) {
+      if (part->intents.erase(id) > 0) batch.DeleteIntent(id);
     }
-    SetItemStatus(s, resp->add_results());
+    after = CommitLocked(part, std::move(batch), std::move(done));
   }
-  return absl::OkStatus();
+  if (after) after(absl::OkStatus());
+}
+
+absl::Status PartitionHost::Checkpoint(const internal::v1::CheckpointRequest& req,
+                                       internal::v1::CheckpointResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  if (part->store == nullptr) {
+    return absl::FailedPreconditionError(
+        "checkpoint: this server keeps no store (start it with --data_dir)");
+  }
+  if (req.dir().empty()) return absl::InvalidArgumentError("dir: required");
+  // The checkpoint is itself a data directory for the partitions of this server.
+  absl::StatusOr<bool> prepared = PrepareDataDir(req.dir(), partition_count_, hosted_);
+  if (!prepared.ok() && !absl::IsDataLoss(prepared.status())) return prepared.status();
+  return part->store->Checkpoint(PartitionStorePath(req.dir(), req.target().partition()));
 }
 
 absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest& req,
                                          internal::v1::GetNeighborsResponse* resp) const {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
   NeighborPage page;
   resp->mutable_pages()->Reserve(req.queries_size());
   for (int i = 0; i < req.queries_size(); ++i) {
@@ -205,9 +411,11 @@ absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest
     absl::Status s = IsValidEdgeType(pq.edge_type())
                          ? ValidateKey(q.key, absl::StrCat(field, ".key"))
                          : absl::InvalidArgumentError(absl::StrCat(field, ".edge_type: unknown"));
-    if (s.ok()) s = graph->GetNeighbors(q, &page);
-    SetItemStatus(s, out->mutable_status());
-    if (!s.ok()) continue;
+    if (s.ok()) s = part->graph.GetNeighbors(q, &page);
+    if (!s.ok()) {
+      SetItemStatus(s, out->mutable_status());
+      continue;
+    }
     EntityType ntype = NeighborType(q.type, q.direction);
     out->set_total_count(page.total_count);
     out->mutable_neighbors()->Reserve(page.edges.size());
@@ -228,7 +436,7 @@ absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest
 
 absl::Status PartitionHost::CountNeighbors(const internal::v1::CountNeighborsRequest& req,
                                            internal::v1::CountNeighborsResponse* resp) const {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
   for (int i = 0; i < req.queries_size(); ++i) {
     const internal::v1::CountQuery& q = req.queries(i);
     if (!IsValidEdgeType(q.edge_type())) {
@@ -236,9 +444,9 @@ absl::Status PartitionHost::CountNeighbors(const internal::v1::CountNeighborsReq
     }
     uint64_t count = 0;
     KG_RETURN_IF_ERROR(
-        graph->CountNeighbors(KeyFromProto(q.key()), static_cast<EdgeType>(q.edge_type()),
-                              q.direction() == v1::IN ? Direction::kIn : Direction::kOut,
-                              q.min_time_ms(), q.max_time_ms(), &count));
+        part->graph.CountNeighbors(KeyFromProto(q.key()), static_cast<EdgeType>(q.edge_type()),
+                                   q.direction() == v1::IN ? Direction::kIn : Direction::kOut,
+                                   q.min_time_ms(), q.max_time_ms(), &count));
     resp->add_counts(count);
   }
   return absl::OkStatus();
@@ -246,14 +454,19 @@ absl::Status PartitionHost::CountNeighbors(const internal::v1::CountNeighborsReq
 
 absl::Status PartitionHost::GetPartitionInfo(const internal::v1::GetPartitionInfoRequest& req,
                                              internal::v1::GetPartitionInfoResponse* resp) const {
-  KG_ASSIGN_OR_RETURN(GraphPartition * graph, Resolve(req.target()));
-  PartitionStats stats = graph->Stats();
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  PartitionStats stats = part->graph.Stats();
   v1::PartitionInfo* info = resp->mutable_info();
   info->set_partition(req.target().partition());
   info->set_entity_count(stats.entity_count);
   info->set_out_edge_count(stats.out_edge_count);
   info->set_in_edge_count(stats.in_edge_count);
   info->set_memory_bytes(stats.memory_bytes);
+  info->set_durable(part->store != nullptr);
+  {
+    absl::MutexLock lock(&part->write_mu);
+    info->set_pending_intents(part->intents.size());
+  }
   for (int t = 1; t < kEntityTypeCount; ++t) {
     if (stats.entities_by_type[t] == 0) continue;
     v1::EntityTypeCount* c = info->add_entities_by_type();

@@ -2,61 +2,110 @@
 // internal protocol (kg.internal.v1.PartitionService) over them. The gRPC service and the
 // front end's in-process partition client both call it, so embedded and split modes run
 // the same code. Thread-safe: every method may be called concurrently.
+//
+// With a data directory every write is durable before it completes: a write request is
+// applied to memory and queued to the partition's store under the partition's write lock
+// (so disk order is memory order), and `done` runs once the store has synced it (group
+// commit). Reads see writes as soon as they are applied.
 #ifndef KG_SERVER_PARTITION_PARTITION_HOST_H_
 #define KG_SERVER_PARTITION_PARTITION_HOST_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "kg/internal/v1/partition.pb.h"
 #include "server/graph/graph_partition.h"
+#include "server/storage/partition_store.h"
 
 namespace kg {
 
+// Completion of an asynchronous operation; runs exactly once.
+using Done = std::function<void(absl::Status)>;
+
+struct RecoveryStats {
+  uint64_t entities = 0;
+  uint64_t edge_copies = 0;
+  uint64_t intents = 0;
+};
+
 class PartitionHost {
  public:
-  // Hosts `hosted` (each < partition_count, no duplicates) of `partition_count` partitions.
+  // Hosts `hosted` (each < partition_count, no duplicates) of `partition_count` partitions,
+  // in memory only when `data_dir` is empty, else persisted under it (data_dir.h: refuses
+  // a directory made for another configuration, or missing a store).
   static absl::StatusOr<std::unique_ptr<PartitionHost>> Create(uint32_t partition_count,
-                                                               std::vector<uint32_t> hosted);
+                                                               std::vector<uint32_t> hosted,
+                                                               const std::string& data_dir = "");
+  ~PartitionHost();
 
   uint32_t partition_count() const { return partition_count_; }
   const std::vector<uint32_t>& hosted() const { return hosted_; }
-  // The partition, or nullptr when not hosted here.
+  bool durable() const { return durable_; }
+  // The partition's graph, or nullptr when not hosted here.
   GraphPartition* partition(uint32_t id) const;
 
-  // The internal protocol. Each returns FAILED_PRECONDITION when the request's target is
-  // not hosted here or names another partition count; per-item problems go into the
-  // reply's item statuses.
+  // Rebuilds every hosted partition from its store (a no-op in memory). Call once, before
+  // serving. DATA_LOSS naming the store when a record cannot be read.
+  absl::StatusOr<RecoveryStats> Recover();
+
+  // Reads. Each returns FAILED_PRECONDITION when the request's target is not hosted here or
+  // names another partition count; per-item problems go into the reply's item statuses.
   absl::Status GetEntities(const internal::v1::GetEntitiesRequest& req,
                            internal::v1::GetEntitiesResponse* resp) const;
-  absl::Status UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,
-                              internal::v1::UpsertEntitiesResponse* resp);
-  absl::Status DeleteEntities(const internal::v1::DeleteEntitiesRequest& req,
-                              internal::v1::DeleteEntitiesResponse* resp);
-  absl::Status UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest& req,
-                                internal::v1::UpsertEdgeCopiesResponse* resp);
-  absl::Status DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest& req,
-                                internal::v1::DeleteEdgeCopiesResponse* resp);
   absl::Status GetNeighbors(const internal::v1::GetNeighborsRequest& req,
                             internal::v1::GetNeighborsResponse* resp) const;
   absl::Status CountNeighbors(const internal::v1::CountNeighborsRequest& req,
                               internal::v1::CountNeighborsResponse* resp) const;
   absl::Status GetPartitionInfo(const internal::v1::GetPartitionInfoRequest& req,
                                 internal::v1::GetPartitionInfoResponse* resp) const;
+  absl::Status ListIntents(const internal::v1::ListIntentsRequest& req,
+                           internal::v1::ListIntentsResponse* resp) const;
+  absl::Status Checkpoint(const internal::v1::CheckpointRequest& req,
+                          internal::v1::CheckpointResponse* resp) const;
+
+  // Writes: `done` runs once the write is durable (at once in memory), possibly on the
+  // store's commit thread; it must not block.
+  void UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,
+                      internal::v1::UpsertEntitiesResponse* resp, Done done);
+  void DeleteEntities(const internal::v1::DeleteEntitiesRequest& req,
+                      internal::v1::DeleteEntitiesResponse* resp, Done done);
+  void UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest& req,
+                        internal::v1::UpsertEdgeCopiesResponse* resp, Done done);
+  void DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest& req,
+                        internal::v1::DeleteEdgeCopiesResponse* resp, Done done);
+  void ClearIntents(const internal::v1::ClearIntentsRequest& req,
+                    internal::v1::ClearIntentsResponse* resp, Done done);
 
  private:
-  PartitionHost(uint32_t partition_count, std::vector<uint32_t> hosted);
-  absl::StatusOr<GraphPartition*> Resolve(const internal::v1::Target& target) const;
+  struct Part;
+  PartitionHost(uint32_t partition_count, std::vector<uint32_t> hosted, bool durable);
+  absl::StatusOr<Part*> Resolve(const internal::v1::Target& target) const;
   // OK when `key` hashes to `partition`; FAILED_PRECONDITION naming `field` otherwise.
   absl::Status CheckOwner(const EntityKey& key, uint32_t partition, absl::string_view field) const;
+  // Queues `batch` (call with the partition's write lock held, so disk order is memory
+  // order). Returns the completion to run after unlocking, or nullptr when the store will
+  // run `done` itself once the batch is durable.
+  Done CommitLocked(Part* part, StoreBatch batch, Done done);
+  // Records an intent in `batch` and in memory; returns its id. Requires write_mu.
+  uint64_t AddIntentLocked(Part* part, internal::v1::Intent intent, StoreBatch* batch);
 
   const uint32_t partition_count_;
   const std::vector<uint32_t> hosted_;
-  std::vector<std::unique_ptr<GraphPartition>> partitions_;  // indexed by partition id
+  const bool durable_;
+  std::string data_dir_;
+  std::vector<std::unique_ptr<Part>> parts_;  // indexed by partition id
 };
+
+// Blocks until an asynchronous host write completes (start-up loading, tests).
+absl::Status WaitFor(const std::function<void(Done)>& start);
 
 }  // namespace kg
 

@@ -5,7 +5,7 @@
 namespace kg {
 namespace {
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -13,22 +13,34 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
 
 }  // namespace
 
-#define KG_PARTITION_HANDLER(Method)                                                               \
+#define KG_PARTITION_READ(Method)                                                                  \
   grpc::ServerUnaryReactor* PartitionServiceImpl::Method(grpc::CallbackServerContext* ctx,         \
                                                          const internal::v1::Method##Request* req, \
                                                          internal::v1::Method##Response* resp) {   \
-    return Done(ctx, host_->Method(*req, resp));                                                   \
+    return FinishWith(ctx, host_->Method(*req, resp));                                             \
+  }
+#define KG_PARTITION_WRITE(Method)                                                                 \
+  grpc::ServerUnaryReactor* PartitionServiceImpl::Method(grpc::CallbackServerContext* ctx,         \
+                                                         const internal::v1::Method##Request* req, \
+                                                         internal::v1::Method##Response* resp) {   \
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();                                     \
+    host_->Method(*req, resp, [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });    \
+    return reactor;                                                                                \
   }
 
-KG_PARTITION_HANDLER(GetEntities)
-KG_PARTITION_HANDLER(UpsertEntities)
-KG_PARTITION_HANDLER(DeleteEntities)
-KG_PARTITION_HANDLER(UpsertEdgeCopies)
-KG_PARTITION_HANDLER(DeleteEdgeCopies)
-KG_PARTITION_HANDLER(GetNeighbors)
-KG_PARTITION_HANDLER(CountNeighbors)
-KG_PARTITION_HANDLER(GetPartitionInfo)
+KG_PARTITION_READ(GetEntities)
+KG_PARTITION_READ(GetNeighbors)
+KG_PARTITION_READ(CountNeighbors)
+KG_PARTITION_READ(GetPartitionInfo)
+KG_PARTITION_READ(ListIntents)
+KG_PARTITION_READ(Checkpoint)
+KG_PARTITION_WRITE(UpsertEntities)
+KG_PARTITION_WRITE(DeleteEntities)
+KG_PARTITION_WRITE(UpsertEdgeCopies)
+KG_PARTITION_WRITE(DeleteEdgeCopies)
+KG_PARTITION_WRITE(ClearIntents)
 
-#undef KG_PARTITION_HANDLER
+#undef KG_PARTITION_READ
+#undef KG_PARTITION_WRITE
 
 }  // namespace kg

@@ -1,6 +1,6 @@
 // The gRPC face of a partition server: kg.internal.v1.PartitionService over a
-// PartitionHost. Handlers run inline on gRPC's callback threads (each is a few
-// microseconds of in-memory work). Thread-safe.
+// PartitionHost. Reads run inline on gRPC's callback threads (microseconds of in-memory
+// work); writes finish from the store's commit thread once durable. Thread-safe.
 #ifndef KG_SERVER_PARTITION_PARTITION_SERVICE_H_
 #define KG_SERVER_PARTITION_PARTITION_SERVICE_H_
 
@@ -37,6 +37,15 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* GetPartitionInfo(grpc::CallbackServerContext* ctx,
                                              const internal::v1::GetPartitionInfoRequest* req,
                                              internal::v1::GetPartitionInfoResponse* resp) override;
+  grpc::ServerUnaryReactor* ListIntents(grpc::CallbackServerContext* ctx,
+                                        const internal::v1::ListIntentsRequest* req,
+                                        internal::v1::ListIntentsResponse* resp) override;
+  grpc::ServerUnaryReactor* ClearIntents(grpc::CallbackServerContext* ctx,
+                                         const internal::v1::ClearIntentsRequest* req,
+                                         internal::v1::ClearIntentsResponse* resp) override;
+  grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* ctx,
+                                       const internal::v1::CheckpointRequest* req,
+                                       internal::v1::CheckpointResponse* resp) override;
 
  private:
   PartitionHost* host_;

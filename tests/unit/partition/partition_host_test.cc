@@ -31,11 +31,11 @@ TEST(PartitionHostTest, RejectsMisroutedKeys) {
   req.mutable_target()->set_partition(1 - right);
   req.mutable_target()->set_partition_count(2);
   internal::v1::UpsertEntitiesResponse resp;
-  ASSERT_TRUE(host->UpsertEntities(req, &resp).ok());
+  ASSERT_TRUE(WaitFor([&](Done d) { host->UpsertEntities(req, &resp, std::move(d)); }).ok());
   EXPECT_EQ(resp.results(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   req.mutable_target()->set_partition(right);
   resp.Clear();
-  ASSERT_TRUE(host->UpsertEntities(req, &resp).ok());
+  ASSERT_TRUE(WaitFor([&](Done d) { host->UpsertEntities(req, &resp, std::move(d)); }).ok());
   EXPECT_EQ(resp.results(0).code(), 0);
 }
 

@@ -1,0 +1,116 @@
+// PartitionStore: the durable copy of one logical partition in its own RocksDB instance
+// (entities, both kinds of edge copies, and an outbox of cross-partition intents), with
+// group commit: every write queued while the previous sync runs goes to disk together, and
+// is acknowledged only after the write-ahead log is synced. Thread-safe.
+//
+// Record layout (big-endian integers, so keys sort by owner):
+//   'e' type(1) id(8)                               -> EntityData (see EncodeEntity)
+//   'o'|'i' owner_type(1) owner_id(8) edge_type(1) other_id(8) -> time_ms(8) weight(4)
+//   'n' intent_id(8)                                -> opaque bytes (the caller's)
+//   'm' "meta"                                      -> "kg-partition v1 <partition> <count>"
+#ifndef KG_SERVER_STORAGE_PARTITION_STORE_H_
+#define KG_SERVER_STORAGE_PARTITION_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/graph/graph_partition.h"
+#include "server/graph/key.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace kg {
+
+// Mutations of one request, applied atomically (one RocksDB write batch).
+class StoreBatch {
+ public:
+  StoreBatch();
+  ~StoreBatch();
+  StoreBatch(StoreBatch&&) noexcept;
+  StoreBatch& operator=(StoreBatch&&) noexcept;
+
+  void PutEntity(const EntityKey& key, const EntityData& data);
+  void DeleteEntity(const EntityKey& key);
+  void PutEdge(const EntityKey& owner, EdgeType type, Direction dir, uint64_t other_id,
+               int64_t time_ms, float weight);
+  void DeleteEdge(const EntityKey& owner, EdgeType type, Direction dir, uint64_t other_id);
+  void PutIntent(uint64_t id, const std::string& payload);
+  void DeleteIntent(uint64_t id);
+  bool empty() const;
+
+ private:
+  friend class PartitionStore;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+};
+
+// What Load reads back.
+struct LoadedIntent {
+  uint64_t id;
+  std::string payload;
+};
+
+class PartitionStore {
+ public:
+  // Opens (or, with `create`, creates) the store of `partition` of `partition_count` in
+  // directory `path`. Refuses (FAILED_PRECONDITION / DATA_LOSS, naming the path and the
+  // problem) a store of another partition or count, a missing store when !create, and any
+  // corruption RocksDB detects; a torn last record of the log (a write that was never
+  // acknowledged) is dropped.
+  static absl::StatusOr<std::unique_ptr<PartitionStore>> Open(const std::string& path,
+                                                              uint32_t partition,
+                                                              uint32_t partition_count,
+                                                              bool create);
+  ~PartitionStore();
+
+  // Rebuilds `graph` from the store (call before serving; not concurrently with writes).
+  // Returns the pending intents, oldest first. DATA_LOSS on an undecodable record.
+  absl::StatusOr<std::vector<LoadedIntent>> Load(GraphPartition* graph, uint64_t* entities,
+                                                 uint64_t* edge_copies);
+
+  // Queues `batch`; `done` runs (on the store's commit thread) once it is durable. Batches
+  // are written in the order Commit is called. A failed write is fatal: the process logs
+  // and aborts rather than serve memory that disagrees with its disk.
+  void Commit(StoreBatch batch, std::function<void()> done);
+
+  // A fresh intent id (unique within this store across restarts).
+  uint64_t NextIntentId();
+
+  // Writes a consistent snapshot of the store to `dir` (which must not exist).
+  absl::Status Checkpoint(const std::string& dir);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  PartitionStore(std::string path, std::unique_ptr<rocksdb::DB> db);
+  void CommitLoop();
+
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<StoreBatch, std::function<void()>>> queue_;  // guarded by mu_
+  bool stopping_ = false;                                           // guarded by mu_
+  std::atomic<uint64_t> next_intent_{1};
+  std::thread committer_;
+};
+
+// Encoding of entity values (exposed for tests).
+std::string EncodeEntity(const EntityData& data);
+absl::Status DecodeEntity(const std::string& bytes, EntityData* data);
+
+}  // namespace kg
+
+#endif  // KG_SERVER_STORAGE_PARTITION_STORE_H_

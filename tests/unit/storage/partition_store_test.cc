@@ -1,0 +1,215 @@
+#include "server/storage/partition_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "gtest/gtest.h"
+#include "server/partition/partition_host.h"
+#include "server/storage/data_dir.h"
+
+namespace kg {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PartitionStoreTest : public ::testing::Test {
+ protected:
+  PartitionStoreTest() {
+    dir_ = fs::temp_directory_path() /
+           ("kg_store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  ~PartitionStoreTest() override { fs::remove_all(dir_); }
+
+  static void CommitAndWait(PartitionStore* store, StoreBatch batch) {
+    std::promise<void> done;
+    store->Commit(std::move(batch), [&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(PartitionStoreTest, EntityCodecRoundTrips) {
+  EntityData d;
+  d.name = "Nimbus Trail Runner";
+  d.attributes = {{"color", "blue"}, {"size", std::string(300, 'x')}};
+  d.metrics = {{"price", 89.9}, {"rating", -0.0}};
+  d.update_time_ms = 1793491200000;
+  EntityData back;
+  ASSERT_TRUE(DecodeEntity(EncodeEntity(d), &back).ok());
+  EXPECT_EQ(back.name, d.name);
+  EXPECT_EQ(back.attributes, d.attributes);
+  EXPECT_EQ(back.metrics, d.metrics);
+  EXPECT_EQ(back.update_time_ms, d.update_time_ms);
+  std::string bytes = EncodeEntity(d);
+  EXPECT_EQ(DecodeEntity(bytes.substr(0, bytes.size() - 3), &back).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(DecodeEntity("", &back).ok());
+}
+
+TEST_F(PartitionStoreTest, CommittedWritesAreRecovered) {
+  std::string path = (dir_ / "p").string();
+  {
+    auto store = PartitionStore::Open(path, 3, 8, /*create=*/true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    StoreBatch b;
+    EntityData d;
+    d.name = "buyer";
+    b.PutEntity({EntityType::kBuyer, 1}, d);
+    for (uint64_t p = 1; p <= 100; ++p) {
+      b.PutEdge({EntityType::kBuyer, 1}, EdgeType::kPurchased, Direction::kOut, p,
+                static_cast<int64_t>(1000 - p), 2.5f);
+    }
+    b.PutEdge({EntityType::kProduct, 9}, EdgeType::kPurchased, Direction::kIn, 1, 5, 1);
+    b.PutIntent(7, "payload");
+    CommitAndWait(store->get(), std::move(b));
+    StoreBatch del;
+    del.DeleteEdge({EntityType::kBuyer, 1}, EdgeType::kPurchased, Direction::kOut, 50);
+    del.DeleteIntent(7);
+    del.PutIntent(8, "other");
+    CommitAndWait(store->get(), std::move(del));
+  }
+  auto store = PartitionStore::Open(path, 3, 8, /*create=*/false);
+  ASSERT_TRUE(store.ok()) << store.status();
+  GraphPartition g;
+  uint64_t entities = 0, copies = 0;
+  auto intents = (*store)->Load(&g, &entities, &copies);
+  ASSERT_TRUE(intents.ok()) << intents.status();
+  EXPECT_EQ(entities, 1u);
+  EXPECT_EQ(copies, 100u);
+  ASSERT_EQ(intents->size(), 1u);
+  EXPECT_EQ((*intents)[0].id, 8u);
+  EXPECT_GT((*store)->NextIntentId(), 8u);
+  NeighborQuery q;
+  q.key = {EntityType::kBuyer, 1};
+  q.type = EdgeType::kPurchased;
+  q.limit = 3;
+  NeighborPage page;
+  ASSERT_TRUE(g.GetNeighbors(q, &page).ok());
+  EXPECT_EQ(page.total_count, 99u);
+  ASSERT_EQ(page.edges.size(), 3u);
+  EXPECT_EQ(page.edges[0].id, 1u);  // newest (time 999) first
+  EXPECT_FLOAT_EQ(page.edges[0].weight, 2.5f);
+}
+
+TEST_F(PartitionStoreTest, RefusesAnotherPartitionOrMissingStore) {
+  std::string path = (dir_ / "p").string();
+  ASSERT_TRUE(PartitionStore::Open(path, 1, 4, true).ok());
+  auto other = PartitionStore::Open(path, 2, 4, false);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find("kg-partition v1 1 4"), absl::string_view::npos)
+      << other.status();
+  EXPECT_FALSE(PartitionStore::Open((dir_ / "absent").string(), 1, 4, false).ok());
+}
+
+TEST_F(PartitionStoreTest, DataDirRecordsItsConfiguration) {
+  std::string dir = (dir_ / "data").string();
+  auto created = PrepareDataDir(dir, 4, {0, 1});
+  ASSERT_TRUE(created.ok());
+  EXPECT_TRUE(*created);
+  fs::create_directories(PartitionStorePath(dir, 0));
+  fs::create_directories(PartitionStorePath(dir, 1));
+  auto again = PrepareDataDir(dir, 4, {0, 1});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again);
+  absl::Status other = PrepareDataDir(dir, 8, {0, 1}).status();
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("partition_count 4"), absl::string_view::npos) << other;
+  fs::remove_all(PartitionStorePath(dir, 1));
+  absl::Status missing = PrepareDataDir(dir, 4, {0, 1}).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(missing.message().find("partition-0001"), absl::string_view::npos) << missing;
+  std::string foreign = (dir_ / "foreign").string();
+  fs::create_directories(foreign);
+  std::ofstream(foreign + "/notes.txt") << "hello";
+  EXPECT_EQ(PrepareDataDir(foreign, 4, {0}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PartitionStoreTest, CorruptedTableRefusesToOpenOrLoad) {
+  std::string path = (dir_ / "p").string();
+  {
+    auto store = PartitionStore::Open(path, 0, 1, true);
+    ASSERT_TRUE(store.ok());
+    for (int round = 0; round < 3; ++round) {
+      StoreBatch b;
+      for (uint64_t p = 1; p <= 2000; ++p) {
+        b.PutEdge({EntityType::kBuyer, 1 + p % 7}, EdgeType::kViewed, Direction::kOut,
+                  p + round * 10000, static_cast<int64_t>(p), 1);
+      }
+      CommitAndWait(store->get(), std::move(b));
+    }
+  }
+  // Flip bytes in the middle of every table and log file.
+  int damaged = 0;
+  for (const auto& f : fs::directory_iterator(path)) {
+    std::string name = f.path().filename().string();
+    if (name.size() > 4 &&
+        (name.substr(name.size() - 4) == ".sst" || name.substr(name.size() - 4) == ".log")) {
+      std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+      io.seekp(static_cast<std::streamoff>(fs::file_size(f.path()) / 2));
+      io.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+      ++damaged;
+    }
+  }
+  ASSERT_GT(damaged, 0);
+  auto store = PartitionStore::Open(path, 0, 1, false);
+  if (store.ok()) {
+    GraphPartition g;
+    uint64_t e = 0, c = 0;
+    auto loaded = (*store)->Load(&g, &e, &c);
+    EXPECT_FALSE(loaded.ok()) << "loaded " << c << " copies from a damaged store";
+  } else {
+    EXPECT_NE(store.status().message().find(path), absl::string_view::npos) << store.status();
+  }
+}
+
+TEST_F(PartitionStoreTest, HostRecoversWritesAndIntents) {
+  std::string dir = (dir_ / "data").string();
+  {
+    auto host = PartitionHost::Create(2, {0, 1}, dir);
+    ASSERT_TRUE(host.ok()) << host.status();
+    ASSERT_TRUE((*host)->Recover().ok());
+    uint32_t p = PartitionOf({EntityType::kBuyer, 5}, 2);
+    internal::v1::UpsertEdgeCopiesRequest req;
+    req.mutable_target()->set_partition(p);
+    req.mutable_target()->set_partition_count(2);
+    internal::v1::EdgeCopy* c = req.add_copies();
+    c->mutable_edge()->mutable_src()->set_type(v1::BUYER);
+    c->mutable_edge()->mutable_src()->set_id(5);
+    c->mutable_edge()->mutable_dst()->set_type(v1::PRODUCT);
+    c->mutable_edge()->mutable_dst()->set_id(6);
+    c->mutable_edge()->set_type(v1::PURCHASED);
+    c->mutable_edge()->set_time_ms(77);
+    c->set_side(v1::OUT);
+    c->set_record_intent(true);
+    internal::v1::UpsertEdgeCopiesResponse resp;
+    ASSERT_TRUE(WaitFor([&](Done d) { (*host)->UpsertEdgeCopies(req, &resp, std::move(d)); }).ok());
+    ASSERT_EQ(resp.results(0).code(), 0);
+    EXPECT_NE(resp.intent_ids(0), 0u);
+  }
+  // Restarted before the IN copy was written: the intent is still there, resolved against
+  // the OUT copy it guards.
+  auto host = PartitionHost::Create(2, {0, 1}, dir);
+  ASSERT_TRUE(host.ok()) << host.status();
+  auto stats = (*host)->Recover();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->edge_copies, 1u);
+  EXPECT_EQ(stats->intents, 1u);
+  internal::v1::ListIntentsRequest list;
+  list.mutable_target()->set_partition(PartitionOf({EntityType::kBuyer, 5}, 2));
+  list.mutable_target()->set_partition_count(2);
+  internal::v1::ListIntentsResponse intents;
+  ASSERT_TRUE((*host)->ListIntents(list, &intents).ok());
+  ASSERT_EQ(intents.intents_size(), 1);
+  ASSERT_EQ(intents.intents(0).ops_size(), 1);
+  const auto& op = intents.intents(0).ops(0);
+  EXPECT_FALSE(op.delete_());
+  EXPECT_EQ(op.copy().side(), v1::IN);
+  EXPECT_EQ(op.copy().edge().time_ms(), 77);
+}
+
+}  // namespace
+}  // namespace kg

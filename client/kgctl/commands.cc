@@ -24,6 +24,8 @@
 #include "client/cpp/client.h"
 #include "client/cpp/text.h"
 #include "client/datagen/datagen.h"
+#include "client/importer/line_index.h"
+#include "client/importer/record_reader.h"
 #include "client/kgctl/progress.h"
 #include "proto/jsonl.h"
 
@@ -92,16 +94,24 @@ Commands:
   delete-edge SRC TYPE DST   delete one edge.
       e.g. kgctl delete-edge BUYER:7 PURCHASED PRODUCT:42
 
-  import FILE           stream a JSONL file (one ImportRecord per line; - is stdin) to the
-                        server's Import RPC in messages of --batch records. Shows progress
-                        on a terminal; prints the ImportResponse. Bad lines are reported
-                        as FILE:LINE and skipped. Exit 1 if the server stopped the import,
-                        or if any line or record was rejected.
-      --max_errors=N    rejected records tolerated (server side), and bad lines tolerated
-                        (client side), before stopping (default 0)
+  import FILE           load a file through the server's Import RPC (a client stream, --batch
+                        records per message); - is stdin. Formats (docs/IMPORT.md): jsonl
+                        (one ImportRecord per line), csv (with --mapping), taxonomy (Google
+                        Product Taxonomy "ID - A > B > C" lines). Bad lines are reported as
+                        FILE:LINE: reason (the first 20), server rejections too; progress
+                        (lines, rate, ETA) on a terminal; prints the ImportResponse. Exit 1 if
+                        the import stopped or any line or record was rejected. Re-running is
+                        idempotent (upserts, deterministic ids).
+      --format=F        jsonl, csv or taxonomy (default: from the extension: .jsonl, .csv,
+                        .txt)
+      --mapping=FILE    csv: the column mapping (docs/IMPORT.md, docs/examples/*.mapping)
+      --max_errors=N    bad lines (client side) and rejected records (server side) each
+                        tolerated before stopping (default 0: stop at the first)
+      --dry_run         parse and check locally (schema, ids, UTF-8); send nothing
       --batch=N         records per stream message, 1..1000 (default 1000)
       --import_deadline=MS   deadline of the whole stream (default 86400000)
       e.g. kgctl import data.jsonl --max_errors=100
+           kgctl import retail.csv --mapping=docs/examples/online_retail.mapping --dry_run
 
   cluster-info          roles, partitions, counts and memory of the cluster.
   health [SERVICE]      grpc.health.v1 check; prints {"status":"SERVING"}; exit 1 unless
@@ -507,69 +517,156 @@ int DeleteEdge(const std::vector<std::string>& args, const CommandOptions& optio
   return status.code() == 0 ? kExitOk : kExitFailure;
 }
 
+// The most bad lines and rejected records printed by import; the rest are only counted.
+constexpr int kMaxReportedErrors = 20;
+
+// Prefixes "record N" in a server message with the file position of record N, e.g. the
+// stop message "import stopped: ...; first: record 12: edge.dst.type: ...".
+std::string WithLines(std::string message, const std::string& path, const LineIndex& lines) {
+  static const std::string kMarker = "first: record ";
+  const size_t at = message.find(kMarker);
+  if (at == std::string::npos) return message;
+  size_t end = at + kMarker.size();
+  uint64_t index = 0;
+  while (end < message.size() && message[end] >= '0' && message[end] <= '9') ++end;
+  if (!absl::SimpleAtoi(message.substr(at + kMarker.size(), end - at - kMarker.size()), &index)) {
+    return message;
+  }
+  const int64_t line = lines.LineOf(index);
+  if (line <= 0) return message;
+  message.insert(end, absl::StrCat(" (", path, ":", line, ")"));
+  return message;
+}
+
 int Import(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
            std::ostream& out, std::ostream& err) {
   if (args.size() != 1) return Usage(err, "import", "want exactly one FILE (- for stdin)");
   if (options.batch < 1 || options.batch > kMaxBatch) {
     return Usage(err, "import", "--batch must be in 1..1000");
   }
-  JsonlReader reader;
-  absl::Status opened = reader.Open(args[0]);
-  if (!opened.ok()) return Fail(err, "import", opened);
-  auto client = Connect(options);
-  if (!client.ok()) return Fail(err, "import", client.status());
-  v1::ImportOptions import_options;
-  import_options.set_max_errors(options.max_errors);
-  std::unique_ptr<ImportWriter> writer =
-      (*client)->StartImport(import_options, options.import_deadline_ms);
+  ReaderOptions reader_options;
+  reader_options.path = args[0];
+  reader_options.mapping_path = options.mapping;
+  absl::StatusOr<ImportFormat> format =
+      options.format.empty() ? FormatFromPath(args[0]) : ParseImportFormat(options.format);
+  if (!format.ok()) return Usage(err, "import", format.status().message());
+  reader_options.format = *format;
+  absl::StatusOr<std::unique_ptr<RecordReader>> reader = OpenRecordReader(reader_options);
+  if (!reader.ok()) {
+    if (absl::IsInvalidArgument(reader.status())) {
+      return Usage(err, "import", reader.status().message());
+    }
+    return Fail(err, "import", reader.status());
+  }
 
+  std::unique_ptr<Client> client;
+  std::unique_ptr<ImportWriter> writer;
+  if (!options.dry_run) {
+    auto connected = Connect(options);
+    if (!connected.ok()) return Fail(err, "import", connected.status());
+    client = std::move(*connected);
+    v1::ImportOptions import_options;
+    import_options.set_max_errors(options.max_errors);
+    writer = client->StartImport(import_options, options.import_deadline_ms);
+  }
+
+  const absl::Time start = absl::Now();
   Progress progress(stderr, options.progress && Progress::StderrIsTerminal());
+  LineIndex lines;
   std::vector<v1::ImportRecord> batch;
   batch.reserve(options.batch);
-  v1::ImportRecord record;
-  absl::Status line_status;
+  SourceRow row;
   uint64_t records = 0;
+  uint64_t entities = 0;
   uint64_t bad_lines = 0;
-  while (reader.Next(&record, &line_status)) {
-    if (!line_status.ok()) {
+  uint64_t skipped_rows = 0;
+  uint64_t rows = 0;
+  int reported = 0;
+  auto report = [&](const std::string& message) {
+    if (reported++ < kMaxReportedErrors) {
       progress.Finish();
-      err << line_status.message() << "\n";
+      err << message << "\n";
+    }
+  };
+  auto flush = [&]() -> absl::Status {
+    if (batch.empty() || writer == nullptr) {
+      batch.clear();
+      return absl::OkStatus();
+    }
+    absl::Status written = writer->Write(std::move(batch));
+    batch.clear();
+    return written;
+  };
+  auto fail_stream = [&](const absl::Status& status) {
+    progress.Finish();
+    const std::string message(status.message());
+    return Fail(err, "import", absl::Status(status.code(), WithLines(message, args[0], lines)));
+  };
+  while ((*reader)->Next(&row)) {
+    ++rows;
+    if (!row.status.ok()) {
+      report(std::string(row.status.message()));
       if (++bad_lines > options.max_errors) {
+        progress.Finish();
         err << "kgctl import: stopped: more than --max_errors=" << options.max_errors
             << " bad lines\n";
         return kExitFailure;  // the writer's destructor cancels the stream
       }
       continue;
     }
-    batch.push_back(std::move(record));
-    ++records;
+    if (row.skipped) {
+      ++skipped_rows;
+      continue;
+    }
+    if (row.records.empty()) continue;
+    lines.Add(row.line, row.records.size());
+    records += row.records.size();
+    for (v1::ImportRecord& record : row.records) {
+      if (record.has_entity()) ++entities;
+      batch.push_back(std::move(record));
+    }
     if (static_cast<int32_t>(batch.size()) >= options.batch) {
-      absl::Status written = writer->Write(std::move(batch));
-      batch.clear();
-      if (!written.ok()) {
-        progress.Finish();
-        return Fail(err, "import", written);
-      }
-      progress.Update(reader.line_number(), records, reader.bytes_read(), reader.file_size());
+      absl::Status written = flush();
+      if (!written.ok()) return fail_stream(written);
+      progress.Update((*reader)->line_number(), records, (*reader)->bytes_read(),
+                      (*reader)->file_size());
     }
   }
-  if (!batch.empty()) {
-    absl::Status written = writer->Write(std::move(batch));
-    if (!written.ok()) {
-      progress.Finish();
-      return Fail(err, "import", written);
-    }
-  }
-  progress.Update(reader.line_number(), records, reader.bytes_read(), reader.file_size());
+  absl::Status written = flush();
+  if (!written.ok()) return fail_stream(written);
+  progress.Update((*reader)->line_number(), records, (*reader)->bytes_read(),
+                  (*reader)->file_size());
   progress.Finish();
-  absl::StatusOr<v1::ImportResponse> response = writer->Finish();
-  if (!response.ok()) return Fail(err, "import", response.status());
-  out << ToJsonLine(*response, /*print_defaults=*/true) << "\n";
-  if (bad_lines > 0) err << "kgctl import: " << bad_lines << " bad lines skipped\n";
-  if (response->records_rejected() > 0) {
-    err << "kgctl import: the server rejected " << response->records_rejected() << " records\n";
+
+  uint64_t rejected = 0;
+  if (writer != nullptr) {
+    absl::StatusOr<v1::ImportResponse> response = writer->Finish();
+    if (!response.ok()) return fail_stream(response.status());
+    out << ToJsonLine(*response, /*print_defaults=*/true) << "\n";
+    rejected = response->records_rejected();
+    for (const v1::ImportError& error : response->first_errors()) {
+      const int64_t line = lines.LineOf(error.record_index());
+      report(absl::StrCat(args[0], ":", line > 0 ? absl::StrCat(line) : std::string("?"),
+                          ": rejected by the server (record ", error.record_index(),
+                          "): ", error.message()));
+    }
+  } else {
+    out << absl::StrFormat(
+               "{\"dryRun\":true,\"rows\":\"%d\",\"records\":\"%d\",\"entities\":\"%d\","
+               "\"edges\":\"%d\",\"badLines\":\"%d\",\"skippedRows\":\"%d\"}",
+               rows, records, entities, records - entities, bad_lines, skipped_rows)
+        << "\n";
   }
-  return bad_lines > 0 || response->records_rejected() > 0 ? kExitFailure : kExitOk;
+  if (reported > kMaxReportedErrors) {
+    err << "kgctl import: " << reported - kMaxReportedErrors << " more errors not shown\n";
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  err << absl::StrFormat(
+      "kgctl import: %s: %d lines, %d records %s, %d bad lines, %d rows skipped by the "
+      "mapping's filters, %d rejected by the server; %.2f s, %.0f records/s\n",
+      args[0], (*reader)->line_number(), records, options.dry_run ? "checked" : "sent", bad_lines,
+      skipped_rows, rejected, seconds, seconds > 0 ? records / seconds : 0.0);
+  return bad_lines > 0 || rejected > 0 ? kExitFailure : kExitOk;
 }
 
 int ClusterInfo(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,

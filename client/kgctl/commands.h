@@ -43,6 +43,12 @@ struct CommandOptions {
   bool merge = false;
   // import.
   uint32_t max_errors = 0;
+  // jsonl, csv or taxonomy; empty: from the file's extension.
+  std::string format;
+  // The CSV column mapping (docs/IMPORT.md); required for csv.
+  std::string mapping;
+  // Parse and check locally, send nothing.
+  bool dry_run = false;
   int32_t batch = 1000;
   int64_t import_deadline_ms = int64_t{24} * 3600 * 1000;
   // generate.

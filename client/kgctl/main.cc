@@ -34,6 +34,9 @@ ABSL_FLAG(bool, include_start, false, "traverse: allow start keys in the results
 ABSL_FLAG(std::string, ranking, "paths", "traverse: paths or weights.");
 ABSL_FLAG(bool, merge, false, "upsert: merge attributes and metrics into existing entities.");
 ABSL_FLAG(uint32_t, max_errors, 0, "import: rejected records and bad lines tolerated.");
+ABSL_FLAG(std::string, format, "", "import: jsonl, csv or taxonomy (default: from the extension).");
+ABSL_FLAG(std::string, mapping, "", "import: the CSV column mapping file (docs/IMPORT.md).");
+ABSL_FLAG(bool, dry_run, false, "import: parse and check locally, send nothing.");
 ABSL_FLAG(int32_t, batch, 1000, "import: records per stream message (1..1000).");
 ABSL_FLAG(int64_t, import_deadline, int64_t{24} * 3600 * 1000,
           "import: deadline of the whole stream, in milliseconds.");
@@ -77,6 +80,9 @@ int main(int argc, char** argv) {
   options.ranking = absl::GetFlag(FLAGS_ranking);
   options.merge = absl::GetFlag(FLAGS_merge);
   options.max_errors = absl::GetFlag(FLAGS_max_errors);
+  options.format = absl::GetFlag(FLAGS_format);
+  options.mapping = absl::GetFlag(FLAGS_mapping);
+  options.dry_run = absl::GetFlag(FLAGS_dry_run);
   options.batch = absl::GetFlag(FLAGS_batch);
   options.import_deadline_ms = absl::GetFlag(FLAGS_import_deadline);
   options.scale = absl::GetFlag(FLAGS_scale);

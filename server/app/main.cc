@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, load_file, kDefaults.load_file,
 ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "roles all and partition: persist partitions here (RocksDB, one store per partition) "
           "and recover from it at start-up; empty = memory only");
+ABSL_FLAG(std::string, wal_recovery, kDefaults.wal_recovery,
+          "with --data_dir: strict (refuse to start on any damaged write-ahead log) or "
+          "tolerate_torn_tail (drop an incomplete last record, e.g. after a power loss)");
 ABSL_FLAG(std::string, restore_from, kDefaults.restore_from,
           "with --data_dir: when --data_dir does not exist, first copy this checkpoint into it");
 ABSL_FLAG(int64_t, intent_resolve_interval_ms, kDefaults.intent_resolve_interval_ms,
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.restore_from = absl::GetFlag(FLAGS_restore_from);
+  options.wal_recovery = absl::GetFlag(FLAGS_wal_recovery);
   options.intent_resolve_interval_ms = absl::GetFlag(FLAGS_intent_resolve_interval_ms);
   options.drain_timeout_ms = absl::GetFlag(FLAGS_drain_timeout_ms);
   options.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);

@@ -61,6 +61,11 @@ absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // Partition servers are ours and close by: retry a lost one within a second rather than
+  // gRPC's default backoff of up to two minutes, so a restarted server is used at once.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (const ClusterConfig::Server& server : config.servers) {
     auto channel =
         grpc::CreateCustomChannel(server.address, grpc::InsecureChannelCredentials(), args);

@@ -226,8 +226,10 @@ void GraphOps::ApplyEdges(const CallOptions& o, bool upsert, std::vector<EdgeIte
     for (size_t k = 0; k < state->items.size(); ++k) {
       const auto& cs = state->copy_status[k];
       absl::Status result;
+      const EdgeItem& item = state->items[k];
       if (upsert) {
-        result = !cs[0].ok() ? cs[0] : cs[1];
+        // Only the selected copies count (an unselected one is marked NOT_FOUND).
+        result = item.out_copy && !cs[0].ok() ? cs[0] : item.in_copy ? cs[1] : absl::OkStatus();
       } else if (cs[0].ok() || cs[1].ok()) {
         // Deleted where present: a copy already missing is not an error.
         result = !cs[0].ok() && !absl::IsNotFound(cs[0])   ? cs[0]
@@ -858,8 +860,12 @@ void GraphOps::ResolveIntents(const CallOptions& o, int64_t min_age_ms,
     };
     auto state = std::make_shared<State>();
     std::vector<EdgeItem> upserts, deletes;
+    absl::Status unreachable;  // a partition that could not be asked is tried next time
     for (auto& slot : list->slots()) {
-      if (!slot->status.ok()) return done(slot->status, 0);
+      if (!slot->status.ok()) {
+        unreachable = slot->status;
+        continue;
+      }
       for (const internal::v1::Intent& intent : slot->resp.intents()) {
         int index = static_cast<int>(state->intents.size());
         state->intents.emplace_back(slot->partition, intent.id());
@@ -874,11 +880,11 @@ void GraphOps::ResolveIntents(const CallOptions& o, int64_t min_age_ms,
         }
       }
     }
-    if (state->intents.empty()) return done(absl::OkStatus(), 0);
+    if (state->intents.empty()) return done(unreachable, 0);
     state->upsert_status.resize(upserts.size());
     state->delete_status.resize(deletes.size());
     auto pending = std::make_shared<std::atomic<int>>(2);
-    auto finish = [this, o, state, done, pending]() {
+    auto finish = [this, o, state, done, pending, unreachable]() {
       if (pending->fetch_sub(1) != 1) return;
       std::vector<bool> complete(state->intents.size(), true);
       for (size_t i = 0; i < state->upsert_status.size(); ++i) {
@@ -898,12 +904,13 @@ void GraphOps::ResolveIntents(const CallOptions& o, int64_t min_age_ms,
         ++resolved;
       }
       Clear* raw_clear = clear.get();
-      raw_clear->Run(*router_, o, &PartitionClient::ClearIntents, [clear, done, resolved]() {
-        for (auto& slot : clear->slots()) {
-          if (!slot->status.ok()) return done(slot->status, resolved);
-        }
-        done(absl::OkStatus(), resolved);
-      });
+      raw_clear->Run(*router_, o, &PartitionClient::ClearIntents,
+                     [clear, done, resolved, unreachable]() {
+                       for (auto& slot : clear->slots()) {
+                         if (!slot->status.ok()) return done(slot->status, resolved);
+                       }
+                       done(unreachable, resolved);
+                     });
     };
     ApplyEdges(o, true, std::move(upserts), &state->upsert_status, finish);
     ApplyEdges(o, false, std::move(deletes), &state->delete_status, finish);

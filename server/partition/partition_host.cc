@@ -31,7 +31,8 @@ absl::Status WaitFor(const std::function<void(Done)>& start) {
 
 absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t partition_count,
                                                                      std::vector<uint32_t> hosted,
-                                                                     const std::string& data_dir) {
+                                                                     const std::string& data_dir,
+                                                                     bool tolerate_torn_tail) {
   if (partition_count == 0) return absl::InvalidArgumentError("partition count must be > 0");
   std::sort(hosted.begin(), hosted.end());
   for (size_t i = 0; i < hosted.size(); ++i) {

@@ -40,10 +40,12 @@ class PartitionHost {
  public:
   // Hosts `hosted` (each < partition_count, no duplicates) of `partition_count` partitions,
   // in memory only when `data_dir` is empty, else persisted under it (data_dir.h: refuses
-  // a directory made for another configuration, or missing a store).
+  // a directory made for another configuration, or missing a store; `tolerate_torn_tail`:
+  // see PartitionStore::Open).
   static absl::StatusOr<std::unique_ptr<PartitionHost>> Create(uint32_t partition_count,
                                                                std::vector<uint32_t> hosted,
-                                                               const std::string& data_dir = "");
+                                                               const std::string& data_dir = "",
+                                                               bool tolerate_torn_tail = false);
   ~PartitionHost();
 
   uint32_t partition_count() const { return partition_count_; }

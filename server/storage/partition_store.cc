@@ -173,14 +173,17 @@ bool StoreBatch::empty() const { return batch_->Count() == 0; }
 absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::string& path,
                                                                      uint32_t partition,
                                                                      uint32_t partition_count,
-                                                                     bool create) {
+                                                                     bool create,
+                                                                     bool tolerate_torn_tail) {
   rocksdb::Options options;
   options.create_if_missing = create;
   options.error_if_exists = create;
   options.paranoid_checks = true;
-  // A torn final record is a write that never completed (and was never acknowledged);
-  // corruption anywhere else refuses the open.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Strict by default: any damage to the log refuses the open. (A SIGKILL cannot tear a
+  // record: each batch reaches the file in one write() before its sync.)
+  options.wal_recovery_mode = tolerate_torn_tail
+                                  ? rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords
+                                  : rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction(64 << 20);
   if (create) {

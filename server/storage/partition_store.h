@@ -67,12 +67,14 @@ class PartitionStore {
   // Opens (or, with `create`, creates) the store of `partition` of `partition_count` in
   // directory `path`. Refuses (FAILED_PRECONDITION / DATA_LOSS, naming the path and the
   // problem) a store of another partition or count, a missing store when !create, and any
-  // corruption RocksDB detects; a torn last record of the log (a write that was never
-  // acknowledged) is dropped.
+  // corruption RocksDB detects, including a write-ahead log cut short: a truncated log
+  // cannot be told from a torn last write, and accepting it could drop acknowledged
+  // writes. With `tolerate_torn_tail` an incomplete last log record is dropped instead
+  // (for an operator recovering after a power loss).
   static absl::StatusOr<std::unique_ptr<PartitionStore>> Open(const std::string& path,
                                                               uint32_t partition,
-                                                              uint32_t partition_count,
-                                                              bool create);
+                                                              uint32_t partition_count, bool create,
+                                                              bool tolerate_torn_tail = false);
   ~PartitionStore();
 
   // Rebuilds `graph` from the store (call before serving; not concurrently with writes).

@@ -194,6 +194,41 @@ TEST_F(KgctlTest, ImportFailsWhenTheServerStops) {
   std::remove(path.c_str());
 }
 
+TEST_F(KgctlTest, ImportCsvMapsServerRejectionsToLines) {
+  const std::string mapping = TempPath("views.mapping");
+  const std::string csv = TempPath("views.csv");
+  std::ofstream(mapping) << "entity PRODUCT once\n  id sku | hash\n  name title\n"
+                            "edge VIEWED\n  src BUYER user\n  dst PRODUCT sku | hash\n"
+                            "  weight w\n";
+  // Line 3 spans two lines; the fake server rejects negative weights (line 6).
+  std::ofstream(csv) << "user,sku,title,w\n1,A,Lamp,1\n2,B,\"Big\nMug\",2\n3,A,Lamp,x\n"
+                        "4,A,Lamp,-1\n";
+  options_.mapping = mapping;
+  options_.max_errors = 5;
+  options_.dry_run = true;
+  EXPECT_EQ(Run("import", {csv}), 1);  // line 5 is bad
+  EXPECT_EQ(server_.graph().import_messages(), 0);
+  EXPECT_TRUE(absl::StrContains(out_, "\"dryRun\":true")) << out_;
+  EXPECT_TRUE(absl::StrContains(out_, "\"records\":\"5\"")) << out_;
+  EXPECT_TRUE(absl::StrContains(err_, csv + ":5: edge VIEWED weight: \"x\" is not a finite number"))
+      << err_;
+
+  options_.dry_run = false;
+  EXPECT_EQ(Run("import", {csv}), 1);
+  EXPECT_TRUE(absl::StrContains(out_, "\"recordsReceived\":\"5\"")) << out_;
+  EXPECT_TRUE(absl::StrContains(out_, "\"recordsRejected\":\"1\"")) << out_;
+  EXPECT_TRUE(absl::StrContains(err_, csv + ":6: rejected by the server (record 4)")) << err_;
+  EXPECT_EQ(Run("import", {csv, "--format=xml"}), 2);
+  options_.format = "xml";
+  EXPECT_EQ(Run("import", {csv}), 2);
+  options_.format = "";
+  options_.mapping = "";
+  EXPECT_EQ(Run("import", {csv}), 2);
+  EXPECT_TRUE(absl::StrContains(err_, "needs --mapping")) << err_;
+  std::remove(csv.c_str());
+  std::remove(mapping.c_str());
+}
+
 TEST_F(KgctlTest, GenerateWritesIdenticalFilesAndCounts) {
   options_.scale = 0.01;
   options_.out = TempPath("gen1.jsonl");

@@ -35,7 +35,8 @@ ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
 ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
           "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
           "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
-          "(also-bought, 2 hops)");
+          "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
+          "and products, timed now: writes to the server's graph)");
 ABSL_FLAG(bool, baseline, true,
           "run a Health/Check phase first with the same settings and report ratios to it");
 ABSL_FLAG(int, concurrency, 32, "calls in flight (closed loop)");
@@ -44,7 +45,7 @@ ABSL_FLAG(double, duration, 10, "seconds measured per phase (after --warmup)");
 ABSL_FLAG(double, warmup, 2, "seconds run before measuring each phase");
 ABSL_FLAG(int64_t, requests, 0, "if > 0, stop each phase after this many measured calls");
 ABSL_FLAG(double, rate, 0, "if > 0: open loop at this many calls/s (latency from intended start)");
-ABSL_FLAG(int, batch, 1, "keys per request (GetEntities, CountNeighbors)");
+ABSL_FLAG(int, batch, 1, "keys per request (GetEntities, CountNeighbors), edges (UpsertEdges)");
 ABSL_FLAG(int, limit, 20, "edges per key (GetNeighbors) and per node per hop (Traverse)");
 ABSL_FLAG(std::string, keys, "uniform",
           "key distribution: uniform or zipf (s=1 over the id range)");
@@ -59,7 +60,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Kind { kHealth, kGetEntities, kGetNeighbors, kGetNeighborsInline, kCount, kTraverse };
+enum class Kind {
+  kHealth,
+  kGetEntities,
+  kGetNeighbors,
+  kGetNeighborsInline,
+  kCount,
+  kTraverse,
+  kUpsertEdges
+};
 
 struct KindInfo {
   const char* name;
@@ -70,7 +79,8 @@ constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
                                {"GetNeighbors", Kind::kGetNeighbors},
                                {"GetNeighborsInline", Kind::kGetNeighborsInline},
                                {"CountNeighbors", Kind::kCount},
-                               {"Traverse", Kind::kTraverse}};
+                               {"Traverse", Kind::kTraverse},
+                               {"UpsertEdges", Kind::kUpsertEdges}};
 
 struct Settings {
   int concurrency, channels, batch, limit;
@@ -223,6 +233,32 @@ class Runner {
                                             done(status.error_code(), c->req.keys_size());
                                             delete c;
                                           });
+        return;
+      }
+      case Kind::kUpsertEdges: {
+        auto* c = new Call<v1::UpsertEdgesRequest, v1::UpsertEdgesResponse>;
+        c->ctx.set_deadline(deadline);
+        int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        for (int i = 0; i < s_.batch; ++i) {
+          v1::Edge* e = c->req.add_edges();
+          e->mutable_src()->set_type(v1::BUYER);
+          e->mutable_src()->set_id(draw(s_.buyers));
+          e->set_type(v1::PURCHASED);
+          e->mutable_dst()->set_type(v1::PRODUCT);
+          e->mutable_dst()->set_id(draw(s_.products));
+          e->set_time_ms(now);
+          e->set_weight(1);
+        }
+        st.graph->async()->UpsertEdges(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
+          int code = status.error_code();
+          for (const auto& r : c->resp.results()) {
+            if (code == 0 && r.code() != 0) code = r.code();  // an item rejected
+          }
+          done(code, c->req.edges_size());
+          delete c;
+        });
         return;
       }
       case Kind::kTraverse: {

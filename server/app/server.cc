@@ -39,12 +39,16 @@ std::vector<const char*> ServiceNames(const std::string& role) {
   return {"kg.v1.GraphService", "kg.v1.AdminService"};
 }
 
-void SetServing(grpc::Server* server, const std::string& role, bool serving,
-                std::atomic<bool>* flag) {
+// Health and the gate of data requests move together.
+void SetServing(grpc::Server* server, const std::string& role, bool serving, ServingGate* gate) {
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(serving);
   for (const char* name : ServiceNames(role)) health->SetServingStatus(name, serving);
-  flag->store(serving);
+  if (serving) {
+    gate->Open();
+  } else {
+    gate->Close();
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options,
@@ -106,10 +110,10 @@ absl::Status AwaitPartitions(const Router& router, const ServerOptions& options)
   return absl::OkStatus();
 }
 
-void AddGauges(Metrics* metrics, PartitionHost* host, std::atomic<bool>* serving) {
+void AddGauges(Metrics* metrics, PartitionHost* host, const ServingGate* serving) {
   metrics->AddGaugeSource([host, serving](std::vector<GaugeSample>* out) {
     out->push_back({metric::kResidentMemory, {}, static_cast<double>(ResidentMemoryBytes())});
-    out->push_back({metric::kServing, {}, serving->load() ? 1.0 : 0.0});
+    out->push_back({metric::kServing, {}, serving->open() ? 1.0 : 0.0});
     if (host == nullptr) return;
     for (uint32_t p : host->hosted()) {
       PartitionStats s = host->partition(p)->Stats();
@@ -270,13 +274,14 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<PartitionServiceImpl> partition_service;
   DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
+  ServingGate serving;  // closed until loaded; closed again while draining
   if (options.role != "partition") {
     KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &metrics));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
-    graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy);
+    graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving);
     admin_service = std::make_unique<AdminServiceImpl>(ops.get(), policy);
   } else {
-    partition_service = std::make_unique<PartitionServiceImpl>(host.get());
+    partition_service = std::make_unique<PartitionServiceImpl>(host.get(), &serving);
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -299,7 +304,6 @@ absl::Status RunServer(const ServerOptions& options) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
   std::string grpc_addr = absl::StrCat(options.host, ":", bound_port);
-  std::atomic<bool> serving{false};
   SetServing(server.get(), options.role, false, &serving);
   spdlog::info("kg_server {} role={} listening on {} (NOT_SERVING until ready)", kVersion,
                options.role, grpc_addr);

@@ -35,8 +35,14 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Deadline
 // previous message was applied, which bounds memory and keeps records in order.
 class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
  public:
-  ImportReactor(const GraphOps* ops, CallOptions options, v1::ImportResponse* resp)
+  // With a non-OK `ready` the call is refused at once.
+  ImportReactor(const GraphOps* ops, CallOptions options, v1::ImportResponse* resp,
+                const absl::Status& ready)
       : ops_(ops), options_(options), resp_(resp) {
+    if (!ready.ok()) {
+      Finish(ToGrpcStatus(ready));
+      return;
+    }
     StartRead(&request_);
   }
 
@@ -89,6 +95,8 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
                                                      const v1::Method##Request* req,   \
                                                      v1::Method##Response* resp) {     \
     return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {                  \
+      absl::Status ready = gate_->Check();                                             \
+      if (!ready.ok()) return done(ready);                                             \
       ops_->Method(o, *req, resp, std::move(done));                                    \
     });                                                                                \
   }
@@ -109,7 +117,7 @@ grpc::ServerReadReactor<v1::ImportRequest>* GraphServiceImpl::Import(
   // An import may run long: its deadline is the client's own (none means unbounded).
   CallOptions o;
   o.deadline = ctx->deadline();
-  return new ImportReactor(ops_, o, resp);
+  return new ImportReactor(ops_, o, resp, gate_->Check());
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetClusterInfo(grpc::CallbackServerContext* ctx,

@@ -8,6 +8,7 @@
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
 #include "server/frontend/graph_ops.h"
+#include "server/partition/serving_gate.h"
 
 namespace kg {
 
@@ -18,7 +19,9 @@ struct DeadlinePolicy {
 
 class GraphServiceImpl final : public v1::GraphService::CallbackService {
  public:
-  GraphServiceImpl(const GraphOps* ops, DeadlinePolicy policy) : ops_(ops), policy_(policy) {}
+  // Data requests are refused (UNAVAILABLE) while `gate` is closed.
+  GraphServiceImpl(const GraphOps* ops, DeadlinePolicy policy, const ServingGate* gate)
+      : ops_(ops), policy_(policy), gate_(gate) {}
 
   grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
                                         const v1::GetEntitiesRequest* req,
@@ -50,8 +53,10 @@ class GraphServiceImpl final : public v1::GraphService::CallbackService {
  private:
   const GraphOps* ops_;
   DeadlinePolicy policy_;
+  const ServingGate* gate_;
 };
 
+// Answers while loading too (GetClusterInfo shows the progress).
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
   AdminServiceImpl(const GraphOps* ops, DeadlinePolicy policy) : ops_(ops), policy_(policy) {}

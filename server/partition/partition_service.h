@@ -6,12 +6,14 @@
 
 #include "kg/internal/v1/partition.grpc.pb.h"
 #include "server/partition/partition_host.h"
+#include "server/partition/serving_gate.h"
 
 namespace kg {
 
 class PartitionServiceImpl final : public internal::v1::PartitionService::CallbackService {
  public:
-  explicit PartitionServiceImpl(PartitionHost* host) : host_(host) {}
+  // Requests are refused (UNAVAILABLE) while `gate` is closed. Both must outlive this.
+  PartitionServiceImpl(PartitionHost* host, const ServingGate* gate) : host_(host), gate_(gate) {}
 
   grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
                                         const internal::v1::GetEntitiesRequest* req,
@@ -49,6 +51,7 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
 
  private:
   PartitionHost* host_;
+  const ServingGate* gate_;
 };
 
 }  // namespace kg

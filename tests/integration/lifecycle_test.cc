@@ -91,6 +91,17 @@ TEST_F(LifecycleTest, NotServingWhileLoadingThenServing) {
     if (state == HealthState::kNotServing) {
       saw_not_serving = true;
       EXPECT_NE(service, HealthState::kServing) << "kg.v1.GraphService SERVING while loading";
+      // Data requests are refused while loading, never answered from partial data.
+      auto stub = v1::GraphService::NewStub(channel);
+      v1::GetEntitiesRequest get;
+      *get.add_keys() = Key(v1::PRODUCT, 1);
+      v1::GetEntitiesResponse got;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + Millis(2000));
+      grpc::Status st = stub->GetEntities(&ctx, get, &got);
+      if (CheckHealth(channel, "", Millis(500)) == HealthState::kNotServing) {
+        EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+      }
     }
     if (state == HealthState::kServing) break;
     ASSERT_FALSE(server.WaitExit(Millis(0)).has_value()) << server.LogTail();

@@ -176,6 +176,12 @@ absl::StatusOr<v1::TraverseResponse> Client::Traverse(const v1::TraverseRequest&
   });
 }
 
+absl::StatusOr<v1::CheckpointResponse> Client::Checkpoint(const v1::CheckpointRequest& request) {
+  return Unary<v1::CheckpointResponse>([&](grpc::ClientContext* context, auto* response) {
+    return admin_->Checkpoint(context, request, response);
+  });
+}
+
 absl::StatusOr<v1::GetClusterInfoResponse> Client::GetClusterInfo(
     const v1::GetClusterInfoRequest& request) {
   return Unary<v1::GetClusterInfoResponse>([&](grpc::ClientContext* context, auto* response) {

@@ -93,6 +93,7 @@ class Client {
   absl::StatusOr<v1::TraverseResponse> Traverse(const v1::TraverseRequest& request);
   absl::StatusOr<v1::GetClusterInfoResponse> GetClusterInfo(
       const v1::GetClusterInfoRequest& request = v1::GetClusterInfoRequest());
+  absl::StatusOr<v1::CheckpointResponse> Checkpoint(const v1::CheckpointRequest& request);
 
   // grpc.health.v1.Health/Check for `service` ("" = the whole server).
   absl::StatusOr<ServingStatus> CheckHealth(const std::string& service = "");

@@ -23,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -37,6 +38,9 @@ ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
           "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
           "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
           "and products, timed now: writes to the server's graph)");
+ABSL_FLAG(std::string, mix, "",
+          "also run a weighted mix phase, e.g. GetEntities:70,GetNeighbors:25,Traverse:5 "
+          "(kinds as in --rpc, integer weights; each call picks its kind at random)");
 ABSL_FLAG(bool, baseline, true,
           "run a Health/Check phase first with the same settings and report ratios to it");
 ABSL_FLAG(int, concurrency, 32, "calls in flight (closed loop)");
@@ -95,6 +99,8 @@ struct Settings {
 class KeyDraw {
  public:
   KeyDraw(bool zipf, uint64_t seed) : zipf_(zipf), rng_(seed) {}
+  // Uniform in 0..n-1 (n > 0).
+  uint64_t Below(uint64_t n) { return rng_() % n; }
   uint64_t operator()(uint64_t n) {
     double u = std::uniform_real_distribution<double>(0, 1)(rng_);
     uint64_t k = zipf_ ? static_cast<uint64_t>(std::exp(u * std::log(static_cast<double>(n) + 1)))
@@ -105,6 +111,22 @@ class KeyDraw {
  private:
   bool zipf_;
   std::mt19937_64 rng_;
+};
+
+// A phase: one kind, or a weighted mix of kinds.
+struct Phase {
+  std::string name;
+  std::vector<std::pair<Kind, uint64_t>> kinds;  // kind, weight
+  uint64_t total = 0;
+  Kind Pick(KeyDraw& draw) const {
+    if (kinds.size() == 1) return kinds[0].first;
+    uint64_t r = draw.Below(total);
+    for (const auto& [kind, weight] : kinds) {
+      if (r < weight) return kind;
+      r -= weight;
+    }
+    return kinds.back().first;
+  }
 };
 
 // Latencies and outcomes of one phase; Record is thread-safe (striped locks).
@@ -283,9 +305,9 @@ class Runner {
     }
   }
 
-  PhaseResult Run(const KindInfo& kind) {
+  PhaseResult Run(const Phase& phase) {
     PhaseResult result;
-    result.name = kind.name;
+    result.name = phase.name;
     Recorder recorder;
     std::atomic<bool> measuring{false};
     std::atomic<bool> stop{false};
@@ -305,7 +327,7 @@ class Runner {
       }
       std::function<void(int)> issue = [&](int slot) {
         auto t0 = Clock::now();
-        Start(kind.kind, slot, *draws[slot], [&, slot, t0](int code, uint64_t keys) {
+        Start(phase.Pick(*draws[slot]), slot, *draws[slot], [&, slot, t0](int code, uint64_t keys) {
           auto now = Clock::now();
           if (measuring.load() && now <= end) {
             recorder.Record(code, Micros(now - t0), keys);
@@ -347,7 +369,7 @@ class Runner {
         }
         ++outstanding;
         bool counted = when >= measure_from;
-        Start(kind.kind, n, draw, [&, when, counted](int code, uint64_t keys) {
+        Start(phase.Pick(draw), n, draw, [&, when, counted](int code, uint64_t keys) {
           if (counted) {
             recorder.Record(code, Micros(Clock::now() - when), keys);
             if (s_.requests > 0 && measured.fetch_add(1) + 1 >= s_.requests) stop = true;
@@ -403,18 +425,38 @@ int Main() {
     std::cerr << "--keys: uniform or zipf\n";
     return 2;
   }
-  std::vector<const KindInfo*> phases;
-  if (absl::GetFlag(FLAGS_baseline)) phases.push_back(&kKinds[0]);
-  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_rpc), ',', absl::SkipEmpty())) {
-    const KindInfo* found = nullptr;
+  auto find = [](absl::string_view name) -> const KindInfo* {
     for (const KindInfo& k : kKinds) {
-      if (name == k.name) found = &k;
+      if (name == k.name) return &k;
     }
+    return nullptr;
+  };
+  auto single = [](const KindInfo& k) { return Phase{k.name, {{k.kind, 1}}, 1}; };
+  std::vector<Phase> phases;
+  if (absl::GetFlag(FLAGS_baseline)) phases.push_back(single(kKinds[0]));
+  for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_rpc), ',', absl::SkipEmpty())) {
+    const KindInfo* found = find(name);
     if (found == nullptr) {
       std::cerr << "--rpc: unknown kind \"" << name << "\"\n";
       return 2;
     }
-    if (!(found == &kKinds[0] && absl::GetFlag(FLAGS_baseline))) phases.push_back(found);
+    if (!(found == &kKinds[0] && absl::GetFlag(FLAGS_baseline))) phases.push_back(single(*found));
+  }
+  if (!absl::GetFlag(FLAGS_mix).empty()) {
+    Phase mix{"mix", {}, 0};
+    for (absl::string_view part :
+         absl::StrSplit(absl::GetFlag(FLAGS_mix), ',', absl::SkipEmpty())) {
+      std::vector<absl::string_view> kv = absl::StrSplit(part, ':');
+      uint64_t weight = 0;
+      const KindInfo* found = kv.size() == 2 ? find(kv[0]) : nullptr;
+      if (found == nullptr || !absl::SimpleAtoi(kv[1], &weight) || weight == 0) {
+        std::cerr << "--mix: expected KIND:WEIGHT,..., got \"" << part << "\"\n";
+        return 2;
+      }
+      mix.kinds.emplace_back(found->kind, weight);
+      mix.total += weight;
+    }
+    phases.push_back(mix);
   }
 
   std::string addr = absl::GetFlag(FLAGS_addr);
@@ -451,9 +493,9 @@ int Main() {
 
   Runner runner(&stubs, s);
   std::vector<PhaseResult> results;
-  for (const KindInfo* k : phases) {
-    if (!absl::GetFlag(FLAGS_json)) std::cerr << "running " << k->name << " ...\n";
-    results.push_back(runner.Run(*k));
+  for (const Phase& phase : phases) {
+    if (!absl::GetFlag(FLAGS_json)) std::cerr << "running " << phase.name << " ...\n";
+    results.push_back(runner.Run(phase));
   }
   double base = absl::GetFlag(FLAGS_baseline) ? results[0].Rate() : 0;
 

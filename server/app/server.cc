@@ -278,7 +278,7 @@ absl::Status RunServer(const ServerOptions& options) {
   if (options.role != "partition") {
     KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &metrics));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
-    graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving);
+    graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving, &metrics);
     admin_service = std::make_unique<AdminServiceImpl>(ops.get(), policy);
   } else {
     partition_service = std::make_unique<PartitionServiceImpl>(host.get(), &serving);

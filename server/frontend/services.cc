@@ -37,8 +37,8 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
  public:
   // With a non-OK `ready` the call is refused at once.
   ImportReactor(const GraphOps* ops, CallOptions options, v1::ImportResponse* resp,
-                const absl::Status& ready)
-      : ops_(ops), options_(options), resp_(resp) {
+                const absl::Status& ready, const Metrics* metrics)
+      : ops_(ops), options_(options), resp_(resp), metrics_(metrics) {
     if (!ready.ok()) {
       Finish(ToGrpcStatus(ready));
       return;
@@ -58,22 +58,30 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
     }
     uint64_t first_index = next_index_;
     next_index_ += request_.records_size();
-    ops_->ImportBatch(options_, request_, first_index, resp_, [this](absl::Status status) {
-      if (!status.ok()) {
-        Finish(ToGrpcStatus(status));
-        return;
-      }
-      if (resp_->records_rejected() > max_errors_) {
-        const auto& first = resp_->first_errors(0);
-        Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-            "import stopped: ", resp_->records_rejected(),
-            " records rejected (max_errors=", max_errors_, "); first: record ",
-            first.record_index(), ": ", first.message(), "; records applied before the stop: ",
-            resp_->entities_upserted() + resp_->edges_upserted()))));
-        return;
-      }
-      StartRead(&request_);
-    });
+    uint64_t rejected_before = resp_->records_rejected();
+    uint64_t received_before = resp_->records_received();
+    ops_->ImportBatch(
+        options_, request_, first_index, resp_,
+        [this, rejected_before, received_before](absl::Status status) {
+          uint64_t rejected = resp_->records_rejected() - rejected_before;
+          uint64_t received = resp_->records_received() - received_before;
+          metrics_->import_records(true).Increment(static_cast<double>(received - rejected));
+          metrics_->import_records(false).Increment(static_cast<double>(rejected));
+          if (!status.ok()) {
+            Finish(ToGrpcStatus(status));
+            return;
+          }
+          if (resp_->records_rejected() > max_errors_) {
+            const auto& first = resp_->first_errors(0);
+            Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+                "import stopped: ", resp_->records_rejected(),
+                " records rejected (max_errors=", max_errors_, "); first: record ",
+                first.record_index(), ": ", first.message(), "; records applied before the stop: ",
+                resp_->entities_upserted() + resp_->edges_upserted()))));
+            return;
+          }
+          StartRead(&request_);
+        });
   }
 
   void OnDone() override { delete this; }
@@ -82,6 +90,7 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
   const GraphOps* ops_;
   CallOptions options_;
   v1::ImportResponse* resp_;
+  const Metrics* metrics_;
   v1::ImportRequest request_;
   bool first_ = true;
   uint64_t max_errors_ = 0;
@@ -117,7 +126,7 @@ grpc::ServerReadReactor<v1::ImportRequest>* GraphServiceImpl::Import(
   // An import may run long: its deadline is the client's own (none means unbounded).
   CallOptions o;
   o.deadline = ctx->deadline();
-  return new ImportReactor(ops_, o, resp, gate_->Check());
+  return new ImportReactor(ops_, o, resp, gate_->Check(), metrics_);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetClusterInfo(grpc::CallbackServerContext* ctx,

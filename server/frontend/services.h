@@ -8,6 +8,7 @@
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
 #include "server/frontend/graph_ops.h"
+#include "server/observability/metrics.h"
 #include "server/partition/serving_gate.h"
 
 namespace kg {
@@ -19,9 +20,11 @@ struct DeadlinePolicy {
 
 class GraphServiceImpl final : public v1::GraphService::CallbackService {
  public:
-  // Data requests are refused (UNAVAILABLE) while `gate` is closed.
-  GraphServiceImpl(const GraphOps* ops, DeadlinePolicy policy, const ServingGate* gate)
-      : ops_(ops), policy_(policy), gate_(gate) {}
+  // Data requests are refused (UNAVAILABLE) while `gate` is closed. Import progress is
+  // counted in `metrics`. All must outlive this.
+  GraphServiceImpl(const GraphOps* ops, DeadlinePolicy policy, const ServingGate* gate,
+                   const Metrics* metrics)
+      : ops_(ops), policy_(policy), gate_(gate), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
                                         const v1::GetEntitiesRequest* req,
@@ -54,6 +57,7 @@ class GraphServiceImpl final : public v1::GraphService::CallbackService {
   const GraphOps* ops_;
   DeadlinePolicy policy_;
   const ServingGate* gate_;
+  const Metrics* metrics_;
 };
 
 // Answers while loading too (GetClusterInfo shows the progress).

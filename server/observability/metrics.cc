@@ -176,6 +176,12 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                       .Name(metric::kClientMsgSent)
                       .Help("Messages sent to partitions.")
                       .Register(*registry_);
+  auto& import = BuildCounter()
+                     .Name(metric::kImportRecords)
+                     .Help("Records received by Import streams, by outcome.")
+                     .Register(*registry_);
+  import_accepted_ = &import.Add({{"result", "accepted"}});
+  import_rejected_ = &import.Add({{"result", "rejected"}});
 }
 
 Metrics::~Metrics() = default;

@@ -74,6 +74,11 @@ class Metrics {
   CallMetrics* PartitionCall(absl::string_view service, absl::string_view method,
                              uint32_t partition);
 
+  // kg_import_records_total{result="accepted"|"rejected"}: records of Import streams.
+  prometheus::Counter& import_records(bool accepted) const {
+    return accepted ? *import_accepted_ : *import_rejected_;
+  }
+
   // Gauges computed by `fn` at every scrape (help texts are in metrics.cc).
   void AddGaugeSource(std::function<void(std::vector<GaugeSample>*)> fn);
 
@@ -96,6 +101,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* client_seconds_;
   prometheus::Family<prometheus::Counter>* client_received_;
   prometheus::Family<prometheus::Counter>* client_sent_;
+  prometheus::Counter* import_accepted_;
+  prometheus::Counter* import_rejected_;
   std::shared_ptr<GaugeCollector> gauges_;
 
   absl::Mutex mu_;

@@ -378,6 +378,11 @@ TEST_P(MetricsTest, EveryCallMovesTheCountersOfEveryServerItReaches) {
         << "no grpc_server_handled_total line with exactly these labels";
     EXPECT_EQ(delta(fe0, fe1, "grpc_server_handled_total", handled), 1);
     EXPECT_EQ(delta(fe0, fe1, "grpc_server_handled_total", method), 1);
+    if (step.method == "Import") {
+      // Two messages of 20 valid records: import progress counted on the front end.
+      EXPECT_EQ(delta(fe0, fe1, "kg_import_records_total", {{"result", "accepted"}}), 40);
+      EXPECT_EQ(delta(fe0, fe1, "kg_import_records_total", {{"result", "rejected"}}), 0);
+    }
     EXPECT_EQ(delta(fe0, fe1, "grpc_server_started_total", method), 1);
     EXPECT_EQ(delta(fe0, fe1, "grpc_server_handling_seconds_count", method), 1);
     EXPECT_GE(delta(fe0, fe1, "grpc_server_msg_received_total", method), 1);

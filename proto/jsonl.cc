@@ -61,23 +61,28 @@ std::string ToJsonLine(const google::protobuf::Message& message, bool print_defa
 
 std::string FormatRecordLine(const v1::ImportRecord& record) { return ToJsonLine(record); }
 
-absl::Status JsonlReader::Open(const std::string& path) {
-  path_ = path;
+absl::Status InputFile::Open(const std::string& path) {
   if (path == "-") {
     in_ = &std::cin;
     return absl::OkStatus();
   }
   file_ = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
   if (!file_->is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  file_size_ = static_cast<uint64_t>(file_->tellg());
+  size_ = static_cast<uint64_t>(file_->tellg());
   file_->seekg(0);
   in_ = file_.get();
   return absl::OkStatus();
 }
 
+absl::Status JsonlReader::Open(const std::string& path) {
+  path_ = path;
+  return input_.Open(path);
+}
+
 bool JsonlReader::Next(v1::ImportRecord* record, absl::Status* status) {
   *status = absl::OkStatus();
-  while (in_ != nullptr && std::getline(*in_, line_)) {
+  std::istream* in = input_.stream();
+  while (in != nullptr && std::getline(*in, line_)) {
     ++line_number_;
     bytes_read_ += line_.size() + 1;
     absl::string_view view(line_);

@@ -29,6 +29,21 @@ std::string ToJsonLine(const google::protobuf::Message& message, bool print_defa
 // Formats a record as one line of the JSONL format (ToJsonLine of the record).
 std::string FormatRecordLine(const v1::ImportRecord& record);
 
+// An input opened by path ("-" is standard input), with its size when known (0 for a
+// pipe). Shared by the readers of every import format.
+class InputFile {
+ public:
+  // NOT_FOUND naming the path when it cannot be opened.
+  absl::Status Open(const std::string& path);
+  std::istream* stream() const { return in_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<std::ifstream> file_;
+  std::istream* in_ = nullptr;
+  uint64_t size_ = 0;
+};
+
 // Reads a JSONL file line by line. Blank lines and lines starting with '#' are skipped.
 class JsonlReader {
  public:
@@ -43,16 +58,14 @@ class JsonlReader {
   int64_t line_number() const { return line_number_; }
   // Bytes consumed so far and the file's size (0 when unknown, e.g. a pipe).
   uint64_t bytes_read() const { return bytes_read_; }
-  uint64_t file_size() const { return file_size_; }
+  uint64_t file_size() const { return input_.size(); }
 
  private:
   std::string path_;
-  std::unique_ptr<std::ifstream> file_;
-  std::istream* in_ = nullptr;
+  InputFile input_;
   std::string line_;
   int64_t line_number_ = 0;
   uint64_t bytes_read_ = 0;
-  uint64_t file_size_ = 0;
 };
 
 }  // namespace kg

@@ -7,16 +7,9 @@
 namespace kg {
 
 absl::Status CsvReader::Open(const std::string& path) {
-  if (path == "-") {
-    in_ = &std::cin;
-    return absl::OkStatus();
-  }
-  file_ = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
-  if (!file_->is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  file_size_ = static_cast<uint64_t>(file_->tellg());
-  file_->seekg(0);
-  in_ = file_.get();
-  return absl::OkStatus();
+  absl::Status s = input_.Open(path);
+  in_ = input_.stream();
+  return s;
 }
 
 void CsvReader::OpenStream(std::istream* in) { in_ = in; }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "proto/jsonl.h"  // InputFile
 
 namespace kg {
 
@@ -34,18 +35,17 @@ class CsvReader {
   int64_t line_number() const { return record_line_; }
   // Bytes consumed so far, and the file's size (0 when unknown, e.g. a pipe).
   uint64_t bytes_read() const { return bytes_read_; }
-  uint64_t file_size() const { return file_size_; }
+  uint64_t file_size() const { return input_.size(); }
 
  private:
   int Get();  // the next byte, or -1 at end of input
 
   char delimiter_;
-  std::unique_ptr<std::ifstream> file_;
-  std::istream* in_ = nullptr;
-  int64_t line_ = 1;  // line of the next byte
+  InputFile input_;
+  std::istream* in_ = nullptr;  // input_'s stream, or one given to OpenStream
+  int64_t line_ = 1;            // line of the next byte
   int64_t record_line_ = 0;
   uint64_t bytes_read_ = 0;
-  uint64_t file_size_ = 0;
 };
 
 }  // namespace kg

@@ -53,24 +53,13 @@ class JsonlRecordReader : public RecordReader {
 class TaxonomyRecordReader : public RecordReader {
  public:
   explicit TaxonomyRecordReader(std::string path) : path_(std::move(path)) {}
-  absl::Status Open() {
-    if (path_ == "-") {
-      in_ = &std::cin;
-      return absl::OkStatus();
-    }
-    file_ = std::make_unique<std::ifstream>(path_, std::ios::binary | std::ios::ate);
-    if (!file_->is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path_));
-    file_size_ = static_cast<uint64_t>(file_->tellg());
-    file_->seekg(0);
-    in_ = file_.get();
-    return absl::OkStatus();
-  }
+  absl::Status Open() { return input_.Open(path_); }
 
   bool Next(SourceRow* row) override {
     row->records.clear();
     row->skipped = false;
     row->status = absl::OkStatus();
-    while (std::getline(*in_, line_)) {
+    while (input_.stream() != nullptr && std::getline(*input_.stream(), line_)) {
       ++line_number_;
       bytes_read_ += line_.size() + 1;
       row->line = line_number_;
@@ -98,18 +87,16 @@ class TaxonomyRecordReader : public RecordReader {
     return false;
   }
   uint64_t bytes_read() const override { return bytes_read_; }
-  uint64_t file_size() const override { return file_size_; }
+  uint64_t file_size() const override { return input_.size(); }
   int64_t line_number() const override { return line_number_; }
 
  private:
   std::string path_;
-  std::unique_ptr<std::ifstream> file_;
-  std::istream* in_ = nullptr;
+  InputFile input_;
   std::string line_;
   TaxonomyParser parser_;
   int64_t line_number_ = 0;
   uint64_t bytes_read_ = 0;
-  uint64_t file_size_ = 0;
 };
 
 class CsvRecordReader : public RecordReader {

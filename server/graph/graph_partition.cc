@@ -186,6 +186,18 @@ struct GraphPartition::Node {
     return nullptr;
   }
   const AdjList* List(uint8_t slot) const { return const_cast<Node*>(this)->List(slot); }
+  // The list of `slot`, created empty when absent; *bytes_before gets its size in bytes
+  // before any change (0 when new).
+  AdjList* ListForWrite(uint8_t slot, int64_t* bytes_before) {
+    AdjList* list = List(slot);
+    if (list != nullptr) {
+      *bytes_before = static_cast<int64_t>(list->bytes());
+      return list;
+    }
+    *bytes_before = 0;
+    lists.push_back(AdjList{slot, {}, nullptr});
+    return &lists.back();
+  }
   bool empty() const { return entity == nullptr && lists.empty(); }
 };
 
@@ -296,16 +308,8 @@ absl::Status GraphPartition::UpsertEdgeCopy(const EntityKey& owner, EdgeType typ
   if (!valid.ok()) return valid;
   Stripe& stripe = StripeOf(owner);
   absl::MutexLock lock(&stripe.mu);
-  Node& node = stripe.nodes[owner];
-  uint8_t slot = SlotOf(type, direction);
-  AdjList* list = node.List(slot);
   int64_t before = 0;
-  if (list == nullptr) {
-    node.lists.push_back(AdjList{slot, {}, nullptr});
-    list = &node.lists.back();
-  } else {
-    before = list->bytes();
-  }
+  AdjList* list = stripe.nodes[owner].ListForWrite(SlotOf(type, direction), &before);
   ptrdiff_t at = list->Find(other_id);
   if (at >= 0) {
     EdgeRec& rec = list->edges[at];
@@ -332,17 +336,9 @@ absl::Status GraphPartition::LoadEdgeList(const EntityKey& owner, EdgeType type,
   if (!valid.ok()) return valid;
   Stripe& stripe = StripeOf(owner);
   absl::MutexLock lock(&stripe.mu);
-  Node& node = stripe.nodes[owner];
-  uint8_t slot = SlotOf(type, direction);
-  AdjList* list = node.List(slot);
   int64_t before = 0;
-  if (list == nullptr) {
-    node.lists.push_back(AdjList{slot, {}, nullptr});
-    list = &node.lists.back();
-  } else {
-    before = list->bytes();
-    AddEdgeCount(type, direction, -static_cast<int64_t>(list->edges.size()));
-  }
+  AdjList* list = stripe.nodes[owner].ListForWrite(SlotOf(type, direction), &before);
+  AddEdgeCount(type, direction, -static_cast<int64_t>(list->edges.size()));
   list->edges.clear();
   list->edges.reserve(edges.size());
   for (const NeighborEdge& e : edges) list->edges.push_back(EdgeRec{e.id, e.time_ms, e.weight});

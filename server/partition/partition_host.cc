@@ -119,10 +119,21 @@ absl::Status PartitionHost::CheckOwner(const EntityKey& key, uint32_t partition,
   return absl::OkStatus();
 }
 
-Done PartitionHost::CommitLocked(Part* part, StoreBatch batch, Done done) {
-  if (part->store == nullptr) return done;
-  part->store->Commit(std::move(batch), [done = std::move(done)]() { done(absl::OkStatus()); });
-  return nullptr;
+template <typename Body>
+void PartitionHost::Write(const internal::v1::Target& target, Done done, Body body) {
+  absl::StatusOr<Part*> resolved = Resolve(target);
+  if (!resolved.ok()) return done(resolved.status());
+  Part* part = *resolved;
+  {
+    absl::MutexLock lock(&part->write_mu);
+    StoreBatch batch;
+    body(part, &batch);
+    if (part->store != nullptr) {
+      part->store->Commit(std::move(batch), [done = std::move(done)]() { done(absl::OkStatus()); });
+      return;
+    }
+  }
+  done(absl::OkStatus());  // memory only: outside the lock, as `done` may write again
 }
 
 uint64_t PartitionHost::AddIntentLocked(Part* part, internal::v1::Intent intent,
@@ -154,14 +165,8 @@ absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& 
 
 void PartitionHost::UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,
                                    internal::v1::UpsertEntitiesResponse* resp, Done done) {
-  absl::StatusOr<Part*> resolved = Resolve(req.target());
-  if (!resolved.ok()) return done(resolved.status());
-  Part* part = *resolved;
   int64_t now = NowMs();
-  StoreBatch batch;
-  Done after;
-  {
-    absl::MutexLock lock(&part->write_mu);
+  Write(req.target(), std::move(done), [&](Part* part, StoreBatch* batch) {
     for (int i = 0; i < req.entities_size(); ++i) {
       std::string field = absl::StrCat("entities[", i, "]");
       EntityKey key;
@@ -171,25 +176,17 @@ void PartitionHost::UpsertEntities(const internal::v1::UpsertEntitiesRequest& re
       if (s.ok()) s = part->graph.UpsertEntity(key, std::move(data), req.merge());
       if (s.ok() && part->store) {
         part->graph.ReadEntity(key,
-                               [&](const EntityData& stored) { batch.PutEntity(key, stored); });
+                               [&](const EntityData& stored) { batch->PutEntity(key, stored); });
       }
       SetItemStatus(s, resp->add_results());
     }
-    after = CommitLocked(part, std::move(batch), std::move(done));
-  }
-  if (after) after(absl::OkStatus());
+  });
 }
 
 void PartitionHost::DeleteEntities(const internal::v1::DeleteEntitiesRequest& req,
                                    internal::v1::DeleteEntitiesResponse* resp, Done done) {
-  absl::StatusOr<Part*> resolved = Resolve(req.target());
-  if (!resolved.ok()) return done(resolved.status());
-  Part* part = *resolved;
-  StoreBatch batch;
-  Done after;
   std::vector<RemovedEdge> removed;
-  {
-    absl::MutexLock lock(&part->write_mu);
+  Write(req.target(), std::move(done), [&](Part* part, StoreBatch* batch) {
     for (int i = 0; i < req.keys_size(); ++i) {
       internal::v1::DeletedEntity* out = resp->add_results();
       EntityKey key = KeyFromProto(req.keys(i));
@@ -201,10 +198,10 @@ void PartitionHost::DeleteEntities(const internal::v1::DeleteEntitiesRequest& re
       SetItemStatus(s, out->mutable_status());
       if (!s.ok()) continue;
       internal::v1::Intent intent;
-      if (part->store) batch.DeleteEntity(key);
+      if (part->store) batch->DeleteEntity(key);
       for (const RemovedEdge& r : removed) {
         EntityKey other{NeighborType(r.type, r.direction), r.other_id};
-        if (part->store) batch.DeleteEdge(key, r.type, r.direction, r.other_id);
+        if (part->store) batch->DeleteEdge(key, r.type, r.direction, r.other_id);
         internal::v1::EdgeCopy* copy = out->add_opposite_copies();
         v1::Edge* edge = copy->mutable_edge();
         KeyToProto(r.direction == Direction::kOut ? key : other, edge->mutable_src());
@@ -220,11 +217,9 @@ void PartitionHost::DeleteEntities(const internal::v1::DeleteEntitiesRequest& re
         }
       }
       if (intent.ops_size() > 0)
-        out->set_intent_id(AddIntentLocked(part, std::move(intent), &batch));
+        out->set_intent_id(AddIntentLocked(part, std::move(intent), batch));
     }
-    after = CommitLocked(part, std::move(batch), std::move(done));
-  }
-  if (after) after(absl::OkStatus());
+  });
 }
 
 namespace {
@@ -260,14 +255,8 @@ internal::v1::Intent MirrorIntent(const v1::Edge& edge) {
 
 void PartitionHost::UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest& req,
                                      internal::v1::UpsertEdgeCopiesResponse* resp, Done done) {
-  absl::StatusOr<Part*> resolved = Resolve(req.target());
-  if (!resolved.ok()) return done(resolved.status());
-  Part* part = *resolved;
   int64_t now = NowMs();
-  StoreBatch batch;
-  Done after;
-  {
-    absl::MutexLock lock(&part->write_mu);
+  Write(req.target(), std::move(done), [&](Part* part, StoreBatch* batch) {
     for (int i = 0; i < req.copies_size(); ++i) {
       const internal::v1::EdgeCopy& copy = req.copies(i);
       std::string field = absl::StrCat("copies[", i, "]");
@@ -285,28 +274,20 @@ void PartitionHost::UpsertEdgeCopies(const internal::v1::UpsertEdgeCopiesRequest
       }
       uint64_t intent_id = 0;
       if (s.ok() && part->store) {
-        batch.PutEdge(ends.owner, type, dir, ends.other_id, edge.time_ms(), weight);
+        batch->PutEdge(ends.owner, type, dir, ends.other_id, edge.time_ms(), weight);
         if (copy.record_intent() && copy.side() == v1::OUT) {
-          intent_id = AddIntentLocked(part, MirrorIntent(edge), &batch);
+          intent_id = AddIntentLocked(part, MirrorIntent(edge), batch);
         }
       }
       SetItemStatus(s, resp->add_results());
       resp->add_intent_ids(intent_id);
     }
-    after = CommitLocked(part, std::move(batch), std::move(done));
-  }
-  if (after) after(absl::OkStatus());
+  });
 }
 
 void PartitionHost::DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest& req,
                                      internal::v1::DeleteEdgeCopiesResponse* resp, Done done) {
-  absl::StatusOr<Part*> resolved = Resolve(req.target());
-  if (!resolved.ok()) return done(resolved.status());
-  Part* part = *resolved;
-  StoreBatch batch;
-  Done after;
-  {
-    absl::MutexLock lock(&part->write_mu);
+  Write(req.target(), std::move(done), [&](Part* part, StoreBatch* batch) {
     for (int i = 0; i < req.copies_size(); ++i) {
       const internal::v1::EdgeCopy& copy = req.copies(i);
       std::string field = absl::StrCat("copies[", i, "]");
@@ -319,18 +300,16 @@ void PartitionHost::DeleteEdgeCopies(const internal::v1::DeleteEdgeCopiesRequest
       if (s.ok()) s = part->graph.DeleteEdgeCopy(ends.owner, type, dir, ends.other_id);
       uint64_t intent_id = 0;
       if (part->store && (s.ok() || absl::IsNotFound(s))) {
-        if (s.ok()) batch.DeleteEdge(ends.owner, type, dir, ends.other_id);
+        if (s.ok()) batch->DeleteEdge(ends.owner, type, dir, ends.other_id);
         // Even when this copy was already gone, its IN copy must follow.
         if (copy.record_intent() && copy.side() == v1::OUT) {
-          intent_id = AddIntentLocked(part, MirrorIntent(copy.edge()), &batch);
+          intent_id = AddIntentLocked(part, MirrorIntent(copy.edge()), batch);
         }
       }
       SetItemStatus(s, resp->add_results());
       resp->add_intent_ids(intent_id);
     }
-    after = CommitLocked(part, std::move(batch), std::move(done));
-  }
-  if (after) after(absl::OkStatus());
+  });
 }
 
 absl::Status PartitionHost::ListIntents(const internal::v1::ListIntentsRequest& req,
@@ -363,19 +342,11 @@ absl::Status PartitionHost::ListIntents(const internal::v1::ListIntentsRequest& 
 
 void PartitionHost::ClearIntents(const internal::v1::ClearIntentsRequest& req,
                                  internal::v1::ClearIntentsResponse* resp, Done done) {
-  absl::StatusOr<Part*> resolved = Resolve(req.target());
-  if (!resolved.ok()) return done(resolved.status());
-  Part* part = *resolved;
-  StoreBatch batch;
-  Done after;
-  {
-    absl::MutexLock lock(&part->write_mu);
+  Write(req.target(), std::move(done), [&](Part* part, StoreBatch* batch) {
     for (uint64_t id : req.ids()) {
-      if (part->intents.erase(id) > 0) batch.DeleteIntent(id);
+      if (part->intents.erase(id) > 0) batch->DeleteIntent(id);
     }
-    after = CommitLocked(part, std::move(batch), std::move(done));
-  }
-  if (after) after(absl::OkStatus());
+  });
 }
 
 absl::Status PartitionHost::Checkpoint(const internal::v1::CheckpointRequest& req,

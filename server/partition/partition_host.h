@@ -92,10 +92,11 @@ class PartitionHost {
   absl::StatusOr<Part*> Resolve(const internal::v1::Target& target) const;
   // OK when `key` hashes to `partition`; FAILED_PRECONDITION naming `field` otherwise.
   absl::Status CheckOwner(const EntityKey& key, uint32_t partition, absl::string_view field) const;
-  // Queues `batch` (call with the partition's write lock held, so disk order is memory
-  // order). Returns the completion to run after unlocking, or nullptr when the store will
-  // run `done` itself once the batch is durable.
-  Done CommitLocked(Part* part, StoreBatch batch, Done done);
+  // The frame of every write: resolves the target (else `done` gets the error), runs
+  // `body(part, batch)` under the partition's write lock (so disk order is memory order),
+  // queues the batch, and completes `done` once it is durable (at once in memory).
+  template <typename Body>
+  void Write(const internal::v1::Target& target, Done done, Body body);
   // Records an intent in `batch` and in memory; returns its id. Requires write_mu.
   uint64_t AddIntentLocked(Part* part, internal::v1::Intent intent, StoreBatch* batch);
 

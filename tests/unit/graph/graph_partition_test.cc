@@ -172,6 +172,36 @@ TEST_F(GraphPartitionTest, DeleteEdgeAndNotFound) {
   EXPECT_EQ(g_.Stats().out_edge_count, 0u);
 }
 
+TEST_F(GraphPartitionTest, SmallListsMoveBetweenInlineAndHeapStorage) {
+  // One edge is stored inline; growing to 9 moves it to the heap; deleting shrinks the
+  // storage (below a quarter full) and a reload of one edge brings it back inline; order
+  // and content hold throughout.
+  Buy(1, 100, 50);
+  EXPECT_EQ(Ids(Page(Query(1))), (std::vector<uint64_t>{100}));
+  uint64_t one = g_.Stats().memory_bytes;
+  for (uint64_t p = 1; p <= 8; ++p) Buy(1, p, static_cast<int64_t>(p * 10));
+  // Product 100 (time 50) ties with product 5: the higher id comes first.
+  EXPECT_EQ(Ids(Page(Query(1))), (std::vector<uint64_t>{8, 7, 6, 100, 5, 4, 3, 2, 1}));
+  uint64_t nine = g_.Stats().memory_bytes;
+  EXPECT_GE(nine, one + 9 * 20);
+  for (uint64_t p = 1; p <= 8; ++p) {
+    ASSERT_TRUE(g_.DeleteEdgeCopy(Buyer(1), EdgeType::kPurchased, Direction::kOut, p).ok());
+  }
+  NeighborPage page = Page(Query(1));
+  ASSERT_EQ(page.edges.size(), 1u);
+  EXPECT_EQ(page.edges[0].id, 100u);
+  EXPECT_EQ(page.edges[0].time_ms, 50);
+  EXPECT_LE(g_.Stats().memory_bytes, one + 2 * 20);  // shrunk (to at most 2 records)
+  ASSERT_TRUE(g_.LoadEdgeList(Buyer(1), EdgeType::kPurchased, Direction::kOut,
+                              {{7, 70, 1}, {9, 90, 2}, {8, 80, 3}})
+                  .ok());
+  EXPECT_EQ(Ids(Page(Query(1))), (std::vector<uint64_t>{9, 8, 7}));
+  ASSERT_TRUE(g_.LoadEdgeList(Buyer(1), EdgeType::kPurchased, Direction::kOut, {{5, 5, 1}}).ok());
+  EXPECT_EQ(Ids(Page(Query(1))), (std::vector<uint64_t>{5}));
+  EXPECT_EQ(g_.Stats().memory_bytes, one);  // one edge: inline again, as at the start
+  EXPECT_EQ(g_.Stats().out_edge_count, 1u);
+}
+
 TEST_F(GraphPartitionTest, DeleteEntityReturnsItsEdgeCopies) {
   EntityData d;
   ASSERT_TRUE(g_.UpsertEntity(Buyer(1), d, false).ok());

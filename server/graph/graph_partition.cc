@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/graph/entity_codec.h"
 #include "server/graph/schema.h"
 
 namespace kg {
@@ -226,15 +227,27 @@ uint8_t SlotOf(EdgeType type, Direction dir) {
   return static_cast<uint8_t>(static_cast<int>(type) * 2 + static_cast<int>(dir));
 }
 
-size_t StringHeap(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+// An entity is kept as its encoding (entity_codec.h) in one exact-size allocation:
+// [uint32 length][bytes].
+using EntityBlock = std::unique_ptr<char[]>;
 
-size_t EntityBytes(const EntityData& e) {
-  size_t bytes = sizeof(EntityData) + StringHeap(e.name);
-  bytes += e.attributes.capacity() * sizeof(e.attributes[0]);
-  for (const auto& [k, v] : e.attributes) bytes += StringHeap(k) + StringHeap(v);
-  bytes += e.metrics.capacity() * sizeof(e.metrics[0]);
-  for (const auto& kv : e.metrics) bytes += StringHeap(kv.first);
-  return bytes;
+EntityBlock MakeEntityBlock(const std::string& encoded) {
+  uint32_t n = static_cast<uint32_t>(encoded.size());
+  EntityBlock block(new char[sizeof n + n]);
+  std::memcpy(block.get(), &n, sizeof n);
+  std::memcpy(block.get() + sizeof n, encoded.data(), n);
+  return block;
+}
+
+absl::string_view BlockBytes(const EntityBlock& block) {
+  uint32_t n;
+  std::memcpy(&n, block.get(), sizeof n);
+  return absl::string_view(block.get() + sizeof n, n);
+}
+
+// Bytes held by a block, with the allocator's header.
+int64_t BlockFootprint(const EntityBlock& block) {
+  return static_cast<int64_t>(sizeof(uint32_t) + BlockBytes(block).size() + 16);
 }
 
 template <typename V>
@@ -275,7 +288,7 @@ void SortUnique(std::vector<std::pair<std::string, V>>* v) {
 }  // namespace
 
 struct GraphPartition::Node {
-  std::unique_ptr<EntityData> entity;  // null while only edges name the key
+  EntityBlock entity;  // null while only edges name the key
   std::vector<AdjList> lists;
 
   AdjList* List(uint8_t slot) {
@@ -341,32 +354,36 @@ absl::Status GraphPartition::UpsertEntity(const EntityKey& key, EntityData data,
   Node& node = stripe.nodes[key];
   int64_t delta = 0;
   if (node.entity == nullptr) {
-    node.entity = std::make_unique<EntityData>(std::move(data));
     AddEntityCount(key.type, 1);
   } else {
-    delta -= EntityBytes(*node.entity);
-    EntityData& e = *node.entity;
+    delta -= BlockFootprint(node.entity);
     if (merge) {
-      if (!data.name.empty()) e.name = std::move(data.name);
-      MergeSorted(&e.attributes, std::move(data.attributes));
-      MergeSorted(&e.metrics, std::move(data.metrics));
-      e.update_time_ms = data.update_time_ms;
-    } else {
-      e = std::move(data);
+      EntityData current;
+      absl::Status decoded = DecodeEntity(BlockBytes(node.entity), &current);
+      if (!decoded.ok()) return decoded;
+      if (!data.name.empty()) current.name = std::move(data.name);
+      MergeSorted(&current.attributes, std::move(data.attributes));
+      MergeSorted(&current.metrics, std::move(data.metrics));
+      current.update_time_ms = data.update_time_ms;
+      data = std::move(current);
     }
   }
-  delta += EntityBytes(*node.entity);
-  memory_bytes_.fetch_add(delta, std::memory_order_relaxed);
+  node.entity = MakeEntityBlock(EncodeEntity(data));
+  delta += BlockFootprint(node.entity);
+  if (delta != 0) memory_bytes_.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
 bool GraphPartition::ReadEntity(const EntityKey& key,
                                 absl::FunctionRef<void(const EntityData&)> fn) const {
+  // Decoded into a per-thread buffer whose strings keep their capacity between reads.
+  thread_local EntityData buffer;
   Stripe& stripe = StripeOf(key);
   absl::ReaderMutexLock lock(&stripe.mu);
   auto it = stripe.nodes.find(key);
   if (it == stripe.nodes.end() || it->second.entity == nullptr) return false;
-  fn(*it->second.entity);
+  if (!DecodeEntity(BlockBytes(it->second.entity), &buffer).ok()) return false;
+  fn(buffer);
   return true;
 }
 
@@ -378,7 +395,7 @@ absl::Status GraphPartition::DeleteEntity(const EntityKey& key, std::vector<Remo
   Node& node = it->second;
   int64_t delta = 0;
   if (node.entity != nullptr) {
-    delta -= EntityBytes(*node.entity);
+    delta -= BlockFootprint(node.entity);
     AddEntityCount(key.type, -1);
   }
   for (const AdjList& list : node.lists) {

@@ -8,7 +8,8 @@
 //
 // Memory layout (see docs/DESIGN.md): an edge copy is a packed 20-byte record (neighbor
 // id, time, float weight) in a contiguous array per (key, edge type, direction); the
-// neighbor's entity type is implied by the schema. No per-edge heap allocation.
+// neighbor's entity type is implied by the schema. No per-edge heap allocation. An entity
+// is kept encoded (entity_codec.h) in one allocation and decoded when read.
 #ifndef KG_SERVER_GRAPH_GRAPH_PARTITION_H_
 #define KG_SERVER_GRAPH_GRAPH_PARTITION_H_
 
@@ -98,8 +99,9 @@ class GraphPartition {
   // in `data`. Requires a valid key and attributes/metrics sorted by name (NormalizeEntity).
   absl::Status UpsertEntity(const EntityKey& key, EntityData data, bool merge);
 
-  // Calls `fn` with the entity under the stripe's read lock and returns true, or returns
-  // false when the entity does not exist. `fn` must not call back into the partition.
+  // Calls `fn` with the entity (decoded into a per-thread buffer, valid during the call)
+  // under the stripe's read lock and returns true, or returns false when the entity does
+  // not exist. `fn` must not call back into the partition.
   bool ReadEntity(const EntityKey& key, absl::FunctionRef<void(const EntityData&)> fn) const;
 
   // Removes the entity and every edge copy stored with its key, appending those copies to

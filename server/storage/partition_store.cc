@@ -13,6 +13,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "server/graph/entity_codec.h"
 #include "server/graph/schema.h"
 
 namespace kg {
@@ -96,51 +97,6 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 }  // namespace
-
-std::string EncodeEntity(const EntityData& data) {
-  std::string out;
-  out.push_back(1);  // value format version
-  PutString(&out, data.name);
-  PutVarint(&out, static_cast<uint64_t>(data.update_time_ms));
-  PutVarint(&out, data.attributes.size());
-  for (const auto& [k, v] : data.attributes) {
-    PutString(&out, k);
-    PutString(&out, v);
-  }
-  PutVarint(&out, data.metrics.size());
-  for (const auto& [k, v] : data.metrics) {
-    PutString(&out, k);
-    uint64_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    PutU64(&out, bits);
-  }
-  return out;
-}
-
-absl::Status DecodeEntity(const std::string& bytes, EntityData* data) {
-  auto bad = [] { return absl::DataLossError("undecodable entity record"); };
-  if (bytes.empty() || bytes[0] != 1) return bad();
-  size_t pos = 1;
-  uint64_t v = 0, n = 0;
-  *data = EntityData();
-  if (!GetString(bytes, &pos, &data->name) || !GetVarint(bytes, &pos, &v)) return bad();
-  data->update_time_ms = static_cast<int64_t>(v);
-  if (!GetVarint(bytes, &pos, &n) || n > bytes.size()) return bad();
-  data->attributes.resize(n);
-  for (auto& [k, val] : data->attributes) {
-    if (!GetString(bytes, &pos, &k) || !GetString(bytes, &pos, &val)) return bad();
-  }
-  if (!GetVarint(bytes, &pos, &n) || n > bytes.size()) return bad();
-  data->metrics.resize(n);
-  for (auto& [k, val] : data->metrics) {
-    if (!GetString(bytes, &pos, &k) || bytes.size() - pos < 8) return bad();
-    uint64_t bits = GetU64(bytes.data() + pos);
-    pos += 8;
-    std::memcpy(&val, &bits, sizeof val);
-  }
-  if (pos != bytes.size()) return bad();
-  return absl::OkStatus();
-}
 
 StoreBatch::StoreBatch() : batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 StoreBatch::~StoreBatch() = default;
@@ -307,7 +263,8 @@ absl::StatusOr<std::vector<LoadedIntent>> PartitionStore::Load(GraphPartition* g
       if (key.size() != 10) return bad("malformed entity key");
       EntityKey k{static_cast<EntityType>(key[1]), GetU64(key.data() + 2)};
       EntityData data;
-      absl::Status st = DecodeEntity(it->value().ToString(), &data);
+      absl::Status st =
+          DecodeEntity(absl::string_view(it->value().data(), it->value().size()), &data);
       if (!st.ok()) return bad(st.message());
       st = graph->UpsertEntity(k, std::move(data), false);
       if (!st.ok()) return bad(st.message());

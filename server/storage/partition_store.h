@@ -4,7 +4,7 @@
 // is acknowledged only after the write-ahead log is synced. Thread-safe.
 //
 // Record layout (big-endian integers, so keys sort by owner):
-//   'e' type(1) id(8)                               -> EntityData (see EncodeEntity)
+//   'e' type(1) id(8)                               -> EncodeEntity (entity_codec.h)
 //   'o'|'i' owner_type(1) owner_id(8) edge_type(1) other_id(8) -> time_ms(8) weight(4)
 //   'n' intent_id(8)                                -> opaque bytes (the caller's)
 //   'm' "meta"                                      -> "kg-partition v1 <partition> <count>"
@@ -108,10 +108,6 @@ class PartitionStore {
   std::atomic<uint64_t> next_intent_{1};
   std::thread committer_;
 };
-
-// Encoding of entity values (exposed for tests).
-std::string EncodeEntity(const EntityData& data);
-absl::Status DecodeEntity(const std::string& bytes, EntityData* data);
 
 }  // namespace kg
 

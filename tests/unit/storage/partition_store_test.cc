@@ -5,6 +5,7 @@
 #include <future>
 
 #include "gtest/gtest.h"
+#include "server/graph/entity_codec.h"
 #include "server/partition/partition_host.h"
 #include "server/storage/data_dir.h"
 

@@ -6,10 +6,11 @@
 // stripe share its lock, a writer holds it for one item only, so a writer never stalls
 // readers of other stripes and stalls its own stripe's readers for microseconds.
 //
-// Memory layout (see docs/DESIGN.md): an edge copy is a packed 20-byte record (neighbor
-// id, time, float weight) in a contiguous array per (key, edge type, direction); the
-// neighbor's entity type is implied by the schema. No per-edge heap allocation. An entity
-// is kept encoded (entity_codec.h) in one allocation and decoded when read.
+// Memory layout (see docs/DESIGN.md): all edge lists of a key live in one heap block
+// (adjacency.h), an edge copy a record of per-list widths (neighbor id, time offset, float
+// weight only when the list's weights differ); the neighbor's entity type is implied by
+// the schema. An entity is kept encoded (entity_codec.h) in one allocation and decoded
+// when read.
 #ifndef KG_SERVER_GRAPH_GRAPH_PARTITION_H_
 #define KG_SERVER_GRAPH_GRAPH_PARTITION_H_
 

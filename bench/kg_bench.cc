@@ -3,7 +3,9 @@
 // and reports throughput, errors by status code and latency percentiles, each RPC's
 // throughput also as a ratio to a grpc.health.v1.Health/Check phase run with the same
 // settings in the same invocation. See `kg_bench --help` and docs/PERFORMANCE.md.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +20,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -28,6 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
 #include "proto/grpc_status.h"
@@ -58,6 +62,11 @@ ABSL_FLAG(uint64_t, buyers, 0, "buyer ids are 1..N; 0 reads N from GetClusterInf
 ABSL_FLAG(int64_t, deadline_ms, 5000, "deadline of each call");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 ABSL_FLAG(uint64_t, seed, 1, "random seed of the key draws");
+ABSL_FLAG(std::string, decode, "encoded",
+          "how GetEntities and GetNeighbors replies are parsed: encoded (every field but the "
+          "entities, which stay encoded bytes: kg.internal.v1.Encoded* messages, the load "
+          "generator's CPU goes to the calls rather than to building maps it never reads) or "
+          "full (kg.v1 messages with every entity built, as a typical client does)");
 
 namespace kg {
 namespace {
@@ -90,7 +99,7 @@ struct Settings {
   int concurrency, channels, batch, limit;
   double duration, warmup, rate;
   int64_t requests, deadline_ms;
-  bool zipf;
+  bool zipf, full_decode;
   uint64_t products, buyers, seed;
 };
 
@@ -180,6 +189,13 @@ struct PhaseResult {
 struct Stubs {
   std::unique_ptr<v1::GraphService::Stub> graph;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  // The same methods, replies parsed with entities left encoded (--decode=encoded).
+  std::unique_ptr<
+      grpc::TemplatedGenericStub<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>>
+      get_entities;
+  std::unique_ptr<grpc::TemplatedGenericStub<v1::GetNeighborsRequest,
+                                             internal::v1::EncodedGetNeighborsResponse>>
+      get_neighbors;
 };
 
 // One asynchronous call of a kind, self-deleting when done.
@@ -210,33 +226,61 @@ class Runner {
         return;
       }
       case Kind::kGetEntities: {
-        auto* c = new Call<v1::GetEntitiesRequest, v1::GetEntitiesResponse>;
-        c->ctx.set_deadline(deadline);
+        v1::GetEntitiesRequest req;
         for (int i = 0; i < s_.batch; ++i) {
-          v1::EntityKey* k = c->req.add_keys();
+          v1::EntityKey* k = req.add_keys();
           k->set_type(v1::PRODUCT);
           k->set_id(draw(s_.products));
         }
-        st.graph->async()->GetEntities(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
-          done(status.error_code(), c->req.keys_size());
-          delete c;
-        });
+        auto start = [&](auto* c) {
+          c->ctx.set_deadline(deadline);
+          c->req = std::move(req);
+          auto finish = [c, done](grpc::Status status) {
+            done(status.error_code(), c->req.keys_size());
+            delete c;
+          };
+          if constexpr (std::is_same_v<decltype(c->resp), v1::GetEntitiesResponse>) {
+            st.graph->async()->GetEntities(&c->ctx, &c->req, &c->resp, std::move(finish));
+          } else {
+            st.get_entities->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetEntities", {}, &c->req,
+                                       &c->resp, std::move(finish));
+          }
+        };
+        if (s_.full_decode) {
+          start(new Call<v1::GetEntitiesRequest, v1::GetEntitiesResponse>);
+        } else {
+          start(new Call<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>);
+        }
         return;
       }
       case Kind::kGetNeighbors:
       case Kind::kGetNeighborsInline: {
-        auto* c = new Call<v1::GetNeighborsRequest, v1::GetNeighborsResponse>;
-        c->ctx.set_deadline(deadline);
-        v1::EntityKey* k = c->req.add_keys();
+        v1::GetNeighborsRequest req;
+        v1::EntityKey* k = req.add_keys();
         k->set_type(v1::BUYER);
         k->set_id(draw(s_.buyers));
-        c->req.set_edge_type(v1::PURCHASED);
-        c->req.set_limit(s_.limit);
-        c->req.set_include_entities(kind == Kind::kGetNeighborsInline);
-        st.graph->async()->GetNeighbors(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
-          done(status.error_code(), 1);
-          delete c;
-        });
+        req.set_edge_type(v1::PURCHASED);
+        req.set_limit(s_.limit);
+        req.set_include_entities(kind == Kind::kGetNeighborsInline);
+        auto start = [&](auto* c) {
+          c->ctx.set_deadline(deadline);
+          c->req = std::move(req);
+          auto finish = [c, done](grpc::Status status) {
+            done(status.error_code(), 1);
+            delete c;
+          };
+          if constexpr (std::is_same_v<decltype(c->resp), v1::GetNeighborsResponse>) {
+            st.graph->async()->GetNeighbors(&c->ctx, &c->req, &c->resp, std::move(finish));
+          } else {
+            st.get_neighbors->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetNeighbors", {}, &c->req,
+                                        &c->resp, std::move(finish));
+          }
+        };
+        if (s_.full_decode) {
+          start(new Call<v1::GetNeighborsRequest, v1::GetNeighborsResponse>);
+        } else {
+          start(new Call<v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>);
+        }
         return;
       }
       case Kind::kCount: {
@@ -418,6 +462,11 @@ int Main() {
   s.requests = absl::GetFlag(FLAGS_requests);
   s.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
   s.zipf = absl::GetFlag(FLAGS_keys) == "zipf";
+  s.full_decode = absl::GetFlag(FLAGS_decode) == "full";
+  if (absl::GetFlag(FLAGS_decode) != "full" && absl::GetFlag(FLAGS_decode) != "encoded") {
+    std::cerr << "--decode: encoded or full\n";
+    return 2;
+  }
   s.products = absl::GetFlag(FLAGS_products);
   s.buyers = absl::GetFlag(FLAGS_buyers);
   s.seed = absl::GetFlag(FLAGS_seed);
@@ -467,7 +516,11 @@ int Main() {
     args.SetMaxReceiveMessageSize(64 << 20);
     auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
     stubs.push_back(
-        {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel)});
+        {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel),
+         std::make_unique<grpc::TemplatedGenericStub<
+             v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>>(channel),
+         std::make_unique<grpc::TemplatedGenericStub<
+             v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>>(channel)});
   }
   if (s.products == 0 || s.buyers == 0) {
     auto admin =

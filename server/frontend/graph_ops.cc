@@ -18,7 +18,23 @@
 namespace kg {
 namespace {
 
-using EntityMap = absl::flat_hash_map<EntityKey, const v1::Entity*>;
+// Found entities, each as its encoded kg.v1.Entity.
+using EntityMap = absl::flat_hash_map<EntityKey, const std::string*>;
+
+// ValidateKey (and ValidateOwner when `owner_of` is set), naming the field `list[i]`; the
+// name is only built for an error, so valid keys cost no allocation.
+absl::Status ValidateKeyAt(const EntityKey& key, absl::string_view list, int i,
+                           const std::pair<EdgeType, Direction>* owner_of = nullptr) {
+  auto check = [&](absl::string_view field) {
+    absl::Status s = ValidateKey(key, field);
+    if (s.ok() && owner_of != nullptr) {
+      s = ValidateOwner(key, owner_of->first, owner_of->second, field);
+    }
+    return s;
+  };
+  absl::Status s = check(list);
+  return s.ok() ? s : check(absl::StrCat(list, "[", i, "]"));
+}
 
 absl::Status CheckDeadline(const CallOptions& o) {
   if (std::chrono::system_clock::now() >= o.deadline) {
@@ -94,7 +110,7 @@ void FetchEntities(const Router& router, const CallOptions& o, const std::vector
         then(slot->status, found);
         return;
       }
-      for (const v1::EntityResult& r : slot->resp.results()) {
+      for (const internal::v1::EncodedEntityResult& r : slot->resp.results()) {
         if (r.found()) found[KeyFromProto(r.key())] = &r.entity();
       }
     }
@@ -108,13 +124,13 @@ GraphOps::GraphOps(const Router* router, std::string role, std::string version)
     : router_(router), role_(std::move(role)), version_(std::move(version)), start_ms_(NowMs()) {}
 
 void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& req,
-                           v1::GetEntitiesResponse* resp, Done done) const {
+                           internal::v1::EncodedGetEntitiesResponse* resp, Done done) const {
   absl::Status s = CheckDeadline(o);
   if (s.ok()) s = CheckCount(req.keys_size(), kMaxBatch, "keys");
   ReadMask mask;
   if (s.ok()) s = ParseReadMask(req.read_mask(), "read_mask", &mask);
   for (int i = 0; s.ok() && i < req.keys_size(); ++i) {
-    s = ValidateKey(KeyFromProto(req.keys(i)), absl::StrCat("keys[", i, "]"));
+    s = ValidateKeyAt(KeyFromProto(req.keys(i)), "keys", i);
   }
   if (!s.ok()) return done(s);
   using S = Scatter<internal::v1::GetEntitiesRequest, internal::v1::GetEntitiesResponse>;
@@ -131,7 +147,7 @@ void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& r
   raw->Run(*router_, o, &PartitionClient::GetEntities, [scatter, resp, done = std::move(done)]() {
     for (auto& slot : scatter->slots()) {
       for (size_t j = 0; j < slot->items.size(); ++j) {
-        v1::EntityResult* out = resp->mutable_results(slot->items[j]);
+        internal::v1::EncodedEntityResult* out = resp->mutable_results(slot->items[j]);
         absl::Status error;
         if (slot->Answered(j, slot->resp.results_size(), &error)) {
           out->Swap(slot->resp.mutable_results(static_cast<int>(j)));
@@ -365,7 +381,7 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
   auto scatter = std::make_shared<S>(router_->partition_count());
   for (int i = 0; i < req.keys_size(); ++i) {
     EntityKey key = KeyFromProto(req.keys(i));
-    state->statuses[i] = ValidateKey(key, absl::StrCat("keys[", i, "]"));
+    state->statuses[i] = ValidateKeyAt(key, "keys", i);
     if (!state->statuses[i].ok()) continue;
     auto& slot = scatter->At(router_->PartitionOf(key));
     *slot.req.add_keys() = req.keys(i);
@@ -437,7 +453,7 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
 }
 
 void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest& req,
-                            v1::GetNeighborsResponse* resp, Done done) const {
+                            internal::v1::EncodedGetNeighborsResponse* resp, Done done) const {
   absl::Status s = CheckDeadline(o);
   if (s.ok()) s = CheckCount(req.keys_size(), kMaxNeighborKeys, "keys");
   if (s.ok()) s = CheckEdgeType(req.edge_type(), "edge_type");
@@ -462,12 +478,11 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
   auto scatter = std::make_shared<S>(router_->partition_count());
   resp->mutable_results()->Reserve(req.keys_size());
   for (int i = 0; i < req.keys_size(); ++i) {
-    v1::NeighborList* list = resp->add_results();
+    internal::v1::EncodedNeighborList* list = resp->add_results();
     *list->mutable_key() = req.keys(i);
     EntityKey key = KeyFromProto(req.keys(i));
-    std::string field = absl::StrCat("keys[", i, "]");
-    absl::Status ks = ValidateKey(key, field);
-    if (ks.ok()) ks = ValidateOwner(key, type, dir, field);
+    const std::pair<EdgeType, Direction> owner_of(type, dir);
+    absl::Status ks = ValidateKeyAt(key, "keys", i, &owner_of);
     if (!ks.ok()) {
       SetItemStatus(ks, list->mutable_status());
       continue;
@@ -496,7 +511,7 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
              absl::flat_hash_set<EntityKey> seen;
              for (auto& slot : scatter->slots()) {
                for (size_t j = 0; j < slot->items.size(); ++j) {
-                 v1::NeighborList* list = resp->mutable_results(slot->items[j]);
+                 internal::v1::EncodedNeighborList* list = resp->mutable_results(slot->items[j]);
                  absl::Status error;
                  if (!slot->Answered(j, slot->resp.pages_size(), &error)) {
                    SetItemStatus(error, list->mutable_status());
@@ -511,7 +526,7 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
                        EncodePageToken(slot->req.queries(static_cast<int>(j)), page->next()));
                  }
                  if (include) {
-                   for (const v1::Neighbor& n : list->neighbors()) {
+                   for (const internal::v1::EncodedNeighbor& n : list->neighbors()) {
                      EntityKey k = KeyFromProto(n.key());
                      if (seen.insert(k).second) wanted.push_back(k);
                    }
@@ -522,11 +537,11 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
              FetchEntities(*router, o, wanted, mask,
                            [resp, done](absl::Status fs, const EntityMap& found) {
                              if (!fs.ok()) return done(fs);
-                             for (v1::NeighborList& list : *resp->mutable_results()) {
-                               for (v1::Neighbor& n : *list.mutable_neighbors()) {
+                             for (auto& list : *resp->mutable_results()) {
+                               for (auto& n : *list.mutable_neighbors()) {
                                  auto it = found.find(KeyFromProto(n.key()));
                                  n.set_entity_found(it != found.end());
-                                 if (it != found.end()) *n.mutable_entity() = *it->second;
+                                 if (it != found.end()) n.set_entity(*it->second);
                                }
                              }
                              done(absl::OkStatus());
@@ -667,7 +682,9 @@ void FinishTraverse(const Router* router, std::shared_ptr<TraverseState> st) {
                   for (v1::TraverseResult& r : *st->resp->mutable_results()) {
                     auto it = found.find(KeyFromProto(r.key()));
                     r.set_entity_found(it != found.end());
-                    if (it != found.end()) *r.mutable_entity() = *it->second;
+                    if (it != found.end() && !r.mutable_entity()->ParseFromString(*it->second)) {
+                      return st->done(absl::InternalError("undecodable entity from a partition"));
+                    }
                   }
                   st->done(absl::OkStatus());
                 });
@@ -702,7 +719,7 @@ void RunHop(const Router* router, std::shared_ptr<TraverseState> st, int h) {
         const internal::v1::NeighborPage& page = slot->resp.pages(static_cast<int>(j));
         if (page.status().code() != 0) return st->done(FromItemStatus(page.status()));
         const Score& from = st->frontier[slot->items[j]].second;
-        for (const v1::Neighbor& n : page.neighbors()) {
+        for (const internal::v1::EncodedNeighbor& n : page.neighbors()) {
           Score& to = next[n.key().id()];
           to.paths += from.paths;
           to.weight += from.weight * n.weight();

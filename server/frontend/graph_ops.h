@@ -3,6 +3,9 @@
 // lookups (inline entities), multi-hop traversal. Independent of gRPC's server side: the
 // services in services.h are thin wrappers. Thread-safe.
 //
+// GetEntities and GetNeighbors reply with the wire-compatible Encoded* messages
+// (proto/kg/internal/v1/encoded.proto): entities are copied as stored, not rebuilt.
+//
 // Every operation validates the request, fills `resp` and runs `done` exactly once, with
 // a request-level status (INVALID_ARGUMENT naming the field, DEADLINE_EXCEEDED, ...);
 // item-level problems go into the reply. `req` and `resp` must outlive `done`.
@@ -15,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.pb.h"
 #include "kg/v1/graph.pb.h"
 #include "server/frontend/cluster.h"
@@ -44,7 +48,7 @@ class GraphOps {
   GraphOps(const Router* router, std::string role, std::string version);
 
   void GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& req,
-                   v1::GetEntitiesResponse* resp, Done done) const;
+                   internal::v1::EncodedGetEntitiesResponse* resp, Done done) const;
   void UpsertEntities(const CallOptions& o, const v1::UpsertEntitiesRequest& req,
                       v1::UpsertEntitiesResponse* resp, Done done) const;
   void DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequest& req,
@@ -54,7 +58,7 @@ class GraphOps {
   void DeleteEdges(const CallOptions& o, const v1::DeleteEdgesRequest& req,
                    v1::DeleteEdgesResponse* resp, Done done) const;
   void GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest& req,
-                    v1::GetNeighborsResponse* resp, Done done) const;
+                    internal::v1::EncodedGetNeighborsResponse* resp, Done done) const;
   void CountNeighbors(const CallOptions& o, const v1::CountNeighborsRequest& req,
                       v1::CountNeighborsResponse* resp, Done done) const;
   void Traverse(const CallOptions& o, const v1::TraverseRequest& req, v1::TraverseResponse* resp,

@@ -31,6 +31,41 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Deadline
   return reactor;
 }
 
+// Runs `op` on a raw call: parses the request as Req, lets `op` fill a Resp, serializes
+// it into `response` and finishes. Req and Resp live until the reactor finishes.
+template <typename Req, typename Resp, typename Op>
+grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const DeadlinePolicy& policy,
+                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                                   Op op) {
+  struct Messages {
+    Req req;
+    Resp resp;
+  };
+  auto messages = std::make_shared<Messages>();
+  grpc::ByteBuffer bytes(*request);  // shares the slices
+  grpc::Status parsed =
+      grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes, &messages->req);
+  if (!parsed.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "request: not a valid " + Req::descriptor()->full_name() + " message"));
+    return reactor;
+  }
+  return Unary(ctx, policy, [&](const CallOptions& o, Done done) {
+    op(o, messages->req, &messages->resp,
+       [messages, response, done = std::move(done)](absl::Status status) {
+         if (status.ok()) {
+           bool own_buffer = false;
+           grpc::Status s = grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+               messages->resp, response, &own_buffer);
+           if (!s.ok()) status = absl::InternalError("could not serialize the reply");
+         }
+         done(status);
+       });
+  });
+}
+
 // Reads an Import stream one message at a time: the next read starts only after the
 // previous message was applied, which bounds memory and keeps records in order.
 class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
@@ -110,16 +145,31 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
     });                                                                                \
   }
 
-KG_GRAPH_HANDLER(GetEntities)
 KG_GRAPH_HANDLER(UpsertEntities)
 KG_GRAPH_HANDLER(DeleteEntities)
 KG_GRAPH_HANDLER(UpsertEdges)
 KG_GRAPH_HANDLER(DeleteEdges)
-KG_GRAPH_HANDLER(GetNeighbors)
 KG_GRAPH_HANDLER(CountNeighbors)
 KG_GRAPH_HANDLER(Traverse)
 
 #undef KG_GRAPH_HANDLER
+
+#define KG_RAW_GRAPH_HANDLER(Method, Response)                                                 \
+  grpc::ServerUnaryReactor* GraphServiceImpl::Method(                                          \
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
+    return RawUnary<v1::Method##Request, Response>(                                            \
+        ctx, policy_, req, resp,                                                               \
+        [this](const CallOptions& o, const v1::Method##Request& r, Response* out, Done done) { \
+          absl::Status ready = gate_->Check();                                                 \
+          if (!ready.ok()) return done(ready);                                                 \
+          ops_->Method(o, r, out, std::move(done));                                            \
+        });                                                                                    \
+  }
+
+KG_RAW_GRAPH_HANDLER(GetEntities, internal::v1::EncodedGetEntitiesResponse)
+KG_RAW_GRAPH_HANDLER(GetNeighbors, internal::v1::EncodedGetNeighborsResponse)
+
+#undef KG_RAW_GRAPH_HANDLER
 
 grpc::ServerReadReactor<v1::ImportRequest>* GraphServiceImpl::Import(
     grpc::CallbackServerContext* ctx, v1::ImportResponse* resp) {

@@ -18,7 +18,13 @@ struct DeadlinePolicy {
   std::chrono::milliseconds default_deadline{10000};
 };
 
-class GraphServiceImpl final : public v1::GraphService::CallbackService {
+// GetEntities and GetNeighbors are served as raw methods: the request is parsed here and
+// the reply is serialized from its wire-compatible Encoded* form (graph_ops.h), so stored
+// entities go out as they are. Clients see the kg.v1 messages.
+using GraphServiceBase = v1::GraphService::WithRawCallbackMethod_GetEntities<
+    v1::GraphService::WithRawCallbackMethod_GetNeighbors<v1::GraphService::CallbackService>>;
+
+class GraphServiceImpl final : public GraphServiceBase {
  public:
   // Data requests are refused (UNAVAILABLE) while `gate` is closed. Import progress is
   // counted in `metrics`. All must outlive this.
@@ -27,8 +33,8 @@ class GraphServiceImpl final : public v1::GraphService::CallbackService {
       : ops_(ops), policy_(policy), gate_(gate), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
-                                        const v1::GetEntitiesRequest* req,
-                                        v1::GetEntitiesResponse* resp) override;
+                                        const grpc::ByteBuffer* req,
+                                        grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* UpsertEntities(grpc::CallbackServerContext* ctx,
                                            const v1::UpsertEntitiesRequest* req,
                                            v1::UpsertEntitiesResponse* resp) override;
@@ -42,8 +48,8 @@ class GraphServiceImpl final : public v1::GraphService::CallbackService {
                                         const v1::DeleteEdgesRequest* req,
                                         v1::DeleteEdgesResponse* resp) override;
   grpc::ServerUnaryReactor* GetNeighbors(grpc::CallbackServerContext* ctx,
-                                         const v1::GetNeighborsRequest* req,
-                                         v1::GetNeighborsResponse* resp) override;
+                                         const grpc::ByteBuffer* req,
+                                         grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* CountNeighbors(grpc::CallbackServerContext* ctx,
                                            const v1::CountNeighborsRequest* req,
                                            v1::CountNeighborsResponse* resp) override;

@@ -1,8 +1,14 @@
-// The compact binary encoding of an entity: how the graph keeps entities in memory (one
+// The binary encoding of an entity: how the graph keeps entities in memory (one
 // allocation each) and how the store keeps them on disk. Thread-safe (pure functions).
 //
-//   version(1) name(varint len + bytes) update_time(varint)
-//   n_attributes(varint) { key, value }*   n_metrics(varint) { key, double(8, big-endian) }*
+// The bytes are exactly the protobuf wire encoding of kg.v1.Entity's fields 2-5 (name,
+// attributes, metrics, update_time_ms; proto/kg/v1/types.proto), written here by hand,
+// without the protobuf library: the API layers send a stored entity as it is, prefixed
+// with its key (field 1), instead of rebuilding it as a message. Fields in number order,
+// map entries sorted by name, each entry with its key and value, empty name and zero time
+// omitted. tests/unit/partition/entity_wire_test.cc checks it against the generated code.
+// DecodeEntity also reads the first format of this project (it began with a version byte 1,
+// which no protobuf field tag can be), so older data directories stay readable.
 #ifndef KG_SERVER_GRAPH_ENTITY_CODEC_H_
 #define KG_SERVER_GRAPH_ENTITY_CODEC_H_
 

@@ -157,6 +157,16 @@ bool GraphPartition::ReadEntity(const EntityKey& key,
   return true;
 }
 
+bool GraphPartition::ReadEncodedEntity(const EntityKey& key,
+                                       absl::FunctionRef<void(absl::string_view)> fn) const {
+  Stripe& stripe = StripeOf(key);
+  absl::ReaderMutexLock lock(&stripe.mu);
+  auto it = stripe.nodes.find(key);
+  if (it == stripe.nodes.end() || it->second.entity == nullptr) return false;
+  fn(BlockBytes(it->second.entity));
+  return true;
+}
+
 absl::Status GraphPartition::DeleteEntity(const EntityKey& key, std::vector<RemovedEdge>* removed) {
   Stripe& stripe = StripeOf(key);
   absl::MutexLock lock(&stripe.mu);

@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/graph/key.h"
 
@@ -104,6 +105,10 @@ class GraphPartition {
   // under the stripe's read lock and returns true, or returns false when the entity does
   // not exist. `fn` must not call back into the partition.
   bool ReadEntity(const EntityKey& key, absl::FunctionRef<void(const EntityData&)> fn) const;
+
+  // Like ReadEntity, but calls `fn` with the entity's encoding (entity_codec.h) as stored,
+  // without decoding it.
+  bool ReadEncodedEntity(const EntityKey& key, absl::FunctionRef<void(absl::string_view)> fn) const;
 
   // Removes the entity and every edge copy stored with its key, appending those copies to
   // *removed. Returns NOT_FOUND when neither the entity nor any edge of it existed.

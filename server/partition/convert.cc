@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "server/graph/schema.h"
 
 namespace kg {
@@ -125,6 +126,23 @@ void EntityToProto(const EntityKey& key, const EntityData& data, const ReadMask&
       if (mask.all_metrics || mask.metrics.contains(k)) (*metrics)[k] = v;
     }
   }
+}
+
+void AppendEncodedEntity(const EntityKey& key, absl::string_view encoded, std::string* out) {
+  using google::protobuf::io::CodedOutputStream;
+  // Field 1 (key, length-delimited): { type = 1 (varint), id = 2 (varint) }.
+  uint8_t buf[2 + 1 + 5 + 1 + 10];  // tag, length, two tags and two varints
+  uint8_t* body = buf + 2;
+  uint8_t* p = body;
+  *p++ = (1 << 3) | 0;
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(key.type), p);
+  *p++ = (2 << 3) | 0;
+  p = CodedOutputStream::WriteVarint64ToArray(key.id, p);
+  buf[0] = (1 << 3) | 2;
+  buf[1] = static_cast<uint8_t>(p - body);
+  out->reserve(out->size() + (p - buf) + encoded.size());
+  out->append(reinterpret_cast<const char*>(buf), p - buf);
+  out->append(encoded.data(), encoded.size());
 }
 
 absl::Status ValidateEdgeProto(const v1::Edge& edge, absl::string_view field, int64_t now_ms,

@@ -24,6 +24,8 @@ struct ReadMask {
   bool all_metrics = true;
   absl::flat_hash_set<std::string> attributes;  // when !all_attributes
   absl::flat_hash_set<std::string> metrics;     // when !all_metrics
+
+  bool SelectsAll() const { return name && update_time && all_attributes && all_metrics; }
 };
 
 // Parses read-mask paths: "name", "attributes", "metrics", "update_time_ms",
@@ -44,6 +46,10 @@ absl::Status EntityFromProto(const v1::Entity& entity, absl::string_view field, 
 // Writes the fields of `data` selected by `mask` into `out` (which gets `key`).
 void EntityToProto(const EntityKey& key, const EntityData& data, const ReadMask& mask,
                    v1::Entity* out);
+
+// Appends the wire encoding of a kg.v1.Entity: `key` (field 1) followed by `encoded`, the
+// entity's other fields as the graph stores them (server/graph/entity_codec.h).
+void AppendEncodedEntity(const EntityKey& key, absl::string_view encoded, std::string* out);
 
 // Validates an edge (schema, ids, time, finite weight) naming fields under `field`; a
 // time_ms of 0 becomes `now_ms`.

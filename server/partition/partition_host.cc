@@ -151,13 +151,22 @@ absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& 
   ReadMask mask;
   KG_RETURN_IF_ERROR(ParseReadMask(req.read_mask(), "read_mask", &mask));
   resp->mutable_results()->Reserve(req.keys_size());
+  bool all = mask.SelectsAll();
+  v1::Entity masked;
   for (const v1::EntityKey& pkey : req.keys()) {
-    v1::EntityResult* result = resp->add_results();
+    internal::v1::EncodedEntityResult* result = resp->add_results();
     *result->mutable_key() = pkey;
     EntityKey key = KeyFromProto(pkey);
-    bool found = part->graph.ReadEntity(key, [&](const EntityData& data) {
-      EntityToProto(key, data, mask, result->mutable_entity());
-    });
+    bool found = all ? part->graph.ReadEncodedEntity(key,
+                                                     [&](absl::string_view encoded) {
+                                                       AppendEncodedEntity(
+                                                           key, encoded, result->mutable_entity());
+                                                     })
+                     : part->graph.ReadEntity(key, [&](const EntityData& data) {
+                         masked.Clear();
+                         EntityToProto(key, data, mask, &masked);
+                         masked.AppendToString(result->mutable_entity());
+                       });
     result->set_found(found);
   }
   return absl::OkStatus();
@@ -392,7 +401,7 @@ absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest
     out->set_total_count(page.total_count);
     out->mutable_neighbors()->Reserve(page.edges.size());
     for (const NeighborEdge& e : page.edges) {
-      v1::Neighbor* n = out->add_neighbors();
+      internal::v1::EncodedNeighbor* n = out->add_neighbors();
       n->mutable_key()->set_type(static_cast<v1::EntityType>(ntype));
       n->mutable_key()->set_id(e.id);
       n->set_time_ms(e.time_ms);

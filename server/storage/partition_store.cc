@@ -33,33 +33,6 @@ uint64_t GetU64(const char* p) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
-void PutVarint(std::string* s, uint64_t v) {
-  while (v >= 0x80) {
-    s->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  s->push_back(static_cast<char>(v));
-}
-bool GetVarint(const std::string& s, size_t* pos, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && *pos < s.size(); shift += 7) {
-    uint8_t b = static_cast<uint8_t>(s[(*pos)++]);
-    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-void PutString(std::string* s, const std::string& v) {
-  PutVarint(s, v.size());
-  s->append(v);
-}
-bool GetString(const std::string& s, size_t* pos, std::string* v) {
-  uint64_t n = 0;
-  if (!GetVarint(s, pos, &n) || n > s.size() - *pos) return false;
-  v->assign(s, *pos, n);
-  *pos += n;
-  return true;
-}
 
 std::string EntityKeyBytes(const EntityKey& key) {
   std::string k(1, kEntity);

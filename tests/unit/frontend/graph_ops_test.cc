@@ -52,6 +52,24 @@ class GraphOpsTest : public ::testing::Test {
     return p.get_future().get();
   }
 
+  // GetEntities and GetNeighbors reply with Encoded* messages: read them as the kg.v1
+  // messages a client receives (the same bytes on the wire).
+  template <typename Encoded, typename Req, typename Resp, typename Fn>
+  absl::Status CallEncoded(Fn fn, const Req& req, Resp* resp) {
+    Encoded encoded;
+    absl::Status s = Call(fn, req, &encoded);
+    EXPECT_TRUE(resp->ParseFromString(encoded.SerializeAsString()));
+    return s;
+  }
+  absl::Status Call(decltype(&GraphOps::GetEntities) fn, const v1::GetEntitiesRequest& req,
+                    v1::GetEntitiesResponse* resp) {
+    return CallEncoded<internal::v1::EncodedGetEntitiesResponse>(fn, req, resp);
+  }
+  absl::Status Call(decltype(&GraphOps::GetNeighbors) fn, const v1::GetNeighborsRequest& req,
+                    v1::GetNeighborsResponse* resp) {
+    return CallEncoded<internal::v1::EncodedGetNeighborsResponse>(fn, req, resp);
+  }
+
   void AddEdges(const std::vector<v1::Edge>& edges) {
     v1::UpsertEdgesRequest req;
     for (const auto& e : edges) *req.add_edges() = e;
@@ -119,7 +137,7 @@ TEST_F(GraphOpsTest, RequestBounds) {
 TEST_F(GraphOpsTest, ExpiredDeadline) {
   v1::GetEntitiesRequest req;
   *req.add_keys() = K(v1::PRODUCT, 1);
-  v1::GetEntitiesResponse resp;
+  internal::v1::EncodedGetEntitiesResponse resp;
   std::promise<absl::Status> p;
   ops_->GetEntities(CallOptions{std::chrono::system_clock::now() - std::chrono::seconds(1)}, req,
                     &resp, [&p](absl::Status s) { p.set_value(s); });

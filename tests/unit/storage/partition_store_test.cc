@@ -48,7 +48,27 @@ TEST_F(PartitionStoreTest, EntityCodecRoundTrips) {
   std::string bytes = EncodeEntity(d);
   EXPECT_EQ(DecodeEntity(bytes.substr(0, bytes.size() - 3), &back).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_FALSE(DecodeEntity("", &back).ok());
+  EXPECT_EQ(DecodeEntity(std::string("\x12\x05ab", 4), &back).code(),
+            absl::StatusCode::kDataLoss);                          // name longer than the bytes
+  EXPECT_FALSE(DecodeEntity(std::string("\x13", 1), &back).ok());  // wire type 3
+  ASSERT_TRUE(DecodeEntity("", &back).ok());                       // no fields: an empty entity
+  EXPECT_EQ(back.name, "");
+  EXPECT_TRUE(back.attributes.empty());
+  EXPECT_TRUE(back.metrics.empty());
+  EXPECT_EQ(back.update_time_ms, 0);
+}
+
+TEST_F(PartitionStoreTest, EntityCodecReadsTheFirstFormat) {
+  // Data directories written before the wire-compatible encoding hold version-1 records:
+  // version 1, name, time (varint), attributes, metrics (big-endian doubles).
+  std::string v1("\x01\x03Hat\x2a\x01\x05" "color\x03red\x01\x05price", 24);
+  v1 += std::string("\x40\x24\x00\x00\x00\x00\x00\x00", 8);  // 10.0
+  EntityData back;
+  ASSERT_TRUE(DecodeEntity(v1, &back).ok());
+  EXPECT_EQ(back.name, "Hat");
+  EXPECT_EQ(back.update_time_ms, 42);
+  EXPECT_EQ(back.attributes, (std::vector<std::pair<std::string, std::string>>{{"color", "red"}}));
+  EXPECT_EQ(back.metrics, (std::vector<std::pair<std::string, double>>{{"price", 10.0}}));
 }
 
 TEST_F(PartitionStoreTest, CommittedWritesAreRecovered) {

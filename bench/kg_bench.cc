@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/arena.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
@@ -198,12 +199,22 @@ struct Stubs {
       get_neighbors;
 };
 
-// One asynchronous call of a kind, self-deleting when done.
+// One asynchronous call of a kind, self-deleting when done. The reply is parsed onto an
+// arena whose first block comes with the call (one allocation for most replies).
 template <typename Req, typename Resp>
 struct Call {
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    options.max_block_size = 1 << 20;
+    return options;
+  }
+  alignas(16) char block[32768];
+  google::protobuf::Arena arena{Options(block, sizeof block)};
   grpc::ClientContext ctx;
   Req req;
-  Resp resp;
+  Resp& resp = *google::protobuf::Arena::CreateMessage<Resp>(&arena);
 };
 
 class Runner {
@@ -239,7 +250,7 @@ class Runner {
             done(status.error_code(), c->req.keys_size());
             delete c;
           };
-          if constexpr (std::is_same_v<decltype(c->resp), v1::GetEntitiesResponse>) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(c->resp)>, v1::GetEntitiesResponse>) {
             st.graph->async()->GetEntities(&c->ctx, &c->req, &c->resp, std::move(finish));
           } else {
             st.get_entities->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetEntities", {}, &c->req,
@@ -269,7 +280,7 @@ class Runner {
             done(status.error_code(), 1);
             delete c;
           };
-          if constexpr (std::is_same_v<decltype(c->resp), v1::GetNeighborsResponse>) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(c->resp)>, v1::GetNeighborsResponse>) {
             st.graph->async()->GetNeighbors(&c->ctx, &c->req, &c->resp, std::move(finish));
           } else {
             st.get_neighbors->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetNeighbors", {}, &c->req,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "google/protobuf/arena.h"
 #include "server/frontend/cluster.h"
 #include "server/frontend/partition_client.h"
 
@@ -19,9 +20,25 @@ template <typename Req, typename Resp>
 class Scatter {
  public:
   struct Slot {
+    // The messages live on `arena` when the Scatter has one, else on the heap.
+    Slot(uint32_t p, google::protobuf::Arena* arena)
+        : partition(p),
+          req(*google::protobuf::Arena::CreateMessage<Req>(arena)),
+          resp(*google::protobuf::Arena::CreateMessage<Resp>(arena)),
+          owned(arena == nullptr) {}
+    ~Slot() {
+      if (owned) {
+        delete &req;
+        delete &resp;
+      }
+    }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
     uint32_t partition;
-    Req req;
-    Resp resp;
+    Req& req;
+    Resp& resp;
+    bool owned;
     std::vector<int> items;  // caller's item index of each entry added to req
     absl::Status status;
 
@@ -40,15 +57,18 @@ class Scatter {
     }
   };
 
-  explicit Scatter(uint32_t partition_count) : slot_of_(partition_count, -1) {}
+  // With an `arena`, requests and replies are allocated on it (cheap to build, free to
+  // destroy, and swapped into a reply on the same arena without copying); the arena must
+  // outlive the Scatter.
+  explicit Scatter(uint32_t partition_count, google::protobuf::Arena* arena = nullptr)
+      : slot_of_(partition_count, -1), arena_(arena) {}
 
   // The request for `partition`, created with its target on first use.
   Slot& At(uint32_t partition) {
     int& index = slot_of_[partition];
     if (index < 0) {
       index = static_cast<int>(slots_.size());
-      slots_.push_back(std::make_unique<Slot>());
-      slots_.back()->partition = partition;
+      slots_.push_back(std::make_unique<Slot>(partition, arena_));
       slots_.back()->req.mutable_target()->set_partition(partition);
       slots_.back()->req.mutable_target()->set_partition_count(
           static_cast<uint32_t>(slot_of_.size()));
@@ -87,6 +107,7 @@ class Scatter {
 
  private:
   std::vector<int> slot_of_;
+  google::protobuf::Arena* arena_;
   std::vector<std::unique_ptr<Slot>> slots_;
 };
 

@@ -93,10 +93,10 @@ Direction DirOf(int v) { return v == v1::IN ? Direction::kIn : Direction::kOut; 
 // Looks up `keys` on their partitions; runs `then` with the found entities (pointers valid
 // during the call only) or the first partition error.
 void FetchEntities(const Router& router, const CallOptions& o, const std::vector<EntityKey>& keys,
-                   const google::protobuf::FieldMask& mask,
+                   const google::protobuf::FieldMask& mask, google::protobuf::Arena* arena,
                    std::function<void(absl::Status, const EntityMap&)> then) {
   using S = Scatter<internal::v1::GetEntitiesRequest, internal::v1::GetEntitiesResponse>;
-  auto scatter = std::make_shared<S>(router.partition_count());
+  auto scatter = std::make_shared<S>(router.partition_count(), arena);
   for (const EntityKey& key : keys) {
     auto& slot = scatter->At(router.PartitionOf(key));
     KeyToProto(key, slot.req.add_keys());
@@ -134,7 +134,7 @@ void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& r
   }
   if (!s.ok()) return done(s);
   using S = Scatter<internal::v1::GetEntitiesRequest, internal::v1::GetEntitiesResponse>;
-  auto scatter = std::make_shared<S>(router_->partition_count());
+  auto scatter = std::make_shared<S>(router_->partition_count(), resp->GetArena());
   for (int i = 0; i < req.keys_size(); ++i) {
     auto& slot = scatter->At(router_->PartitionOf(KeyFromProto(req.keys(i))));
     *slot.req.add_keys() = req.keys(i);
@@ -475,7 +475,7 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
   EdgeType type = static_cast<EdgeType>(req.edge_type());
   Direction dir = DirOf(req.direction());
   using S = Scatter<internal::v1::GetNeighborsRequest, internal::v1::GetNeighborsResponse>;
-  auto scatter = std::make_shared<S>(router_->partition_count());
+  auto scatter = std::make_shared<S>(router_->partition_count(), resp->GetArena());
   resp->mutable_results()->Reserve(req.keys_size());
   for (int i = 0; i < req.keys_size(); ++i) {
     internal::v1::EncodedNeighborList* list = resp->add_results();
@@ -534,7 +534,7 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
                }
              }
              if (!include || wanted.empty()) return done(absl::OkStatus());
-             FetchEntities(*router, o, wanted, mask,
+             FetchEntities(*router, o, wanted, mask, resp->GetArena(),
                            [resp, done](absl::Status fs, const EntityMap& found) {
                              if (!fs.ok()) return done(fs);
                              for (auto& list : *resp->mutable_results()) {
@@ -676,7 +676,7 @@ void FinishTraverse(const Router* router, std::shared_ptr<TraverseState> st) {
     keys.push_back(key);
   }
   if (!req.include_entities() || keys.empty()) return st->done(absl::OkStatus());
-  FetchEntities(*router, st->options, keys, req.entity_read_mask(),
+  FetchEntities(*router, st->options, keys, req.entity_read_mask(), st->resp->GetArena(),
                 [st](absl::Status fs, const EntityMap& found) {
                   if (!fs.ok()) return st->done(fs);
                   for (v1::TraverseResult& r : *st->resp->mutable_results()) {

@@ -31,17 +31,35 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Deadline
   return reactor;
 }
 
+// The messages of one raw call, on an arena whose first block comes with them: building
+// and freeing a reply of many items costs one allocation, not one per field.
+template <typename Req, typename Resp>
+struct ArenaMessages {
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    options.max_block_size = 1 << 20;
+    return options;
+  }
+  ArenaMessages()
+      : arena(Options(block, sizeof block)),
+        req(*google::protobuf::Arena::CreateMessage<Req>(&arena)),
+        resp(*google::protobuf::Arena::CreateMessage<Resp>(&arena)) {}
+
+  alignas(16) char block[16384];
+  google::protobuf::Arena arena;
+  Req& req;
+  Resp& resp;
+};
+
 // Runs `op` on a raw call: parses the request as Req, lets `op` fill a Resp, serializes
 // it into `response` and finishes. Req and Resp live until the reactor finishes.
 template <typename Req, typename Resp, typename Op>
 grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const DeadlinePolicy& policy,
                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
                                    Op op) {
-  struct Messages {
-    Req req;
-    Resp resp;
-  };
-  auto messages = std::make_shared<Messages>();
+  auto messages = std::make_shared<ArenaMessages<Req, Resp>>();
   grpc::ByteBuffer bytes(*request);  // shares the slices
   grpc::Status parsed =
       grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes, &messages->req);

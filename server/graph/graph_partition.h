@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "server/graph/key.h"
 
 namespace kg {
@@ -109,6 +110,12 @@ class GraphPartition {
   // Like ReadEntity, but calls `fn` with the entity's encoding (entity_codec.h) as stored,
   // without decoding it.
   bool ReadEncodedEntity(const EntityKey& key, absl::FunctionRef<void(absl::string_view)> fn) const;
+
+  // ReadEncodedEntity for each of `keys`: calls fn(i, encoded) for every keys[i] that has
+  // an entity, in order. Looks several keys ahead (prefetching their table slots and
+  // entities), so a batch waits on memory once per few keys rather than twice per key.
+  void ReadEncodedEntities(absl::Span<const EntityKey> keys,
+                           absl::FunctionRef<void(size_t, absl::string_view)> fn) const;
 
   // Removes the entity and every edge copy stored with its key, appending those copies to
   // *removed. Returns NOT_FOUND when neither the entity nor any edge of it existed.

@@ -151,23 +151,28 @@ absl::Status PartitionHost::GetEntities(const internal::v1::GetEntitiesRequest& 
   ReadMask mask;
   KG_RETURN_IF_ERROR(ParseReadMask(req.read_mask(), "read_mask", &mask));
   resp->mutable_results()->Reserve(req.keys_size());
-  bool all = mask.SelectsAll();
-  v1::Entity masked;
+  std::vector<EntityKey> keys;
+  keys.reserve(req.keys_size());
   for (const v1::EntityKey& pkey : req.keys()) {
-    internal::v1::EncodedEntityResult* result = resp->add_results();
-    *result->mutable_key() = pkey;
-    EntityKey key = KeyFromProto(pkey);
-    bool found = all ? part->graph.ReadEncodedEntity(key,
-                                                     [&](absl::string_view encoded) {
-                                                       AppendEncodedEntity(
-                                                           key, encoded, result->mutable_entity());
-                                                     })
-                     : part->graph.ReadEntity(key, [&](const EntityData& data) {
-                         masked.Clear();
-                         EntityToProto(key, data, mask, &masked);
-                         masked.AppendToString(result->mutable_entity());
-                       });
-    result->set_found(found);
+    *resp->add_results()->mutable_key() = pkey;
+    keys.push_back(KeyFromProto(pkey));
+  }
+  if (mask.SelectsAll()) {
+    part->graph.ReadEncodedEntities(keys, [&](size_t i, absl::string_view encoded) {
+      internal::v1::EncodedEntityResult* result = resp->mutable_results(static_cast<int>(i));
+      result->set_found(true);
+      AppendEncodedEntity(keys[i], encoded, result->mutable_entity());
+    });
+    return absl::OkStatus();
+  }
+  v1::Entity masked;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    internal::v1::EncodedEntityResult* result = resp->mutable_results(static_cast<int>(i));
+    result->set_found(part->graph.ReadEntity(keys[i], [&](const EntityData& data) {
+      masked.Clear();
+      EntityToProto(keys[i], data, mask, &masked);
+      masked.AppendToString(result->mutable_entity());
+    }));
   }
   return absl::OkStatus();
 }

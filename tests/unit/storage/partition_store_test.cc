@@ -48,7 +48,11 @@ TEST_F(PartitionStoreTest, EntityCodecRoundTrips) {
   std::string bytes = EncodeEntity(d);
   EXPECT_EQ(DecodeEntity(bytes.substr(0, bytes.size() - 3), &back).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeEntity(std::string("\x12\x05ab", 4), &back).code(),
+  EXPECT_EQ(DecodeEntity(std::string("\x12\x05"
+                                     "ab",
+                                     4),
+                         &back)
+                .code(),
             absl::StatusCode::kDataLoss);                          // name longer than the bytes
   EXPECT_FALSE(DecodeEntity(std::string("\x13", 1), &back).ok());  // wire type 3
   ASSERT_TRUE(DecodeEntity("", &back).ok());                       // no fields: an empty entity
@@ -61,7 +65,10 @@ TEST_F(PartitionStoreTest, EntityCodecRoundTrips) {
 TEST_F(PartitionStoreTest, EntityCodecReadsTheFirstFormat) {
   // Data directories written before the wire-compatible encoding hold version-1 records:
   // version 1, name, time (varint), attributes, metrics (big-endian doubles).
-  std::string v1("\x01\x03Hat\x2a\x01\x05" "color\x03red\x01\x05price", 24);
+  std::string v1(
+      "\x01\x03Hat\x2a\x01\x05"
+      "color\x03red\x01\x05price",
+      24);
   v1 += std::string("\x40\x24\x00\x00\x00\x00\x00\x00", 8);  // 10.0
   EntityData back;
   ASSERT_TRUE(DecodeEntity(v1, &back).ok());

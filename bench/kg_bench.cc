@@ -20,7 +20,6 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -30,11 +29,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/arena.h"
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "proto/arena.h"
 #include "proto/grpc_status.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
@@ -190,32 +190,36 @@ struct PhaseResult {
 struct Stubs {
   std::unique_ptr<v1::GraphService::Stub> graph;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
-  // The same methods, replies parsed with entities left encoded (--decode=encoded).
-  std::unique_ptr<
-      grpc::TemplatedGenericStub<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>>
-      get_entities;
-  std::unique_ptr<grpc::TemplatedGenericStub<v1::GetNeighborsRequest,
-                                             internal::v1::EncodedGetNeighborsResponse>>
-      get_neighbors;
+  // For calls whose reply type is chosen by --decode (StartUnary).
+  std::shared_ptr<grpc::Channel> channel;
 };
 
 // One asynchronous call of a kind, self-deleting when done. The reply is parsed onto an
 // arena whose first block comes with the call (one allocation for most replies).
 template <typename Req, typename Resp>
 struct Call {
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    options.max_block_size = 1 << 20;
-    return options;
-  }
-  alignas(16) char block[32768];
-  google::protobuf::Arena arena{Options(block, sizeof block)};
+  BlockArena<32768> arena;
   grpc::ClientContext ctx;
   Req req;
-  Resp& resp = *google::protobuf::Arena::CreateMessage<Resp>(&arena);
+  Resp& resp = *arena.Create<Resp>();
 };
+
+// Starts a unary call of `method` ("/package.Service/Method") whose reply is parsed as
+// Resp (a kg.v1 reply, or its wire-compatible Encoded* form); done(code, keys) runs when
+// it completes.
+template <typename Req, typename Resp>
+void StartUnary(const std::shared_ptr<grpc::Channel>& channel, const char* method, Req req,
+                std::chrono::system_clock::time_point deadline, uint64_t keys,
+                const std::function<void(int, uint64_t)>& done) {
+  auto* c = new Call<Req, Resp>;
+  c->ctx.set_deadline(deadline);
+  c->req = std::move(req);
+  grpc::TemplatedGenericStub<Req, Resp>(channel).UnaryCall(&c->ctx, method, {}, &c->req, &c->resp,
+                                                           [c, keys, done](grpc::Status status) {
+                                                             done(status.error_code(), keys);
+                                                             delete c;
+                                                           });
+}
 
 class Runner {
  public:
@@ -243,24 +247,14 @@ class Runner {
           k->set_type(v1::PRODUCT);
           k->set_id(draw(s_.products));
         }
-        auto start = [&](auto* c) {
-          c->ctx.set_deadline(deadline);
-          c->req = std::move(req);
-          auto finish = [c, done](grpc::Status status) {
-            done(status.error_code(), c->req.keys_size());
-            delete c;
-          };
-          if constexpr (std::is_same_v<std::decay_t<decltype(c->resp)>, v1::GetEntitiesResponse>) {
-            st.graph->async()->GetEntities(&c->ctx, &c->req, &c->resp, std::move(finish));
-          } else {
-            st.get_entities->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetEntities", {}, &c->req,
-                                       &c->resp, std::move(finish));
-          }
-        };
+        const char* method = "/kg.v1.GraphService/GetEntities";
+        uint64_t keys = static_cast<uint64_t>(req.keys_size());
         if (s_.full_decode) {
-          start(new Call<v1::GetEntitiesRequest, v1::GetEntitiesResponse>);
+          StartUnary<v1::GetEntitiesRequest, v1::GetEntitiesResponse>(
+              st.channel, method, std::move(req), deadline, keys, done);
         } else {
-          start(new Call<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>);
+          StartUnary<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>(
+              st.channel, method, std::move(req), deadline, keys, done);
         }
         return;
       }
@@ -273,24 +267,13 @@ class Runner {
         req.set_edge_type(v1::PURCHASED);
         req.set_limit(s_.limit);
         req.set_include_entities(kind == Kind::kGetNeighborsInline);
-        auto start = [&](auto* c) {
-          c->ctx.set_deadline(deadline);
-          c->req = std::move(req);
-          auto finish = [c, done](grpc::Status status) {
-            done(status.error_code(), 1);
-            delete c;
-          };
-          if constexpr (std::is_same_v<std::decay_t<decltype(c->resp)>, v1::GetNeighborsResponse>) {
-            st.graph->async()->GetNeighbors(&c->ctx, &c->req, &c->resp, std::move(finish));
-          } else {
-            st.get_neighbors->UnaryCall(&c->ctx, "/kg.v1.GraphService/GetNeighbors", {}, &c->req,
-                                        &c->resp, std::move(finish));
-          }
-        };
+        const char* method = "/kg.v1.GraphService/GetNeighbors";
         if (s_.full_decode) {
-          start(new Call<v1::GetNeighborsRequest, v1::GetNeighborsResponse>);
+          StartUnary<v1::GetNeighborsRequest, v1::GetNeighborsResponse>(
+              st.channel, method, std::move(req), deadline, 1, done);
         } else {
-          start(new Call<v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>);
+          StartUnary<v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>(
+              st.channel, method, std::move(req), deadline, 1, done);
         }
         return;
       }
@@ -409,6 +392,8 @@ class Runner {
       // Open loop: calls start on a fixed schedule whatever the completions; latency runs
       // from the scheduled start, so queueing delay counts.
       KeyDraw draw(s_.zipf, s_.seed);
+      // Wake on time: the default 50 us timer slack would start calls late and in bursts.
+      prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
       auto interval = std::chrono::duration<double>(1.0 / s_.rate);
       int64_t n = 0;
       constexpr int kMaxOutstanding = 20000;
@@ -527,11 +512,7 @@ int Main() {
     args.SetMaxReceiveMessageSize(64 << 20);
     auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
     stubs.push_back(
-        {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel),
-         std::make_unique<grpc::TemplatedGenericStub<
-             v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>>(channel),
-         std::make_unique<grpc::TemplatedGenericStub<
-             v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>>(channel)});
+        {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel), channel});
   }
   if (s.products == 0 || s.buyers == 0) {
     auto admin =
@@ -623,5 +604,7 @@ int main(int argc, char** argv) {
       "  kg_bench --rpc=GetEntities --batch=100 --keys=zipf\n"
       "  kg_bench --rpc=GetNeighbors --rate=20000   # open loop");
   absl::ParseCommandLine(argc, argv);
+  // Abseil's mutex deadlock detection (on in Debian's build) costs every lock gRPC takes.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return kg::Main();
 }

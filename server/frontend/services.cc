@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/arena.h"
 #include "server/partition/status.h"
 #include "spdlog/spdlog.h"
 
@@ -35,22 +36,9 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Deadline
 // and freeing a reply of many items costs one allocation, not one per field.
 template <typename Req, typename Resp>
 struct ArenaMessages {
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    options.max_block_size = 1 << 20;
-    return options;
-  }
-  ArenaMessages()
-      : arena(Options(block, sizeof block)),
-        req(*google::protobuf::Arena::CreateMessage<Req>(&arena)),
-        resp(*google::protobuf::Arena::CreateMessage<Resp>(&arena)) {}
-
-  alignas(16) char block[16384];
-  google::protobuf::Arena arena;
-  Req& req;
-  Resp& resp;
+  BlockArena<16384> arena;
+  Req& req = *arena.Create<Req>();
+  Resp& resp = *arena.Create<Resp>();
 };
 
 // Runs `op` on a raw call: parses the request as Req, lets `op` fill a Resp, serializes

@@ -25,6 +25,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -63,6 +64,13 @@ ABSL_FLAG(uint64_t, buyers, 0, "buyer ids are 1..N; 0 reads N from GetClusterInf
 ABSL_FLAG(int64_t, deadline_ms, 5000, "deadline of each call");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 ABSL_FLAG(uint64_t, seed, 1, "random seed of the key draws");
+ABSL_FLAG(std::string, edge_type, "PURCHASED",
+          "GetNeighbors, GetNeighborsInline: the buyer -> product edge type read (PURCHASED, "
+          "VIEWED, CLICKED, ADDED_TO_CART)");
+ABSL_FLAG(int, min_degree, 0,
+          "GetNeighbors, GetNeighborsInline: if > 0, draw only buyers with at least this many "
+          "--edge_type edges (found with CountNeighbors before the run), so that every call "
+          "returns --limit edges when min_degree >= limit");
 ABSL_FLAG(std::string, decode, "encoded",
           "how GetEntities and GetNeighbors replies are parsed: encoded (every field but the "
           "entities, which stay encoded bytes: kg.internal.v1.Encoded* messages, the load "
@@ -102,6 +110,8 @@ struct Settings {
   int64_t requests, deadline_ms;
   bool zipf, full_decode;
   uint64_t products, buyers, seed;
+  v1::EdgeType edge_type;        // of the buyer -> product edges GetNeighbors reads
+  std::vector<uint64_t> active;  // with --min_degree: the buyers GetNeighbors draws from
 };
 
 // Draws ids in 1..n, uniformly or Zipf-like (s = 1: P(k) ~ 1/k, by inverting the
@@ -263,8 +273,8 @@ class Runner {
         v1::GetNeighborsRequest req;
         v1::EntityKey* k = req.add_keys();
         k->set_type(v1::BUYER);
-        k->set_id(draw(s_.buyers));
-        req.set_edge_type(v1::PURCHASED);
+        k->set_id(s_.active.empty() ? draw(s_.buyers) : s_.active[draw(s_.active.size()) - 1]);
+        req.set_edge_type(s_.edge_type);
         req.set_limit(s_.limit);
         req.set_include_entities(kind == Kind::kGetNeighborsInline);
         const char* method = "/kg.v1.GraphService/GetNeighbors";
@@ -444,6 +454,36 @@ class Runner {
   Settings s_;
 };
 
+// The buyers 1..buyers with at least `min` edges of `type`, by CountNeighbors in batches.
+absl::StatusOr<std::vector<uint64_t>> BuyersWithDegree(v1::GraphService::Stub* stub,
+                                                       uint64_t buyers, v1::EdgeType type,
+                                                       int min) {
+  std::vector<uint64_t> out;
+  constexpr uint64_t kBatch = 1000;
+  for (uint64_t first = 1; first <= buyers; first += kBatch) {
+    v1::CountNeighborsRequest req;
+    for (uint64_t id = first; id < first + kBatch && id <= buyers; ++id) {
+      v1::EntityKey* k = req.add_keys();
+      k->set_type(v1::BUYER);
+      k->set_id(id);
+    }
+    req.add_edge_types(type);
+    req.add_directions(v1::OUT);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CountNeighborsResponse resp;
+    grpc::Status st = stub->CountNeighbors(&ctx, req, &resp);
+    if (!st.ok()) return absl::UnavailableError("CountNeighbors: " + st.error_message());
+    for (int i = 0; i < resp.results_size(); ++i) {
+      const v1::KeyCounts& r = resp.results(i);
+      if (r.counts_size() > 0 && r.counts(0).count() >= static_cast<uint64_t>(min)) {
+        out.push_back(r.key().id());
+      }
+    }
+  }
+  return out;
+}
+
 std::string CodeName(int code) { return code == -1 ? "DROPPED_OVER_CAP" : StatusCodeName(code); }
 
 int Main() {
@@ -459,6 +499,12 @@ int Main() {
   s.deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
   s.zipf = absl::GetFlag(FLAGS_keys) == "zipf";
   s.full_decode = absl::GetFlag(FLAGS_decode) == "full";
+  if (!v1::EdgeType_Parse(absl::GetFlag(FLAGS_edge_type), &s.edge_type) ||
+      !(s.edge_type == v1::PURCHASED || s.edge_type == v1::VIEWED || s.edge_type == v1::CLICKED ||
+        s.edge_type == v1::ADDED_TO_CART)) {
+    std::cerr << "--edge_type: PURCHASED, VIEWED, CLICKED or ADDED_TO_CART\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_decode) != "full" && absl::GetFlag(FLAGS_decode) != "encoded") {
     std::cerr << "--decode: encoded or full\n";
     return 2;
@@ -535,6 +581,24 @@ int Main() {
     if (s.products == 0) s.products = std::max<uint64_t>(products, 1);
     if (s.buyers == 0) s.buyers = std::max<uint64_t>(buyers, 1);
   }
+  if (absl::GetFlag(FLAGS_min_degree) > 0) {
+    absl::StatusOr<std::vector<uint64_t>> active = BuyersWithDegree(
+        stubs[0].graph.get(), s.buyers, s.edge_type, absl::GetFlag(FLAGS_min_degree));
+    if (!active.ok()) {
+      std::cerr << "--min_degree: " << active.status().message() << "\n";
+      return 1;
+    }
+    if (active->empty()) {
+      std::cerr << "--min_degree: no buyer has " << absl::GetFlag(FLAGS_min_degree) << " "
+                << v1::EdgeType_Name(s.edge_type) << " edges\n";
+      return 1;
+    }
+    s.active = std::move(*active);
+    if (!absl::GetFlag(FLAGS_json)) {
+      std::cerr << s.active.size() << " buyers have at least " << absl::GetFlag(FLAGS_min_degree)
+                << " " << v1::EdgeType_Name(s.edge_type) << " edges\n";
+    }
+  }
 
   Runner runner(&stubs, s);
   std::vector<PhaseResult> results;
@@ -548,10 +612,13 @@ int Main() {
     std::printf(
         "{\"addr\":\"%s\",\"concurrency\":%d,\"channels\":%d,\"duration_s\":%g,"
         "\"rate\":%g,\"batch\":%d,\"limit\":%d,\"keys\":\"%s\",\"products\":%lu,"
-        "\"buyers\":%lu,\"phases\":[",
+        "\"buyers\":%lu,\"edge_type\":\"%s\",\"buyers_drawn\":%lu,\"decode\":\"%s\","
+        "\"phases\":[",
         addr.c_str(), s.concurrency, s.channels, s.duration, s.rate, s.batch, s.limit,
         s.zipf ? "zipf" : "uniform", static_cast<unsigned long>(s.products),
-        static_cast<unsigned long>(s.buyers));
+        static_cast<unsigned long>(s.buyers), v1::EdgeType_Name(s.edge_type).c_str(),
+        static_cast<unsigned long>(s.active.empty() ? s.buyers : s.active.size()),
+        s.full_decode ? "full" : "encoded");
     for (size_t i = 0; i < results.size(); ++i) {
       const PhaseResult& r = results[i];
       std::vector<std::string> errs;
@@ -569,11 +636,15 @@ int Main() {
   } else {
     std::printf(
         "kg_bench %s: %s, concurrency %d, channels %d, %gs per phase, batch %d, "
-        "limit %d, keys %s (products 1..%lu, buyers 1..%lu)\n",
+        "limit %d, keys %s (products 1..%lu, buyers 1..%lu; GetNeighbors: %s of %lu buyers), "
+        "replies decoded %s\n",
         addr.c_str(),
         s.rate > 0 ? absl::StrCat("open loop at ", s.rate, "/s").c_str() : "closed loop",
         s.concurrency, s.channels, s.duration, s.batch, s.limit, s.zipf ? "zipf" : "uniform",
-        static_cast<unsigned long>(s.products), static_cast<unsigned long>(s.buyers));
+        static_cast<unsigned long>(s.products), static_cast<unsigned long>(s.buyers),
+        v1::EdgeType_Name(s.edge_type).c_str(),
+        static_cast<unsigned long>(s.active.empty() ? s.buyers : s.active.size()),
+        s.full_decode ? "fully" : "with entities left encoded");
     std::printf("%-20s %12s %12s %8s %8s %8s %8s %8s %8s  %s\n", "rpc", "calls/s", "keys/s",
                 "vs.hlth", "p50us", "p90us", "p99us", "p99.9us", "max_us", "errors");
     for (const PhaseResult& r : results) {

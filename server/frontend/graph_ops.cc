@@ -487,7 +487,8 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
       SetItemStatus(ks, list->mutable_status());
       continue;
     }
-    internal::v1::NeighborQuery q;
+    auto& slot = scatter->At(router_->PartitionOf(key));
+    internal::v1::NeighborQuery& q = *slot.req.add_queries();  // on the call's arena
     *q.mutable_key() = req.keys(i);
     q.set_edge_type(req.edge_type());
     q.set_direction(req.direction());
@@ -498,8 +499,6 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
       absl::Status ts = DecodePageToken(req.page_token(), q, q.mutable_after());
       if (!ts.ok()) return done(ts);
     }
-    auto& slot = scatter->At(router_->PartitionOf(key));
-    *slot.req.add_queries() = std::move(q);
     slot.items.push_back(i);
   }
   S* raw = scatter.get();

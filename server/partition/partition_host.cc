@@ -393,10 +393,14 @@ absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest
     q.max_time_ms = pq.max_time_ms();
     q.limit = pq.limit();
     if (pq.has_after()) q.after = Cursor{pq.after().time_ms(), pq.after().id()};
-    std::string field = absl::StrCat("queries[", i, "]");
-    absl::Status s = IsValidEdgeType(pq.edge_type())
-                         ? ValidateKey(q.key, absl::StrCat(field, ".key"))
-                         : absl::InvalidArgumentError(absl::StrCat(field, ".edge_type: unknown"));
+    // Field names are built only for an error.
+    absl::Status s =
+        IsValidEdgeType(pq.edge_type())
+            ? ValidateKey(q.key, "key")
+            : absl::InvalidArgumentError(absl::StrCat("queries[", i, "].edge_type: unknown"));
+    if (!s.ok() && IsValidEdgeType(pq.edge_type())) {
+      s = ValidateKey(q.key, absl::StrCat("queries[", i, "].key"));
+    }
     if (s.ok()) s = part->graph.GetNeighbors(q, &page);
     if (!s.ok()) {
       SetItemStatus(s, out->mutable_status());

@@ -204,26 +204,26 @@ struct Stubs {
   std::shared_ptr<grpc::Channel> channel;
 };
 
-// One asynchronous call of a kind, self-deleting when done. The reply is parsed onto an
-// arena whose first block comes with the call (one allocation for most replies).
+// One asynchronous call of a kind, self-deleting when done. The request and the reply live
+// on an arena whose first block comes with the call (one allocation for most calls).
 template <typename Req, typename Resp>
 struct Call {
   BlockArena<32768> arena;
   grpc::ClientContext ctx;
-  Req req;
+  Req& req = *arena.Create<Req>();
   Resp& resp = *arena.Create<Resp>();
 };
 
-// Starts a unary call of `method` ("/package.Service/Method") whose reply is parsed as
-// Resp (a kg.v1 reply, or its wire-compatible Encoded* form); done(code, keys) runs when
-// it completes.
-template <typename Req, typename Resp>
-void StartUnary(const std::shared_ptr<grpc::Channel>& channel, const char* method, Req req,
-                std::chrono::system_clock::time_point deadline, uint64_t keys,
+// Starts a unary call of `method` ("/package.Service/Method") whose request fill(&req)
+// builds (returning the keys it asks for) and whose reply is parsed as Resp (a kg.v1 reply,
+// or its wire-compatible Encoded* form); done(code, keys) runs when it completes.
+template <typename Req, typename Resp, typename Fill>
+void StartUnary(const std::shared_ptr<grpc::Channel>& channel, const char* method, Fill fill,
+                std::chrono::system_clock::time_point deadline,
                 const std::function<void(int, uint64_t)>& done) {
   auto* c = new Call<Req, Resp>;
   c->ctx.set_deadline(deadline);
-  c->req = std::move(req);
+  uint64_t keys = fill(&c->req);
   grpc::TemplatedGenericStub<Req, Resp>(channel).UnaryCall(&c->ctx, method, {}, &c->req, &c->resp,
                                                            [c, keys, done](grpc::Status status) {
                                                              done(status.error_code(), keys);
@@ -251,39 +251,42 @@ class Runner {
         return;
       }
       case Kind::kGetEntities: {
-        v1::GetEntitiesRequest req;
-        for (int i = 0; i < s_.batch; ++i) {
-          v1::EntityKey* k = req.add_keys();
-          k->set_type(v1::PRODUCT);
-          k->set_id(draw(s_.products));
-        }
+        auto fill = [&](v1::GetEntitiesRequest* req) {
+          for (int i = 0; i < s_.batch; ++i) {
+            v1::EntityKey* k = req->add_keys();
+            k->set_type(v1::PRODUCT);
+            k->set_id(draw(s_.products));
+          }
+          return static_cast<uint64_t>(s_.batch);
+        };
         const char* method = "/kg.v1.GraphService/GetEntities";
-        uint64_t keys = static_cast<uint64_t>(req.keys_size());
         if (s_.full_decode) {
-          StartUnary<v1::GetEntitiesRequest, v1::GetEntitiesResponse>(
-              st.channel, method, std::move(req), deadline, keys, done);
+          StartUnary<v1::GetEntitiesRequest, v1::GetEntitiesResponse>(st.channel, method, fill,
+                                                                      deadline, done);
         } else {
           StartUnary<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>(
-              st.channel, method, std::move(req), deadline, keys, done);
+              st.channel, method, fill, deadline, done);
         }
         return;
       }
       case Kind::kGetNeighbors:
       case Kind::kGetNeighborsInline: {
-        v1::GetNeighborsRequest req;
-        v1::EntityKey* k = req.add_keys();
-        k->set_type(v1::BUYER);
-        k->set_id(s_.active.empty() ? draw(s_.buyers) : s_.active[draw(s_.active.size()) - 1]);
-        req.set_edge_type(s_.edge_type);
-        req.set_limit(s_.limit);
-        req.set_include_entities(kind == Kind::kGetNeighborsInline);
+        auto fill = [&](v1::GetNeighborsRequest* req) {
+          v1::EntityKey* k = req->add_keys();
+          k->set_type(v1::BUYER);
+          k->set_id(s_.active.empty() ? draw(s_.buyers) : s_.active[draw(s_.active.size()) - 1]);
+          req->set_edge_type(s_.edge_type);
+          req->set_limit(s_.limit);
+          req->set_include_entities(kind == Kind::kGetNeighborsInline);
+          return uint64_t{1};
+        };
         const char* method = "/kg.v1.GraphService/GetNeighbors";
         if (s_.full_decode) {
-          StartUnary<v1::GetNeighborsRequest, v1::GetNeighborsResponse>(
-              st.channel, method, std::move(req), deadline, 1, done);
+          StartUnary<v1::GetNeighborsRequest, v1::GetNeighborsResponse>(st.channel, method, fill,
+                                                                        deadline, done);
         } else {
           StartUnary<v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>(
-              st.channel, method, std::move(req), deadline, 1, done);
+              st.channel, method, fill, deadline, done);
         }
         return;
       }

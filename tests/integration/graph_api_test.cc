@@ -6,10 +6,12 @@
 // write use their own id ranges (>= 5000) and delete what they wrote, so the tests are
 // independent of order.
 #include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -1152,6 +1154,31 @@ TEST_P(GraphApiTest, GetClusterInfoReportsResidentMemory) {
   // Same process, moments apart: within a factor of two.
   EXPECT_GT(static_cast<double>(info.resident_memory_bytes()), *rss / 2);
   EXPECT_LT(static_cast<double>(info.resident_memory_bytes()), *rss * 2);
+}
+
+TEST_P(GraphApiTest, UndecodableRequestBytesGetInvalidArgument) {
+  // GetEntities and GetNeighbors parse their requests themselves (raw methods): bytes that
+  // are no protobuf message are refused, naming the message, and serving goes on.
+  grpc::GenericStub stub(cluster_->channel());
+  for (const char* method :
+       {"/kg.v1.GraphService/GetEntities", "/kg.v1.GraphService/GetNeighbors"}) {
+    const char garbage[] = "\x0a\xff\xff\xff\xff\x0f";  // a field longer than the message
+    grpc::Slice slice(garbage, sizeof garbage - 1);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer reply;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &reply,
+                   [&done](grpc::Status s) { done.set_value(s); });
+    grpc::Status s = done.get_future().get();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_NE(s.error_message().find("request: not a valid kg.v1."), std::string::npos)
+        << s.error_message();
+  }
+  v1::GetEntitiesResponse resp = GetEntities({Key(v1::PRODUCT, 1)});
+  ASSERT_EQ(resp.results_size(), 1);
+  EXPECT_TRUE(resp.results(0).found());
 }
 
 TEST_P(GraphApiTest, BadRequestsGetInvalidArgumentNamingTheFieldAndServingGoesOn) {

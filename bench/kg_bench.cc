@@ -231,6 +231,19 @@ void StartUnary(const std::shared_ptr<grpc::Channel>& channel, const char* metho
                                                            });
 }
 
+// StartUnary with the reply parsed as Full (the kg.v1 reply) when `full`, else as Encoded
+// (its wire-compatible form with entities left as bytes).
+template <typename Req, typename Full, typename Encoded, typename Fill>
+void StartDecoded(bool full, const std::shared_ptr<grpc::Channel>& channel, const char* method,
+                  Fill fill, std::chrono::system_clock::time_point deadline,
+                  const std::function<void(int, uint64_t)>& done) {
+  if (full) {
+    StartUnary<Req, Full>(channel, method, fill, deadline, done);
+  } else {
+    StartUnary<Req, Encoded>(channel, method, fill, deadline, done);
+  }
+}
+
 class Runner {
  public:
   Runner(std::vector<Stubs>* stubs, const Settings& s) : stubs_(stubs), s_(s) {}
@@ -259,14 +272,9 @@ class Runner {
           }
           return static_cast<uint64_t>(s_.batch);
         };
-        const char* method = "/kg.v1.GraphService/GetEntities";
-        if (s_.full_decode) {
-          StartUnary<v1::GetEntitiesRequest, v1::GetEntitiesResponse>(st.channel, method, fill,
-                                                                      deadline, done);
-        } else {
-          StartUnary<v1::GetEntitiesRequest, internal::v1::EncodedGetEntitiesResponse>(
-              st.channel, method, fill, deadline, done);
-        }
+        StartDecoded<v1::GetEntitiesRequest, v1::GetEntitiesResponse,
+                     internal::v1::EncodedGetEntitiesResponse>(
+            s_.full_decode, st.channel, "/kg.v1.GraphService/GetEntities", fill, deadline, done);
         return;
       }
       case Kind::kGetNeighbors:
@@ -280,14 +288,9 @@ class Runner {
           req->set_include_entities(kind == Kind::kGetNeighborsInline);
           return uint64_t{1};
         };
-        const char* method = "/kg.v1.GraphService/GetNeighbors";
-        if (s_.full_decode) {
-          StartUnary<v1::GetNeighborsRequest, v1::GetNeighborsResponse>(st.channel, method, fill,
-                                                                        deadline, done);
-        } else {
-          StartUnary<v1::GetNeighborsRequest, internal::v1::EncodedGetNeighborsResponse>(
-              st.channel, method, fill, deadline, done);
-        }
+        StartDecoded<v1::GetNeighborsRequest, v1::GetNeighborsResponse,
+                     internal::v1::EncodedGetNeighborsResponse>(
+            s_.full_decode, st.channel, "/kg.v1.GraphService/GetNeighbors", fill, deadline, done);
         return;
       }
       case Kind::kCount: {

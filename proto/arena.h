@@ -1,7 +1,7 @@
 // BlockArena: a protobuf arena whose first block is part of the object, so messages built
 // on it cost no allocation until they outgrow the block (later blocks grow to 1 MiB).
-// Used for the messages of one call (server raw methods, kg_bench). Not thread-safe to
-// destroy while messages on it are in use; otherwise as thread-safe as google::protobuf::Arena.
+// Used for the messages of one call (server raw methods, kg_bench). Thread-safety as
+// google::protobuf::Arena's; the messages die with the object.
 #ifndef KG_PROTO_ARENA_H_
 #define KG_PROTO_ARENA_H_
 
@@ -17,8 +17,6 @@ class BlockArena {
   BlockArena() : arena_(Options(block_)) {}
   BlockArena(const BlockArena&) = delete;
   BlockArena& operator=(const BlockArena&) = delete;
-
-  google::protobuf::Arena* get() { return &arena_; }
 
   // A new message of type M on the arena (freed with it).
   template <typename M>

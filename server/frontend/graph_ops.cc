@@ -21,21 +21,6 @@ namespace {
 // Found entities, each as its encoded kg.v1.Entity.
 using EntityMap = absl::flat_hash_map<EntityKey, const std::string*>;
 
-// ValidateKey (and ValidateOwner when `owner_of` is set), naming the field `list[i]`; the
-// name is only built for an error, so valid keys cost no allocation.
-absl::Status ValidateKeyAt(const EntityKey& key, absl::string_view list, int i,
-                           const std::pair<EdgeType, Direction>* owner_of = nullptr) {
-  auto check = [&](absl::string_view field) {
-    absl::Status s = ValidateKey(key, field);
-    if (s.ok() && owner_of != nullptr) {
-      s = ValidateOwner(key, owner_of->first, owner_of->second, field);
-    }
-    return s;
-  };
-  absl::Status s = check(list);
-  return s.ok() ? s : check(absl::StrCat(list, "[", i, "]"));
-}
-
 absl::Status CheckDeadline(const CallOptions& o) {
   if (std::chrono::system_clock::now() >= o.deadline) {
     return absl::DeadlineExceededError("deadline expired before the request was processed");
@@ -130,7 +115,7 @@ void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& r
   ReadMask mask;
   if (s.ok()) s = ParseReadMask(req.read_mask(), "read_mask", &mask);
   for (int i = 0; s.ok() && i < req.keys_size(); ++i) {
-    s = ValidateKeyAt(KeyFromProto(req.keys(i)), "keys", i);
+    s = ValidateKey(KeyFromProto(req.keys(i)), ItemField{"keys", i});
   }
   if (!s.ok()) return done(s);
   using S = Scatter<internal::v1::GetEntitiesRequest, internal::v1::GetEntitiesResponse>;
@@ -381,7 +366,7 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
   auto scatter = std::make_shared<S>(router_->partition_count());
   for (int i = 0; i < req.keys_size(); ++i) {
     EntityKey key = KeyFromProto(req.keys(i));
-    state->statuses[i] = ValidateKeyAt(key, "keys", i);
+    state->statuses[i] = ValidateKey(key, ItemField{"keys", i});
     if (!state->statuses[i].ok()) continue;
     auto& slot = scatter->At(router_->PartitionOf(key));
     *slot.req.add_keys() = req.keys(i);
@@ -481,8 +466,8 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
     internal::v1::EncodedNeighborList* list = resp->add_results();
     *list->mutable_key() = req.keys(i);
     EntityKey key = KeyFromProto(req.keys(i));
-    const std::pair<EdgeType, Direction> owner_of(type, dir);
-    absl::Status ks = ValidateKeyAt(key, "keys", i, &owner_of);
+    absl::Status ks = ValidateKey(key, ItemField{"keys", i});
+    if (ks.ok()) ks = ValidateOwner(key, type, dir, ItemField{"keys", i});
     if (!ks.ok()) {
       SetItemStatus(ks, list->mutable_status());
       continue;

@@ -27,7 +27,7 @@ namespace kg {
 
 static_assert(ABSL_IS_LITTLE_ENDIAN, "the packed record layout assumes little-endian loads");
 
-// One edge copy, decoded.
+// One edge copy, decoded (GraphPartition calls it NeighborEdge).
 struct EdgeRec {
   uint64_t id;
   int64_t time_ms;

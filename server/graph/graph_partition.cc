@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "server/graph/adjacency.h"
 #include "server/graph/entity_codec.h"
 #include "server/graph/schema.h"
 
@@ -148,13 +147,12 @@ bool GraphPartition::ReadEntity(const EntityKey& key,
                                 absl::FunctionRef<void(const EntityData&)> fn) const {
   // Decoded into a per-thread buffer whose strings keep their capacity between reads.
   thread_local EntityData buffer;
-  Stripe& stripe = StripeOf(key);
-  absl::ReaderMutexLock lock(&stripe.mu);
-  auto it = stripe.nodes.find(key);
-  if (it == stripe.nodes.end() || it->second.entity == nullptr) return false;
-  if (!DecodeEntity(BlockBytes(it->second.entity), &buffer).ok()) return false;
-  fn(buffer);
-  return true;
+  bool decoded = false;
+  ReadEncodedEntity(key, [&](absl::string_view encoded) {
+    decoded = DecodeEntity(encoded, &buffer).ok();
+    if (decoded) fn(buffer);
+  });
+  return decoded;
 }
 
 bool GraphPartition::ReadEncodedEntity(const EntityKey& key,
@@ -257,12 +255,9 @@ absl::Status GraphPartition::LoadEdgeList(const EntityKey& owner, EdgeType type,
   if (it == stripe.nodes.end()) it = stripe.nodes.try_emplace(owner).first;
   Adjacency& adjacency = it->second.adjacency;
   int64_t before = static_cast<int64_t>(adjacency.bytes());
-  std::vector<EdgeRec> recs;
-  recs.reserve(edges.size());
-  for (const NeighborEdge& e : edges) recs.push_back(EdgeRec{e.id, e.time_ms, e.weight});
-  size_t replaced = adjacency.Replace(SlotOf(type, direction), std::move(recs));
-  AddEdgeCount(type, direction,
-               static_cast<int64_t>(edges.size()) - static_cast<int64_t>(replaced));
+  int64_t count = static_cast<int64_t>(edges.size());
+  size_t replaced = adjacency.Replace(SlotOf(type, direction), std::move(edges));
+  AddEdgeCount(type, direction, count - static_cast<int64_t>(replaced));
   memory_bytes_.fetch_add(static_cast<int64_t>(adjacency.bytes()) - before,
                           std::memory_order_relaxed);
   if (it->second.empty()) stripe.nodes.erase(it);
@@ -300,8 +295,7 @@ bool GraphPartition::FindEdge(const EntityKey& owner, EdgeType type, Direction d
   ListView list = it->second.adjacency.List(SlotOf(type, direction));
   ptrdiff_t at = list.Find(other_id);
   if (at < 0) return false;
-  EdgeRec rec = list.Get(at);
-  *edge = NeighborEdge{rec.id, rec.time_ms, rec.weight};
+  *edge = list.Get(at);
   return true;
 }
 
@@ -326,7 +320,7 @@ absl::Status GraphPartition::GetNeighbors(const NeighborQuery& q, NeighborPage* 
   size_t take = std::min<size_t>(q.limit, end - lo);
   page->edges.reserve(take);
   for (size_t i = end; i > end - take; --i) {
-    page->edges.push_back(NeighborEdge{list.id(i - 1), list.time(i - 1), list.weight(i - 1)});
+    page->edges.push_back(list.Get(i - 1));
   }
   if (end - take > lo && take > 0) {
     page->next = Cursor{page->edges.back().time_ms, page->edges.back().id};

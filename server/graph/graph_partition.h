@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "server/graph/adjacency.h"
 #include "server/graph/key.h"
 
 namespace kg {
@@ -58,11 +59,9 @@ struct NeighborQuery {
   std::optional<Cursor> after;
 };
 
-struct NeighborEdge {
-  uint64_t id;  // the neighbor's id; its type is NeighborType(type, direction)
-  int64_t time_ms;
-  float weight;
-};
+// One edge copy: {id, time_ms, weight}, the neighbor's type being NeighborType(type,
+// direction). The same record the adjacency lists decode to.
+using NeighborEdge = EdgeRec;
 
 struct NeighborPage {
   std::vector<NeighborEdge> edges;  // newest first

@@ -94,6 +94,19 @@ absl::Status ValidateOwner(const EntityKey& owner, EdgeType type, Direction dir,
   return absl::OkStatus();
 }
 
+std::string ItemField::Name() const { return absl::StrCat(list, "[", index, "]", suffix); }
+
+absl::Status ValidateKey(const EntityKey& key, const ItemField& field) {
+  absl::Status s = ValidateKey(key, absl::string_view());
+  return s.ok() ? s : ValidateKey(key, field.Name());
+}
+
+absl::Status ValidateOwner(const EntityKey& owner, EdgeType type, Direction dir,
+                           const ItemField& field) {
+  absl::Status s = ValidateOwner(owner, type, dir, absl::string_view());
+  return s.ok() ? s : ValidateOwner(owner, type, dir, field.Name());
+}
+
 absl::Status ValidateEdge(const EntityKey& src, EdgeType type, const EntityKey& dst,
                           int64_t time_ms, absl::string_view field) {
   if (!IsValidEdgeType(static_cast<int>(type))) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -39,14 +40,27 @@ absl::string_view EntityTypeName(EntityType type);
 absl::string_view EdgeTypeName(EdgeType type);
 absl::string_view DirectionName(Direction dir);
 
+// The name of an item's field, `list[index]suffix` (e.g. "keys[3]", "queries[2].key"),
+// built only when an error needs it: validating the items of a large batch allocates
+// nothing while they are valid.
+struct ItemField {
+  absl::string_view list;
+  int index;
+  absl::string_view suffix = "";
+  std::string Name() const;
+};
+
 // OK when the key has a valid type and a non-zero id; else INVALID_ARGUMENT naming
 // `field` (e.g. "keys[3]").
 absl::Status ValidateKey(const EntityKey& key, absl::string_view field);
+absl::Status ValidateKey(const EntityKey& key, const ItemField& field);
 
 // OK when `owner` may hold edges of `type` in direction `dir`; else INVALID_ARGUMENT
 // naming `field`.
 absl::Status ValidateOwner(const EntityKey& owner, EdgeType type, Direction dir,
                            absl::string_view field);
+absl::Status ValidateOwner(const EntityKey& owner, EdgeType type, Direction dir,
+                           const ItemField& field);
 
 // Validates a whole edge: keys, type, the schema, no self-loop, time >= 0. Fields are
 // named under `field` (e.g. "edges[2]" -> "edges[2].dst.type").

@@ -393,14 +393,10 @@ absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest
     q.max_time_ms = pq.max_time_ms();
     q.limit = pq.limit();
     if (pq.has_after()) q.after = Cursor{pq.after().time_ms(), pq.after().id()};
-    // Field names are built only for an error.
     absl::Status s =
         IsValidEdgeType(pq.edge_type())
-            ? ValidateKey(q.key, "key")
+            ? ValidateKey(q.key, ItemField{"queries", i, ".key"})
             : absl::InvalidArgumentError(absl::StrCat("queries[", i, "].edge_type: unknown"));
-    if (!s.ok() && IsValidEdgeType(pq.edge_type())) {
-      s = ValidateKey(q.key, absl::StrCat("queries[", i, "].key"));
-    }
     if (s.ok()) s = part->graph.GetNeighbors(q, &page);
     if (!s.ok()) {
       SetItemStatus(s, out->mutable_status());

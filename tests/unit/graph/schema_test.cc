@@ -51,6 +51,19 @@ TEST(SchemaTest, ValidateKeyRejectsUnspecifiedAndZero) {
   EXPECT_TRUE(ValidateKey({EntityType::kContent, 1}, "k").ok());
 }
 
+TEST(SchemaTest, ItemFieldsNameTheItemInErrors) {
+  EXPECT_TRUE(ValidateKey({EntityType::kProduct, 7}, ItemField{"keys", 3}).ok());
+  absl::Status s = ValidateKey({EntityType::kProduct, 0}, ItemField{"queries", 2, ".key"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "queries[2].key.id: must not be 0");
+  EXPECT_TRUE(ValidateOwner({EntityType::kBuyer, 1}, EdgeType::kPurchased, Direction::kOut,
+                            ItemField{"keys", 0})
+                  .ok());
+  s = ValidateOwner({EntityType::kProduct, 1}, EdgeType::kPurchased, Direction::kOut,
+                    ItemField{"keys", 4});
+  EXPECT_EQ(s.message().substr(0, 13), "keys[4].type:");
+}
+
 TEST(SchemaTest, Names) {
   EXPECT_EQ(EntityTypeName(EntityType::kSpu), "SPU");
   EXPECT_EQ(EdgeTypeName(EdgeType::kAddedToCart), "ADDED_TO_CART");

@@ -34,8 +34,10 @@ ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "roles all and partition: persist partitions here (RocksDB, one store per partition) "
           "and recover from it at start-up; empty = memory only");
 ABSL_FLAG(std::string, wal_recovery, kDefaults.wal_recovery,
-          "with --data_dir: strict (refuse to start on any damaged write-ahead log) or "
-          "tolerate_torn_tail (drop an incomplete last record, e.g. after a power loss)");
+          "with --data_dir: tolerate_torn_tail (drop an incomplete last log record, which a "
+          "crash during a write leaves and which was never acknowledged, and log its size) or "
+          "strict (refuse to start on it). Both refuse checksum errors, missing logs and logs "
+          "cut short into acknowledged writes");
 ABSL_FLAG(std::string, restore_from, kDefaults.restore_from,
           "with --data_dir: when --data_dir does not exist, first copy this checkpoint into it");
 ABSL_FLAG(int64_t, intent_resolve_interval_ms, kDefaults.intent_resolve_interval_ms,

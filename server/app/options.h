@@ -30,10 +30,11 @@ struct ServerOptions {
   // Roles all and partition: persist every hosted partition under this directory (one
   // RocksDB store each) and recover from it at start-up; empty keeps data in memory only.
   std::string data_dir;
-  // With data_dir: "strict" (default) refuses to start when a write-ahead log is damaged
-  // or cut short; "tolerate_torn_tail" drops an incomplete last record (after a power
-  // loss; the write it held was never acknowledged, but a truncated log loses more).
-  std::string wal_recovery = "strict";
+  // With data_dir: "tolerate_torn_tail" (default) drops an incomplete last record of a
+  // write-ahead log (a write cut short by a crash, never acknowledged) and logs its size;
+  // "strict" refuses to start on it too. Both refuse checksum errors, missing logs and logs
+  // cut short into acknowledged writes (docs/DURABILITY.md).
+  std::string wal_recovery = "tolerate_torn_tail";
   // With data_dir: if data_dir does not exist yet, first copy this checkpoint (written by
   // AdminService.Checkpoint) into it.
   std::string restore_from;

@@ -53,11 +53,13 @@ void SetServing(grpc::Server* server, const std::string& role, bool serving, Ser
 }
 
 absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options,
-                                                    PartitionHost* host, Metrics* metrics) {
+                                                    PartitionHost* host, const ServingGate* gate,
+                                                    Metrics* metrics) {
   std::vector<std::unique_ptr<PartitionClient>> clients;
   if (options.role == "all") {
     for (uint32_t p = 0; p < host->partition_count(); ++p) {
-      clients.push_back(NewInstrumentedPartitionClient(p, NewLocalPartitionClient(host), metrics));
+      clients.push_back(
+          NewInstrumentedPartitionClient(p, NewLocalPartitionClient(host, gate), metrics));
     }
     return std::make_unique<Router>(std::move(clients));
   }
@@ -98,7 +100,8 @@ absl::Status AwaitPartitions(const Router& router, const ServerOptions& options)
       router.client(p).GetPartitionInfo(o, &req, &resp,
                                         [&result](absl::Status s) { result.set_value(s); });
       absl::Status s = result.get_future().get();
-      if (s.ok()) break;
+      if (s.ok() && resp.info().serving()) break;
+      if (s.ok()) s = absl::UnavailableError("its server is loading its data");
       if (s.code() == absl::StatusCode::kFailedPrecondition ||
           std::chrono::steady_clock::now() > give_up) {
         return absl::Status(s.code(), absl::StrCat("partition ", p, " not ready: ", s.message()));
@@ -269,9 +272,12 @@ absl::Status RunServer(const ServerOptions& options) {
     } else {
       KG_ASSIGN_OR_RETURN(hosted, ParsePartitionList(options.partitions, options.partition_count));
     }
+    KG_ASSIGN_OR_RETURN(WalRecovery wal_recovery,
+                        ParseWalRecovery(options.wal_recovery, "--wal_recovery"));
     if (!options.restore_from.empty()) KG_RETURN_IF_ERROR(RestoreCheckpoint(options));
-    KG_ASSIGN_OR_RETURN(
-        host, PartitionHost::Create(options.partition_count, std::move(hosted), options.data_dir));
+    KG_ASSIGN_OR_RETURN(host, PartitionHost::Create(options.partition_count, std::move(hosted),
+                                                    options.data_dir, wal_recovery));
+    for (const std::string& note : host->RecoveryNotes()) spdlog::warn("{}", note);
   }
   std::unique_ptr<Router> router;
   std::unique_ptr<GraphOps> ops;
@@ -281,7 +287,7 @@ absl::Status RunServer(const ServerOptions& options) {
   DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
   ServingGate serving;  // closed until loaded; closed again while draining
   if (options.role != "partition") {
-    KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &metrics));
+    KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &serving, &metrics));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
     graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving, &metrics);
     admin_service = std::make_unique<AdminServiceImpl>(ops.get(), policy);

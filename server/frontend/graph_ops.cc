@@ -115,7 +115,7 @@ void GraphOps::GetEntities(const CallOptions& o, const v1::GetEntitiesRequest& r
   ReadMask mask;
   if (s.ok()) s = ParseReadMask(req.read_mask(), "read_mask", &mask);
   for (int i = 0; s.ok() && i < req.keys_size(); ++i) {
-    s = ValidateKey(KeyFromProto(req.keys(i)), ItemField{"keys", i});
+    s = ValidateKey(req.keys(i), ItemField{"keys", i});
   }
   if (!s.ok()) return done(s);
   using S = Scatter<internal::v1::GetEntitiesRequest, internal::v1::GetEntitiesResponse>;
@@ -366,7 +366,7 @@ void GraphOps::DeleteEntities(const CallOptions& o, const v1::DeleteEntitiesRequ
   auto scatter = std::make_shared<S>(router_->partition_count());
   for (int i = 0; i < req.keys_size(); ++i) {
     EntityKey key = KeyFromProto(req.keys(i));
-    state->statuses[i] = ValidateKey(key, ItemField{"keys", i});
+    state->statuses[i] = ValidateKey(req.keys(i), ItemField{"keys", i});
     if (!state->statuses[i].ok()) continue;
     auto& slot = scatter->At(router_->PartitionOf(key));
     *slot.req.add_keys() = req.keys(i);
@@ -466,7 +466,7 @@ void GraphOps::GetNeighbors(const CallOptions& o, const v1::GetNeighborsRequest&
     internal::v1::EncodedNeighborList* list = resp->add_results();
     *list->mutable_key() = req.keys(i);
     EntityKey key = KeyFromProto(req.keys(i));
-    absl::Status ks = ValidateKey(key, ItemField{"keys", i});
+    absl::Status ks = ValidateKey(req.keys(i), ItemField{"keys", i});
     if (ks.ok()) ks = ValidateOwner(key, type, dir, ItemField{"keys", i});
     if (!ks.ok()) {
       SetItemStatus(ks, list->mutable_status());
@@ -564,7 +564,7 @@ void GraphOps::CountNeighbors(const CallOptions& o, const v1::CountNeighborsRequ
     v1::KeyCounts* kc = resp->add_results();
     *kc->mutable_key() = req.keys(i);
     EntityKey key = KeyFromProto(req.keys(i));
-    absl::Status ks = ValidateKey(key, absl::StrCat("keys[", i, "]"));
+    absl::Status ks = ValidateKey(req.keys(i), ItemField{"keys", i});
     if (!ks.ok()) {
       SetItemStatus(ks, kc->mutable_status());
       continue;
@@ -762,12 +762,15 @@ void GraphOps::Traverse(const CallOptions& o, const v1::TraverseRequest& req,
     reached = NeighborType(t, d);
   }
   for (int i = 0; s.ok() && i < req.start_size(); ++i) {
-    std::string f = absl::StrCat("start[", i, "]");
     EntityKey key = KeyFromProto(req.start(i));
-    s = ValidateKey(key, f);
-    if (s.ok()) {
-      s = ValidateOwner(key, static_cast<EdgeType>(req.hops(0).edge_type()),
-                        DirOf(req.hops(0).direction()), f);
+    s = ValidateKey(req.start(i), ItemField{"start", i});
+    EdgeType t = static_cast<EdgeType>(req.hops(0).edge_type());
+    Direction d = DirOf(req.hops(0).direction());
+    if (s.ok() && key.type != OwnerType(t, d)) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("hops[0]: ", EdgeTypeName(t), " ", DirectionName(d), " starts from ",
+                       EntityTypeName(OwnerType(t, d)), " keys, but start[", i, "] is a ",
+                       EntityTypeName(key.type)));
     }
   }
   if (!s.ok()) return done(s);

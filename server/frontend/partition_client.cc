@@ -10,7 +10,7 @@ namespace {
 
 class LocalPartitionClient : public PartitionClient {
  public:
-  explicit LocalPartitionClient(PartitionHost* host) : host_(host) {}
+  LocalPartitionClient(PartitionHost* host, const ServingGate* gate) : host_(host), gate_(gate) {}
   std::string address() const override { return "in-process"; }
 
 #define KG_LOCAL_READ(M)                                                  \
@@ -23,14 +23,33 @@ class LocalPartitionClient : public PartitionClient {
          internal::v1::M##Response* resp, Done done) override {           \
     host_->M(*req, resp, std::move(done));                                \
   }
-  KG_PARTITION_READS(KG_LOCAL_READ)
+  KG_LOCAL_READ(GetEntities)
+  KG_LOCAL_READ(GetNeighbors)
+  KG_LOCAL_READ(CountNeighbors)
+  KG_LOCAL_READ(ListIntents)
+  KG_LOCAL_READ(Checkpoint)
   KG_PARTITION_WRITES(KG_LOCAL_WRITE)
+  void GetPartitionInfo(const CallOptions& options,
+                        const internal::v1::GetPartitionInfoRequest* req,
+                        internal::v1::GetPartitionInfoResponse* resp, Done done) override;
 #undef KG_LOCAL_READ
 #undef KG_LOCAL_WRITE
 
  private:
   PartitionHost* host_;
+  const ServingGate* gate_;
 };
+
+// The in-process partitions serve when their server does (data requests are gated by the
+// front end's services).
+void LocalPartitionClient::GetPartitionInfo(const CallOptions& options,
+                                            const internal::v1::GetPartitionInfoRequest* req,
+                                            internal::v1::GetPartitionInfoResponse* resp,
+                                            Done done) {
+  absl::Status s = host_->GetPartitionInfo(*req, resp);
+  resp->mutable_info()->set_serving(gate_->open());
+  done(s);
+}
 
 class RemotePartitionClient : public PartitionClient {
  public:
@@ -118,8 +137,9 @@ class InstrumentedPartitionClient : public PartitionClient {
 
 }  // namespace
 
-std::unique_ptr<PartitionClient> NewLocalPartitionClient(PartitionHost* host) {
-  return std::make_unique<LocalPartitionClient>(host);
+std::unique_ptr<PartitionClient> NewLocalPartitionClient(PartitionHost* host,
+                                                         const ServingGate* gate) {
+  return std::make_unique<LocalPartitionClient>(host, gate);
 }
 
 std::unique_ptr<PartitionClient> NewRemotePartitionClient(uint32_t partition, std::string address,

@@ -20,6 +20,7 @@
 #include "kg/internal/v1/partition.grpc.pb.h"
 #include "server/observability/metrics.h"
 #include "server/partition/partition_host.h"
+#include "server/partition/serving_gate.h"
 
 namespace kg {
 
@@ -51,8 +52,9 @@ class PartitionClient {
 #undef KG_DECLARE_PARTITION_METHOD
 };
 
-// Calls a PartitionHost in this process.
-std::unique_ptr<PartitionClient> NewLocalPartitionClient(PartitionHost* host);
+// Calls a PartitionHost in this process; GetPartitionInfo reports `gate` as serving.
+std::unique_ptr<PartitionClient> NewLocalPartitionClient(PartitionHost* host,
+                                                         const ServingGate* gate);
 
 // Calls a partition server over `channel` (shared by the partitions that server hosts).
 // Errors are prefixed with the partition and address.

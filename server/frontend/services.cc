@@ -32,6 +32,14 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Deadline
   return reactor;
 }
 
+// INVALID_ARGUMENT for bytes that do not parse as an M.
+template <typename M>
+absl::Status NotAValid(absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": not a valid ", M::descriptor()->full_name(),
+                   " message (malformed bytes, or a string field that is not valid UTF-8)"));
+}
+
 // The messages of one raw call, on an arena whose first block comes with them: building
 // and freeing a reply of many items costs one allocation, not one per field.
 template <typename Req, typename Resp>
@@ -53,9 +61,7 @@ grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const Deadl
       grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes, &messages->req);
   if (!parsed.ok()) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     "request: not a valid " + Req::descriptor()->full_name() + " message"));
+    reactor->Finish(ToGrpcStatus(NotAValid<Req>("request")));
     return reactor;
   }
   return Unary(ctx, policy, [&](const CallOptions& o, Done done) {
@@ -73,24 +79,42 @@ grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const Deadl
 }
 
 // Reads an Import stream one message at a time: the next read starts only after the
-// previous message was applied, which bounds memory and keeps records in order.
-class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
+// previous message was applied, which bounds memory and keeps records in order. Messages
+// arrive as bytes and are parsed here, so a message that does not parse ends the call with
+// INVALID_ARGUMENT (a typed reader would report it as the end of the stream).
+class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   // With a non-OK `ready` the call is refused at once.
-  ImportReactor(const GraphOps* ops, CallOptions options, v1::ImportResponse* resp,
+  ImportReactor(const GraphOps* ops, CallOptions options, grpc::ByteBuffer* response,
                 const absl::Status& ready, const Metrics* metrics)
-      : ops_(ops), options_(options), resp_(resp), metrics_(metrics) {
+      : ops_(ops), options_(options), response_(response), metrics_(metrics) {
     if (!ready.ok()) {
       Finish(ToGrpcStatus(ready));
       return;
     }
-    StartRead(&request_);
+    StartRead(&bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       // Client half-closed (or the call broke): report the totals.
-      Finish(grpc::Status::OK);
+      bool own_buffer = false;
+      grpc::Status s = grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+          resp_, response_, &own_buffer);
+      Finish(s.ok() ? grpc::Status::OK
+                    : ToGrpcStatus(absl::InternalError("could not serialize the reply")));
+      return;
+    }
+    ++messages_;
+    request_.Clear();
+    if (!grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes_, &request_)
+             .ok()) {
+      Finish(ToGrpcStatus(absl::Status(
+          absl::StatusCode::kInvalidArgument,
+          absl::StrCat(NotAValid<v1::ImportRequest>(
+                           absl::StrCat("message ", messages_, " of the stream (counting from 1)"))
+                           .message(),
+                       "; nothing of it was applied; ", Applied()))));
       return;
     }
     if (first_) {
@@ -99,66 +123,55 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportRequest> {
     }
     uint64_t first_index = next_index_;
     next_index_ += request_.records_size();
-    uint64_t rejected_before = resp_->records_rejected();
-    uint64_t received_before = resp_->records_received();
+    uint64_t rejected_before = resp_.records_rejected();
+    uint64_t received_before = resp_.records_received();
     ops_->ImportBatch(
-        options_, request_, first_index, resp_,
+        options_, request_, first_index, &resp_,
         [this, rejected_before, received_before](absl::Status status) {
-          uint64_t rejected = resp_->records_rejected() - rejected_before;
-          uint64_t received = resp_->records_received() - received_before;
+          uint64_t rejected = resp_.records_rejected() - rejected_before;
+          uint64_t received = resp_.records_received() - received_before;
           metrics_->import_records(true).Increment(static_cast<double>(received - rejected));
           metrics_->import_records(false).Increment(static_cast<double>(rejected));
           if (!status.ok()) {
             Finish(ToGrpcStatus(status));
             return;
           }
-          if (resp_->records_rejected() > max_errors_) {
-            const auto& first = resp_->first_errors(0);
-            Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-                "import stopped: ", resp_->records_rejected(),
-                " records rejected (max_errors=", max_errors_, "); first: record ",
-                first.record_index(), ": ", first.message(), "; records applied before the stop: ",
-                resp_->entities_upserted() + resp_->edges_upserted()))));
+          if (resp_.records_rejected() > max_errors_) {
+            const auto& first = resp_.first_errors(0);
+            Finish(ToGrpcStatus(absl::InvalidArgumentError(
+                absl::StrCat("import stopped: ", resp_.records_rejected(),
+                             " records rejected (max_errors=", max_errors_, "); first: record ",
+                             first.record_index(), ": ", first.message(), "; ", Applied()))));
             return;
           }
-          StartRead(&request_);
+          StartRead(&bytes_);
         });
   }
 
   void OnDone() override { delete this; }
 
  private:
+  // What the stream applied so far, for error messages (the reply is not sent with them).
+  std::string Applied() const {
+    return absl::StrCat("applied before it: ", resp_.records_received(), " records received (",
+                        resp_.entities_upserted(), " entities and ", resp_.edges_upserted(),
+                        " edges upserted, ", resp_.records_rejected(), " rejected)");
+  }
+
   const GraphOps* ops_;
   CallOptions options_;
-  v1::ImportResponse* resp_;
+  grpc::ByteBuffer* response_;
   const Metrics* metrics_;
+  grpc::ByteBuffer bytes_;
   v1::ImportRequest request_;
+  v1::ImportResponse resp_;
+  uint64_t messages_ = 0;
   bool first_ = true;
   uint64_t max_errors_ = 0;
   uint64_t next_index_ = 0;
 };
 
 }  // namespace
-
-#define KG_GRAPH_HANDLER(Method)                                                       \
-  grpc::ServerUnaryReactor* GraphServiceImpl::Method(grpc::CallbackServerContext* ctx, \
-                                                     const v1::Method##Request* req,   \
-                                                     v1::Method##Response* resp) {     \
-    return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {                  \
-      absl::Status ready = gate_->Check();                                             \
-      if (!ready.ok()) return done(ready);                                             \
-      ops_->Method(o, *req, resp, std::move(done));                                    \
-    });                                                                                \
-  }
-
-KG_GRAPH_HANDLER(UpsertEntities)
-KG_GRAPH_HANDLER(DeleteEntities)
-KG_GRAPH_HANDLER(UpsertEdges)
-KG_GRAPH_HANDLER(DeleteEdges)
-KG_GRAPH_HANDLER(CountNeighbors)
-KG_GRAPH_HANDLER(Traverse)
-
-#undef KG_GRAPH_HANDLER
 
 #define KG_RAW_GRAPH_HANDLER(Method, Response)                                                 \
   grpc::ServerUnaryReactor* GraphServiceImpl::Method(                                          \
@@ -174,31 +187,35 @@ KG_GRAPH_HANDLER(Traverse)
 
 KG_RAW_GRAPH_HANDLER(GetEntities, internal::v1::EncodedGetEntitiesResponse)
 KG_RAW_GRAPH_HANDLER(GetNeighbors, internal::v1::EncodedGetNeighborsResponse)
+KG_RAW_GRAPH_HANDLER(UpsertEntities, v1::UpsertEntitiesResponse)
+KG_RAW_GRAPH_HANDLER(DeleteEntities, v1::DeleteEntitiesResponse)
+KG_RAW_GRAPH_HANDLER(UpsertEdges, v1::UpsertEdgesResponse)
+KG_RAW_GRAPH_HANDLER(DeleteEdges, v1::DeleteEdgesResponse)
+KG_RAW_GRAPH_HANDLER(CountNeighbors, v1::CountNeighborsResponse)
+KG_RAW_GRAPH_HANDLER(Traverse, v1::TraverseResponse)
 
 #undef KG_RAW_GRAPH_HANDLER
 
-grpc::ServerReadReactor<v1::ImportRequest>* GraphServiceImpl::Import(
-    grpc::CallbackServerContext* ctx, v1::ImportResponse* resp) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* GraphServiceImpl::Import(
+    grpc::CallbackServerContext* ctx, grpc::ByteBuffer* resp) {
   // An import may run long: its deadline is the client's own (none means unbounded).
   CallOptions o;
   o.deadline = ctx->deadline();
   return new ImportReactor(ops_, o, resp, gate_->Check(), metrics_);
 }
 
-grpc::ServerUnaryReactor* AdminServiceImpl::GetClusterInfo(grpc::CallbackServerContext* ctx,
-                                                           const v1::GetClusterInfoRequest* req,
-                                                           v1::GetClusterInfoResponse* resp) {
-  return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {
-    ops_->GetClusterInfo(o, *req, resp, std::move(done));
-  });
-}
+#define KG_RAW_ADMIN_HANDLER(Method)                                                           \
+  grpc::ServerUnaryReactor* AdminServiceImpl::Method(                                          \
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
+    return RawUnary<v1::Method##Request, v1::Method##Response>(                                \
+        ctx, policy_, req, resp,                                                               \
+        [this](const CallOptions& o, const v1::Method##Request& r, v1::Method##Response* out,  \
+               Done done) { ops_->Method(o, r, out, std::move(done)); });                      \
+  }
 
-grpc::ServerUnaryReactor* AdminServiceImpl::Checkpoint(grpc::CallbackServerContext* ctx,
-                                                       const v1::CheckpointRequest* req,
-                                                       v1::CheckpointResponse* resp) {
-  return Unary(ctx, policy_, [&](const CallOptions& o, Done done) {
-    ops_->Checkpoint(o, *req, resp, std::move(done));
-  });
-}
+KG_RAW_ADMIN_HANDLER(GetClusterInfo)
+KG_RAW_ADMIN_HANDLER(Checkpoint)
+
+#undef KG_RAW_ADMIN_HANDLER
 
 }  // namespace kg

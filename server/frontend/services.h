@@ -18,11 +18,24 @@ struct DeadlinePolicy {
   std::chrono::milliseconds default_deadline{10000};
 };
 
-// GetEntities and GetNeighbors are served as raw methods: the request is parsed here and
-// the reply is serialized from its wire-compatible Encoded* form (graph_ops.h), so stored
-// entities go out as they are. Clients see the kg.v1 messages.
+// Every method is served raw: the request bytes are parsed here, so bytes that are not a
+// valid request (malformed, or invalid UTF-8 in a string field) get INVALID_ARGUMENT naming
+// the message type (gRPC's typed handlers would answer UNIMPLEMENTED with no message, and
+// end an Import stream as if the client had closed it). GetEntities and GetNeighbors reply
+// from their wire-compatible Encoded* form (graph_ops.h), so stored entities go out as they
+// are. Clients see the kg.v1 messages.
 using GraphServiceBase = v1::GraphService::WithRawCallbackMethod_GetEntities<
-    v1::GraphService::WithRawCallbackMethod_GetNeighbors<v1::GraphService::CallbackService>>;
+    v1::GraphService::WithRawCallbackMethod_UpsertEntities<
+        v1::GraphService::WithRawCallbackMethod_DeleteEntities<
+            v1::GraphService::WithRawCallbackMethod_UpsertEdges<
+                v1::GraphService::WithRawCallbackMethod_DeleteEdges<
+                    v1::GraphService::WithRawCallbackMethod_GetNeighbors<
+                        v1::GraphService::WithRawCallbackMethod_CountNeighbors<
+                            v1::GraphService::WithRawCallbackMethod_Traverse<
+                                v1::GraphService::WithRawCallbackMethod_Import<
+                                    v1::GraphService::CallbackService>>>>>>>>>;
+using AdminServiceBase = v1::AdminService::WithRawCallbackMethod_GetClusterInfo<
+    v1::AdminService::WithRawCallbackMethod_Checkpoint<v1::AdminService::CallbackService>>;
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
@@ -32,32 +45,21 @@ class GraphServiceImpl final : public GraphServiceBase {
                    const Metrics* metrics)
       : ops_(ops), policy_(policy), gate_(gate), metrics_(metrics) {}
 
-  grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* req,
-                                        grpc::ByteBuffer* resp) override;
-  grpc::ServerUnaryReactor* UpsertEntities(grpc::CallbackServerContext* ctx,
-                                           const v1::UpsertEntitiesRequest* req,
-                                           v1::UpsertEntitiesResponse* resp) override;
-  grpc::ServerUnaryReactor* DeleteEntities(grpc::CallbackServerContext* ctx,
-                                           const v1::DeleteEntitiesRequest* req,
-                                           v1::DeleteEntitiesResponse* resp) override;
-  grpc::ServerUnaryReactor* UpsertEdges(grpc::CallbackServerContext* ctx,
-                                        const v1::UpsertEdgesRequest* req,
-                                        v1::UpsertEdgesResponse* resp) override;
-  grpc::ServerUnaryReactor* DeleteEdges(grpc::CallbackServerContext* ctx,
-                                        const v1::DeleteEdgesRequest* req,
-                                        v1::DeleteEdgesResponse* resp) override;
-  grpc::ServerUnaryReactor* GetNeighbors(grpc::CallbackServerContext* ctx,
-                                         const grpc::ByteBuffer* req,
-                                         grpc::ByteBuffer* resp) override;
-  grpc::ServerUnaryReactor* CountNeighbors(grpc::CallbackServerContext* ctx,
-                                           const v1::CountNeighborsRequest* req,
-                                           v1::CountNeighborsResponse* resp) override;
-  grpc::ServerUnaryReactor* Traverse(grpc::CallbackServerContext* ctx,
-                                     const v1::TraverseRequest* req,
-                                     v1::TraverseResponse* resp) override;
-  grpc::ServerReadReactor<v1::ImportRequest>* Import(grpc::CallbackServerContext* ctx,
-                                                     v1::ImportResponse* resp) override;
+#define KG_DECLARE_RAW_UNARY(Method)                                                              \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, \
+                                   grpc::ByteBuffer* resp) override;
+  KG_DECLARE_RAW_UNARY(GetEntities)
+  KG_DECLARE_RAW_UNARY(UpsertEntities)
+  KG_DECLARE_RAW_UNARY(DeleteEntities)
+  KG_DECLARE_RAW_UNARY(UpsertEdges)
+  KG_DECLARE_RAW_UNARY(DeleteEdges)
+  KG_DECLARE_RAW_UNARY(GetNeighbors)
+  KG_DECLARE_RAW_UNARY(CountNeighbors)
+  KG_DECLARE_RAW_UNARY(Traverse)
+  // Each stream message is parsed as a kg.v1.ImportRequest; one that cannot be ends the
+  // call with INVALID_ARGUMENT saying which message and what was applied before it.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Import(grpc::CallbackServerContext* ctx,
+                                                    grpc::ByteBuffer* resp) override;
 
  private:
   const GraphOps* ops_;
@@ -67,16 +69,13 @@ class GraphServiceImpl final : public GraphServiceBase {
 };
 
 // Answers while loading too (GetClusterInfo shows the progress).
-class AdminServiceImpl final : public v1::AdminService::CallbackService {
+class AdminServiceImpl final : public AdminServiceBase {
  public:
   AdminServiceImpl(const GraphOps* ops, DeadlinePolicy policy) : ops_(ops), policy_(policy) {}
 
-  grpc::ServerUnaryReactor* GetClusterInfo(grpc::CallbackServerContext* ctx,
-                                           const v1::GetClusterInfoRequest* req,
-                                           v1::GetClusterInfoResponse* resp) override;
-  grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* ctx,
-                                       const v1::CheckpointRequest* req,
-                                       v1::CheckpointResponse* resp) override;
+  KG_DECLARE_RAW_UNARY(GetClusterInfo)
+  KG_DECLARE_RAW_UNARY(Checkpoint)
+#undef KG_DECLARE_RAW_UNARY
 
  private:
   const GraphOps* ops_;

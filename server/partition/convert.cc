@@ -46,6 +46,19 @@ EntityKey KeyFromProto(const v1::EntityKey& key) {
                    key.id()};
 }
 
+absl::Status ValidateKey(const v1::EntityKey& key, absl::string_view field) {
+  if (!IsValidEntityType(key.type())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".type: must be a known entity type, got ", key.type()));
+  }
+  return ValidateKey(KeyFromProto(key), field);
+}
+
+absl::Status ValidateKey(const v1::EntityKey& key, const ItemField& field) {
+  absl::Status s = ValidateKey(key, absl::string_view());
+  return s.ok() ? s : ValidateKey(key, field.Name());
+}
+
 void KeyToProto(const EntityKey& key, v1::EntityKey* out) {
   out->set_type(static_cast<v1::EntityType>(key.type));
   out->set_id(key.id);
@@ -168,8 +181,10 @@ absl::Status ValidateEdgeProto(const v1::Edge& edge, absl::string_view field, in
     }
     return s;
   }
-  if (!std::isfinite(edge.weight())) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".weight: must be a finite number"));
+  // Stored as a 32-bit float: a double beyond its range would become infinite.
+  if (!std::isfinite(static_cast<float>(edge.weight()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".weight: must be a finite number within the 32-bit float range (|w| < 3.4e38)"));
   }
   if (normalized != nullptr) {
     *normalized = edge;

@@ -13,6 +13,7 @@
 #include "kg/v1/types.pb.h"
 #include "server/graph/graph_partition.h"
 #include "server/graph/key.h"
+#include "server/graph/schema.h"
 
 namespace kg {
 
@@ -34,8 +35,11 @@ struct ReadMask {
 absl::Status ParseReadMask(const google::protobuf::FieldMask& mask, absl::string_view field,
                            ReadMask* out);
 
-// Key conversion. KeyFromProto does not validate; ValidateKey (schema.h) does.
+// Key conversion. KeyFromProto does not validate (an out-of-range type becomes 255);
+// ValidateKey does, reporting the type as the request gave it.
 EntityKey KeyFromProto(const v1::EntityKey& key);
+absl::Status ValidateKey(const v1::EntityKey& key, absl::string_view field);
+absl::Status ValidateKey(const v1::EntityKey& key, const ItemField& field);
 void KeyToProto(const EntityKey& key, v1::EntityKey* out);
 
 // Validates an entity (key, sizes, finite metrics, time) and converts it; an

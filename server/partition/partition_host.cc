@@ -1,6 +1,7 @@
 #include "server/partition/partition_host.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -32,7 +33,7 @@ absl::Status WaitFor(const std::function<void(Done)>& start) {
 absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t partition_count,
                                                                      std::vector<uint32_t> hosted,
                                                                      const std::string& data_dir,
-                                                                     bool tolerate_torn_tail) {
+                                                                     WalRecovery wal_recovery) {
   if (partition_count == 0) return absl::InvalidArgumentError("partition count must be > 0");
   std::sort(hosted.begin(), hosted.end());
   for (size_t i = 0; i < hosted.size(); ++i) {
@@ -50,9 +51,9 @@ absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t pa
     KG_ASSIGN_OR_RETURN(bool created, PrepareDataDir(data_dir, partition_count, hosted));
     host->data_dir_ = data_dir;
     for (uint32_t p : hosted) {
-      KG_ASSIGN_OR_RETURN(
-          host->parts_[p]->store,
-          PartitionStore::Open(PartitionStorePath(data_dir, p), p, partition_count, created));
+      KG_ASSIGN_OR_RETURN(host->parts_[p]->store,
+                          PartitionStore::Open(PartitionStorePath(data_dir, p), p, partition_count,
+                                               created, wal_recovery));
     }
   }
   return host;
@@ -65,6 +66,16 @@ PartitionHost::PartitionHost(uint32_t partition_count, std::vector<uint32_t> hos
 }
 
 PartitionHost::~PartitionHost() = default;
+
+std::vector<std::string> PartitionHost::RecoveryNotes() const {
+  std::vector<std::string> notes;
+  for (uint32_t p : hosted_) {
+    if (parts_[p]->store == nullptr) continue;
+    const std::vector<std::string>& n = parts_[p]->store->recovery_notes();
+    notes.insert(notes.end(), n.begin(), n.end());
+  }
+  return notes;
+}
 
 GraphPartition* PartitionHost::partition(uint32_t id) const {
   return id < parts_.size() && parts_[id] ? &parts_[id]->graph : nullptr;
@@ -371,10 +382,32 @@ absl::Status PartitionHost::Checkpoint(const internal::v1::CheckpointRequest& re
         "checkpoint: this server keeps no store (start it with --data_dir)");
   }
   if (req.dir().empty()) return absl::InvalidArgumentError("dir: required");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto normal = [&ec](const std::string& p) {
+    fs::path n = fs::weakly_canonical(p, ec).lexically_normal();
+    return n.has_filename() ? n : n.parent_path();
+  };
+  fs::path dir = normal(req.dir());
+  fs::path live = normal(data_dir_);
+  auto [live_end, dir_it] = std::mismatch(live.begin(), live.end(), dir.begin(), dir.end());
+  if (live_end == live.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("dir: ", req.dir(),
+                                                   " is inside the live data directory ", data_dir_,
+                                                   "; write checkpoints elsewhere"));
+  }
+  std::string store_dir = PartitionStorePath(req.dir(), req.target().partition());
+  if (fs::exists(store_dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("dir: ", req.dir(),
+                                                 " already holds a checkpoint (", store_dir,
+                                                 "); choose a new directory"));
+  }
   // The checkpoint is itself a data directory for the partitions of this server.
-  absl::StatusOr<bool> prepared = PrepareDataDir(req.dir(), partition_count_, hosted_);
-  if (!prepared.ok() && !absl::IsDataLoss(prepared.status())) return prepared.status();
-  return part->store->Checkpoint(PartitionStorePath(req.dir(), req.target().partition()));
+  absl::StatusOr<bool> prepared = PrepareDataDir(req.dir(), partition_count_, hosted_, "dir");
+  if (!prepared.ok() && !absl::IsDataLoss(prepared.status())) {
+    return absl::InvalidArgumentError(prepared.status().message());
+  }
+  return part->store->Checkpoint(store_dir);
 }
 
 absl::Status PartitionHost::GetNeighbors(const internal::v1::GetNeighborsRequest& req,

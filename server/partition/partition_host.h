@@ -40,17 +40,19 @@ class PartitionHost {
  public:
   // Hosts `hosted` (each < partition_count, no duplicates) of `partition_count` partitions,
   // in memory only when `data_dir` is empty, else persisted under it (data_dir.h: refuses
-  // a directory made for another configuration, or missing a store; `tolerate_torn_tail`:
+  // a directory made for another configuration, or missing a store; `wal_recovery`:
   // see PartitionStore::Open).
-  static absl::StatusOr<std::unique_ptr<PartitionHost>> Create(uint32_t partition_count,
-                                                               std::vector<uint32_t> hosted,
-                                                               const std::string& data_dir = "",
-                                                               bool tolerate_torn_tail = false);
+  static absl::StatusOr<std::unique_ptr<PartitionHost>> Create(
+      uint32_t partition_count, std::vector<uint32_t> hosted, const std::string& data_dir = "",
+      WalRecovery wal_recovery = WalRecovery::kTolerateTornTail);
   ~PartitionHost();
 
   uint32_t partition_count() const { return partition_count_; }
   const std::vector<uint32_t>& hosted() const { return hosted_; }
   bool durable() const { return durable_; }
+  // What opening the stores had to do beyond a clean replay (PartitionStore's notes), for
+  // the caller to log.
+  std::vector<std::string> RecoveryNotes() const;
   // The partition's graph, or nullptr when not hosted here.
   GraphPartition* partition(uint32_t id) const;
 

@@ -12,7 +12,8 @@ namespace kg {
 
 class PartitionServiceImpl final : public internal::v1::PartitionService::CallbackService {
  public:
-  // Requests are refused (UNAVAILABLE) while `gate` is closed. Both must outlive this.
+  // Data requests (all but GetPartitionInfo, which reports `serving`) are refused
+  // (UNAVAILABLE) while `gate` is closed. Both must outlive this.
   PartitionServiceImpl(PartitionHost* host, const ServingGate* gate) : host_(host), gate_(gate) {}
 
   grpc::ServerUnaryReactor* GetEntities(grpc::CallbackServerContext* ctx,

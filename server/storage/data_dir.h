@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace kg {
 
@@ -21,9 +22,11 @@ inline constexpr int kDataDirFormatVersion = 1;
 // Checks (or, for a missing or empty directory, initializes) `dir` for `partitions` of
 // `partition_count`. Returns true when it was just initialized (the stores are to be
 // created), false when it existed and matches. FAILED_PRECONDITION naming the mismatch
-// (format version, partition count, hosted partitions, a foreign directory) otherwise.
+// (format version, partition count, hosted partitions, a foreign directory) otherwise;
+// messages call the directory `name` (the flag or field it came from).
 absl::StatusOr<bool> PrepareDataDir(const std::string& dir, uint32_t partition_count,
-                                    const std::vector<uint32_t>& partitions);
+                                    const std::vector<uint32_t>& partitions,
+                                    absl::string_view name = "--data_dir");
 
 // The store directory of `partition` under `dir`.
 std::string PartitionStorePath(const std::string& dir, uint32_t partition);

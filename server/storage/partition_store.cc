@@ -1,15 +1,29 @@
 #include "server/storage/partition_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -60,6 +74,110 @@ std::string MetaValue(uint32_t partition, uint32_t count) {
   return absl::StrCat("kg-partition v1 ", partition, " ", count);
 }
 
+constexpr char kAckedFile[] = "ACKED";
+
+// The ACKED file's one line. Fixed width, so each in-place rewrite covers the last.
+std::string AckedLine(uint64_t sequence) {
+  return absl::StrFormat("kg-acked v1 %020u\n", sequence);
+}
+
+// Reads the ACKED file: the last acknowledged sequence number, 0 when the file is absent
+// (a new store, a restored checkpoint), or empty or zero-filled (a power loss can leave it
+// so; `note` then says the check was skipped). DATA_LOSS for anything else unreadable.
+absl::StatusOr<uint64_t> ReadAcked(const std::string& file, std::string* note) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return 0;
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string bytes = text.str();
+  if (bytes.find_first_not_of('\0') == std::string::npos) {
+    *note = absl::StrCat(file,
+                         " is empty: the check that no acknowledged write is missing was skipped");
+    return 0;
+  }
+  std::vector<std::string> fields = absl::StrSplit(bytes, ' ');
+  uint64_t sequence = 0;
+  if (bytes.size() != AckedLine(0).size() || bytes.back() != '\n' || fields.size() != 3 ||
+      fields[0] != "kg-acked" || fields[1] != "v1" ||
+      !absl::SimpleAtoi(absl::StripSuffix(fields[2], "\n"), &sequence)) {
+    return absl::DataLossError(absl::StrCat(
+        file, " is damaged (\"", absl::CHexEscape(bytes.substr(0, 64)),
+        "\"); it records the last acknowledged write. Delete it to start without that check"));
+  }
+  return sequence;
+}
+
+// Forwards RocksDB's log lines to its usual LOG file and keeps the ones in which log replay
+// reports bytes it dropped (file, size and reason).
+class ReplayLogger : public rocksdb::Logger {
+ public:
+  explicit ReplayLogger(std::shared_ptr<rocksdb::Logger> base)
+      : rocksdb::Logger(base != nullptr ? base->GetInfoLogLevel()
+                                        : rocksdb::InfoLogLevel::WARN_LEVEL),
+        base_(std::move(base)) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level >= rocksdb::InfoLogLevel::WARN_LEVEL) {
+      char line[1024];
+      va_list copy;
+      va_copy(copy, ap);
+      std::vsnprintf(line, sizeof line, format, copy);
+      va_end(copy);
+      if (std::strstr(line, ": dropping ") != nullptr) {
+        absl::MutexLock lock(&mu_);
+        dropped_.emplace_back(line);
+      }
+    }
+    if (base_ != nullptr) base_->Logv(level, format, ap);
+  }
+  void Flush() override {
+    if (base_ != nullptr) base_->Flush();
+  }
+
+  // Takes the replay reports so far.
+  std::vector<std::string> TakeDropped() {
+    absl::MutexLock lock(&mu_);
+    return std::move(dropped_);
+  }
+
+ private:
+  std::shared_ptr<rocksdb::Logger> base_;
+  absl::Mutex mu_;
+  std::vector<std::string> dropped_ ABSL_GUARDED_BY(mu_);
+};
+
+// Whether every report is of a log that ends inside a record: what a process killed while
+// writing leaves behind (never a checksum mismatch, which is damage).
+bool OnlyTornTail(const std::vector<std::string>& reports) {
+  if (reports.empty()) return false;
+  for (const std::string& r : reports) {
+    if (r.find("truncated header") == std::string::npos &&
+        r.find("truncated record body") == std::string::npos &&
+        r.find("error reading trailing data") == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The store's log files with their sizes, for error messages.
+std::string DescribeLogs(const std::string& path) {
+  std::vector<std::string> logs;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(path, ec)) {
+    if (f.path().extension() == ".log") {
+      logs.push_back(absl::StrCat(f.path().filename().string(), " (",
+                                  std::filesystem::file_size(f.path(), ec), " bytes)"));
+    }
+  }
+  std::sort(logs.begin(), logs.end());
+  return logs.empty() ? "none" : absl::StrJoin(logs, ", ");
+}
+
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   absl::StatusCode code = s.IsCorruption() ? absl::StatusCode::kDataLoss
@@ -99,32 +217,76 @@ void StoreBatch::PutIntent(uint64_t id, const std::string& payload) {
 void StoreBatch::DeleteIntent(uint64_t id) { batch_->Delete(IntentKeyBytes(id)); }
 bool StoreBatch::empty() const { return batch_->Count() == 0; }
 
+absl::StatusOr<WalRecovery> ParseWalRecovery(absl::string_view value, absl::string_view field) {
+  if (value == "strict") return WalRecovery::kStrict;
+  if (value == "tolerate_torn_tail") return WalRecovery::kTolerateTornTail;
+  return absl::InvalidArgumentError(absl::StrCat(field,
+                                                 ": must be strict or tolerate_torn_tail, got \"",
+                                                 absl::CHexEscape(value.substr(0, 64)), "\""));
+}
+
 absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::string& path,
                                                                      uint32_t partition,
                                                                      uint32_t partition_count,
                                                                      bool create,
-                                                                     bool tolerate_torn_tail) {
+                                                                     WalRecovery wal_recovery) {
+  namespace fs = std::filesystem;
+  auto refused = [&](const rocksdb::Status& s, absl::string_view detail) {
+    return absl::Status(FromRocks(s, "").code(),
+                        absl::StrCat("cannot open the store of partition ", partition, " at ", path,
+                                     ": ", s.ToString(), detail));
+  };
+  std::error_code ec;
+  if (!create && !fs::exists(fs::path(path) / "CURRENT", ec)) {
+    return absl::DataLossError(absl::StrCat("the store of partition ", partition, " at ", path,
+                                            " is missing (no CURRENT file)"));
+  }
   rocksdb::Options options;
   options.create_if_missing = create;
   options.error_if_exists = create;
   options.paranoid_checks = true;
-  // Strict by default: any damage to the log refuses the open. (A SIGKILL cannot tear a
-  // record: each batch reaches the file in one write() before its sync.)
-  options.wal_recovery_mode = tolerate_torn_tail
-                                  ? rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords
-                                  : rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  // The MANIFEST records every log file, and the size of each closed one: a deleted or
+  // shortened log is refused by name.
+  options.track_and_verify_wals_in_manifest = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction(64 << 20);
-  if (create) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  }
+  if (create) fs::create_directories(path, ec);
+  std::shared_ptr<rocksdb::Logger> file_log;
+  rocksdb::CreateLoggerFromOptions(path, options, &file_log).PermitUncheckedError();
+  auto logger = std::make_shared<ReplayLogger>(std::move(file_log));
+  options.info_log = logger;
+
+  // First strictly. A log that ends inside a record is what a process killed in the middle
+  // of a write (one that was never acknowledged: acknowledgement follows the sync) leaves;
+  // in kTolerateTornTail that record is then dropped, and the ACKED check below makes sure
+  // it was not an acknowledged one.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  std::vector<std::string> notes;
+  std::vector<std::string> dropped = logger->TakeDropped();
+  if (!s.ok() && s.IsCorruption() && wal_recovery == WalRecovery::kTolerateTornTail &&
+      OnlyTornTail(dropped)) {
+    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    s = rocksdb::DB::Open(options, path, &raw);
+    if (s.ok()) {
+      for (const std::string& d : dropped) {
+        notes.push_back(absl::StrCat("partition ", partition,
+                                     ": dropped an incomplete last record of the write-ahead log "
+                                     "(a write cut short by a crash, never acknowledged): ",
+                                     d));
+      }
+    }
+  }
   if (!s.ok()) {
-    return absl::Status(FromRocks(s, "").code(),
-                        absl::StrCat("cannot open the store of partition ", partition, " at ", path,
-                                     ": ", s.ToString()));
+    std::string detail;
+    if (!dropped.empty()) detail = absl::StrCat(" (", absl::StrJoin(dropped, "; "), ")");
+    if (s.IsCorruption() && OnlyTornTail(dropped)) {
+      absl::StrAppend(&detail,
+                      "; the log ends inside a record, as a crash during a write leaves it: "
+                      "--wal_recovery=tolerate_torn_tail drops that record");
+    }
+    return refused(s, detail);
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   std::string meta;
@@ -144,11 +306,42 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::
     return absl::FailedPreconditionError(
         absl::StrCat("the store at ", path, " belongs to \"", meta, "\", expected \"", want, "\""));
   }
-  return std::unique_ptr<PartitionStore>(new PartitionStore(path, std::move(db)));
+
+  // Every acknowledged write must have come back.
+  std::string acked_file = (fs::path(path) / kAckedFile).string();
+  std::string note;
+  absl::StatusOr<uint64_t> acked = ReadAcked(acked_file, &note);
+  if (!acked.ok()) return acked.status();
+  if (!note.empty()) notes.push_back(note);
+  uint64_t recovered = db->GetLatestSequenceNumber();
+  if (*acked > recovered) {
+    return absl::DataLossError(absl::StrCat(
+        "the store of partition ", partition, " at ", path,
+        " is missing acknowledged writes: its write-ahead log ends at sequence ", recovered,
+        " but writes up to sequence ", *acked, " were acknowledged (", kAckedFile,
+        "); a log file was deleted, emptied or cut short. Logs present: ", DescribeLogs(path),
+        dropped.empty() ? "" : absl::StrCat("; replay reported: ", absl::StrJoin(dropped, "; ")),
+        ". Restore from a checkpoint"));
+  }
+  int fd = ::open(acked_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", acked_file, ": ", std::strerror(errno)));
+  }
+  std::unique_ptr<PartitionStore> store(
+      new PartitionStore(path, std::move(db), fd, std::move(notes)));
+  s = store->RecordAcknowledged();
+  if (s.ok() && create && ::fsync(fd) != 0) s = rocksdb::Status::IOError(std::strerror(errno));
+  if (!s.ok()) return FromRocks(s, absl::StrCat("writing ", acked_file));
+  return store;
 }
 
-PartitionStore::PartitionStore(std::string path, std::unique_ptr<rocksdb::DB> db)
-    : path_(std::move(path)), db_(std::move(db)) {
+PartitionStore::PartitionStore(std::string path, std::unique_ptr<rocksdb::DB> db, int acked_fd,
+                               std::vector<std::string> notes)
+    : path_(std::move(path)),
+      db_(std::move(db)),
+      acked_fd_(acked_fd),
+      recovery_notes_(std::move(notes)) {
   committer_ = std::thread([this] { CommitLoop(); });
 }
 
@@ -160,6 +353,17 @@ PartitionStore::~PartitionStore() {
   cv_.notify_all();
   committer_.join();
   db_->Close().PermitUncheckedError();
+  ::close(acked_fd_);
+}
+
+rocksdb::Status PartitionStore::RecordAcknowledged() {
+  std::string line = AckedLine(db_->GetLatestSequenceNumber());
+  ssize_t n = ::pwrite(acked_fd_, line.data(), line.size(), 0);
+  if (n != static_cast<ssize_t>(line.size())) {
+    return rocksdb::Status::IOError(absl::StrCat(path_, "/", kAckedFile),
+                                    n < 0 ? std::strerror(errno) : "short write");
+  }
+  return rocksdb::Status::OK();
 }
 
 void PartitionStore::Commit(StoreBatch batch, std::function<void()> done) {
@@ -188,6 +392,8 @@ void PartitionStore::CommitLoop() {
       if (!s.ok()) break;
     }
     if (s.ok()) s = db_->SyncWAL();
+    // No fsync: what a crash of the process must not lose is in the page cache already.
+    if (s.ok()) s = RecordAcknowledged();
     if (!s.ok()) {
       // Memory already holds these writes; serving it would disagree with the disk.
       std::fprintf(stderr, "FATAL: write to %s failed: %s\n", path_.c_str(), s.ToString().c_str());

@@ -31,10 +31,11 @@ class GraphOpsTest : public ::testing::Test {
  protected:
   GraphOpsTest() : metrics_(std::make_shared<prometheus::Registry>()) {
     host_ = *PartitionHost::Create(4, {0, 1, 2, 3});
+    gate_.Open();
     std::vector<std::unique_ptr<PartitionClient>> clients;
     for (uint32_t p = 0; p < 4; ++p) {
-      clients.push_back(
-          NewInstrumentedPartitionClient(p, NewLocalPartitionClient(host_.get()), &metrics_));
+      clients.push_back(NewInstrumentedPartitionClient(
+          p, NewLocalPartitionClient(host_.get(), &gate_), &metrics_));
     }
     router_ = std::make_unique<Router>(std::move(clients));
     ops_ = std::make_unique<GraphOps>(router_.get(), "all", "test");
@@ -80,6 +81,7 @@ class GraphOpsTest : public ::testing::Test {
 
   Metrics metrics_;
   std::unique_ptr<PartitionHost> host_;
+  ServingGate gate_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<GraphOps> ops_;
 };

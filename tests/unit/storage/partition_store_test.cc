@@ -1,5 +1,6 @@
 #include "server/storage/partition_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -30,8 +31,173 @@ class PartitionStoreTest : public ::testing::Test {
     done.get_future().wait();
   }
 
+  // The store's write-ahead log files, oldest first.
+  static std::vector<fs::path> Logs(const std::string& path) {
+    std::vector<fs::path> logs;
+    for (const auto& f : fs::directory_iterator(path)) {
+      if (f.path().extension() == ".log") logs.push_back(f.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    return logs;
+  }
+
+  static std::string ReadAll(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  // A batch of `n` buyers with ~3 KB names from `first`.
+  static StoreBatch Buyers(uint64_t first, int n) {
+    StoreBatch b;
+    for (int i = 0; i < n; ++i) {
+      EntityData d;
+      d.name = std::string(3000, static_cast<char>('a' + (first + i) % 26));
+      b.PutEntity({EntityType::kBuyer, first + i}, d);
+    }
+    return b;
+  }
+
+  static uint64_t CountEntities(PartitionStore* store) {
+    GraphPartition g;
+    uint64_t entities = 0, copies = 0;
+    EXPECT_TRUE(store->Load(&g, &entities, &copies).ok());
+    return entities;
+  }
+
+  // Writes 100 buyers (acknowledged), then 200 more whose acknowledgement is undone (ACKED
+  // is put back as it was before them), then cuts the log 1000 bytes short: what a crash
+  // in the middle of writing the second batch leaves.
+  void MakeTornTail(const std::string& path) {
+    std::string acked_before;
+    {
+      auto store = PartitionStore::Open(path, 0, 1, true);
+      ASSERT_TRUE(store.ok()) << store.status();
+      CommitAndWait(store->get(), Buyers(1, 100));
+      acked_before = ReadAll(fs::path(path) / "ACKED");
+      CommitAndWait(store->get(), Buyers(1000, 200));
+    }
+    std::ofstream(fs::path(path) / "ACKED", std::ios::binary | std::ios::trunc) << acked_before;
+    std::vector<fs::path> logs = Logs(path);
+    ASSERT_FALSE(logs.empty());
+    fs::resize_file(logs.back(), fs::file_size(logs.back()) - 1000);
+  }
+
   fs::path dir_;
 };
+
+TEST_F(PartitionStoreTest, TornUnacknowledgedTailIsDroppedAndReported) {
+  std::string path = (dir_ / "p").string();
+  MakeTornTail(path);
+  fs::copy(path, (dir_ / "copy").string(), fs::copy_options::recursive);
+  // strict refuses it, and says what would accept it.
+  auto strict = PartitionStore::Open(path, 0, 1, false, WalRecovery::kStrict);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.status().code(), absl::StatusCode::kDataLoss) << strict.status();
+  EXPECT_NE(strict.status().message().find("tolerate_torn_tail"), absl::string_view::npos)
+      << strict.status();
+  // The default drops the torn record, reports its size, and keeps everything acknowledged.
+  auto store = PartitionStore::Open(path, 0, 1, false);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_EQ((*store)->recovery_notes().size(), 1u);
+  const std::string& note = (*store)->recovery_notes()[0];
+  EXPECT_NE(note.find("dropping"), std::string::npos) << note;
+  EXPECT_NE(note.find("bytes"), std::string::npos) << note;
+  EXPECT_NE(note.find(".log"), std::string::npos) << note;
+  EXPECT_EQ(CountEntities(store->get()), 100u);
+  // Writes go on after it, and a clean restart needs no further recovery.
+  CommitAndWait(store->get(), Buyers(5000, 10));
+  store->reset();
+  auto again = PartitionStore::Open(path, 0, 1, false, WalRecovery::kStrict);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*again)->recovery_notes().empty());
+  EXPECT_EQ(CountEntities(again->get()), 110u);
+}
+
+TEST_F(PartitionStoreTest, LogCutIntoAcknowledgedWritesIsRefused) {
+  std::string path = (dir_ / "p").string();
+  {
+    auto store = PartitionStore::Open(path, 0, 1, true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CommitAndWait(store->get(), Buyers(1, 100));
+    CommitAndWait(store->get(), Buyers(1000, 200));
+  }
+  std::vector<fs::path> logs = Logs(path);
+  ASSERT_FALSE(logs.empty());
+  fs::resize_file(logs.back(), fs::file_size(logs.back()) - 1000);
+  auto store = PartitionStore::Open(path, 0, 1, false);
+  ASSERT_FALSE(store.ok()) << "a log cut into acknowledged writes was accepted";
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(store.status().message().find("acknowledged"), absl::string_view::npos)
+      << store.status();
+  EXPECT_NE(store.status().message().find(path), absl::string_view::npos) << store.status();
+}
+
+TEST_F(PartitionStoreTest, DeletedOrEmptiedLogIsRefused) {
+  for (bool remove : {true, false}) {
+    std::string path = (dir_ / (remove ? "deleted" : "emptied")).string();
+    {
+      auto store = PartitionStore::Open(path, 0, 1, true);
+      ASSERT_TRUE(store.ok()) << store.status();
+      CommitAndWait(store->get(), Buyers(1, 50));
+    }
+    std::vector<fs::path> logs = Logs(path);
+    ASSERT_FALSE(logs.empty());
+    for (const fs::path& log : logs) {
+      if (remove) {
+        fs::remove(log);
+      } else {
+        fs::resize_file(log, 0);
+      }
+    }
+    for (WalRecovery mode : {WalRecovery::kStrict, WalRecovery::kTolerateTornTail}) {
+      auto store = PartitionStore::Open(path, 0, 1, false, mode);
+      ASSERT_FALSE(store.ok()) << (remove ? "deleted" : "emptied") << " log accepted";
+      EXPECT_NE(store.status().message().find(path), absl::string_view::npos) << store.status();
+    }
+  }
+}
+
+TEST_F(PartitionStoreTest, ChecksumErrorInTheLogIsRefusedInEveryMode) {
+  std::string path = (dir_ / "p").string();
+  {
+    auto store = PartitionStore::Open(path, 0, 1, true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 5; ++i) CommitAndWait(store->get(), Buyers(1 + i * 100, 50));
+  }
+  // Without the record of acknowledged writes, the log's own checksums must refuse it.
+  fs::remove(fs::path(path) / "ACKED");
+  std::vector<fs::path> logs = Logs(path);
+  ASSERT_FALSE(logs.empty());
+  {
+    std::fstream io(logs.back(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(fs::file_size(logs.back()) / 3));
+    io.write("\xde\xad\xbe\xef", 4);
+  }
+  for (WalRecovery mode : {WalRecovery::kStrict, WalRecovery::kTolerateTornTail}) {
+    auto store = PartitionStore::Open(path, 0, 1, false, mode);
+    ASSERT_FALSE(store.ok()) << "a log with a checksum error in its middle was accepted";
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  }
+}
+
+TEST_F(PartitionStoreTest, DamagedAckedRecordIsRefusedAndWalRecoveryValuesChecked) {
+  std::string path = (dir_ / "p").string();
+  {
+    auto store = PartitionStore::Open(path, 0, 1, true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    CommitAndWait(store->get(), Buyers(1, 5));
+  }
+  std::ofstream(fs::path(path) / "ACKED", std::ios::binary | std::ios::trunc) << "kg-acked v1 \xff";
+  auto store = PartitionStore::Open(path, 0, 1, false);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("ACKED"), absl::string_view::npos) << store.status();
+  EXPECT_NE(store.status().message().find("\\xff"), absl::string_view::npos) << store.status();
+  EXPECT_TRUE(ParseWalRecovery("strict", "f").ok());
+  EXPECT_TRUE(ParseWalRecovery("tolerate_torn_tail", "f").ok());
+  absl::Status bad = ParseWalRecovery("garbage", "--wal_recovery").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("--wal_recovery"), absl::string_view::npos) << bad;
+}
 
 TEST_F(PartitionStoreTest, EntityCodecRoundTrips) {
   EntityData d;

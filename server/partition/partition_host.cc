@@ -403,7 +403,7 @@ absl::Status PartitionHost::Checkpoint(const internal::v1::CheckpointRequest& re
                                                  "); choose a new directory"));
   }
   // The checkpoint is itself a data directory for the partitions of this server.
-  absl::StatusOr<bool> prepared = PrepareDataDir(req.dir(), partition_count_, hosted_, "dir");
+  absl::StatusOr<bool> prepared = PrepareDataDir(req.dir(), partition_count_, hosted_, "dir:");
   if (!prepared.ok() && !absl::IsDataLoss(prepared.status())) {
     return absl::InvalidArgumentError(prepared.status().message());
   }

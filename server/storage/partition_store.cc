@@ -256,37 +256,66 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::
   auto logger = std::make_shared<ReplayLogger>(std::move(file_log));
   options.info_log = logger;
 
-  // First strictly. A log that ends inside a record is what a process killed in the middle
-  // of a write (one that was never acknowledged: acknowledgement follows the sync) leaves;
-  // in kTolerateTornTail that record is then dropped, and the ACKED check below makes sure
-  // it was not an acknowledged one.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  // Recovery is first tried read-only, so that a store refused here is left exactly as it
+  // was (a read-write open would start a new log and record it in the MANIFEST, and a log
+  // put back afterwards would then be ignored). First strictly: a log that ends inside a
+  // record is what a process killed in the middle of a write (one never acknowledged:
+  // acknowledgement follows the sync) leaves; with kTolerateTornTail that record is then
+  // dropped, and the ACKED check makes sure no acknowledged write went with it.
   std::vector<std::string> notes;
-  std::vector<std::string> dropped = logger->TakeDropped();
-  if (!s.ok() && s.IsCorruption() && wal_recovery == WalRecovery::kTolerateTornTail &&
-      OnlyTornTail(dropped)) {
-    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-    s = rocksdb::DB::Open(options, path, &raw);
-    if (s.ok()) {
-      for (const std::string& d : dropped) {
-        notes.push_back(absl::StrCat("partition ", partition,
-                                     ": dropped an incomplete last record of the write-ahead log "
-                                     "(a write cut short by a crash, never acknowledged): ",
-                                     d));
+  std::vector<std::string> dropped;
+  rocksdb::Status s;
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  if (!create) {
+    rocksdb::DB* probe = nullptr;
+    s = rocksdb::DB::OpenForReadOnly(options, path, &probe);
+    dropped = logger->TakeDropped();
+    if (!s.ok() && s.IsCorruption() && wal_recovery == WalRecovery::kTolerateTornTail &&
+        OnlyTornTail(dropped)) {
+      options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+      s = rocksdb::DB::OpenForReadOnly(options, path, &probe);
+      logger->TakeDropped();
+      if (s.ok()) {
+        for (const std::string& d : dropped) {
+          notes.push_back(absl::StrCat("partition ", partition,
+                                       ": dropped an incomplete last record of the write-ahead "
+                                       "log (a write cut short by a crash, never acknowledged): ",
+                                       d));
+        }
       }
     }
-  }
-  if (!s.ok()) {
-    std::string detail;
-    if (!dropped.empty()) detail = absl::StrCat(" (", absl::StrJoin(dropped, "; "), ")");
-    if (s.IsCorruption() && OnlyTornTail(dropped)) {
-      absl::StrAppend(&detail,
-                      "; the log ends inside a record, as a crash during a write leaves it: "
-                      "--wal_recovery=tolerate_torn_tail drops that record");
+    if (!s.ok()) {
+      std::string detail;
+      if (!dropped.empty()) detail = absl::StrCat(" (", absl::StrJoin(dropped, "; "), ")");
+      if (s.IsCorruption() && OnlyTornTail(dropped)) {
+        absl::StrAppend(&detail,
+                        "; the log ends inside a record, as a crash during a write leaves it: "
+                        "--wal_recovery=tolerate_torn_tail drops that record");
+      }
+      return refused(s, detail);
     }
-    return refused(s, detail);
+    std::unique_ptr<rocksdb::DB> probed(probe);
+    // Every acknowledged write must have come back.
+    std::string note;
+    absl::StatusOr<uint64_t> acked = ReadAcked((fs::path(path) / kAckedFile).string(), &note);
+    if (!acked.ok()) return acked.status();
+    if (!note.empty()) notes.push_back(note);
+    uint64_t recovered = probed->GetLatestSequenceNumber();
+    if (*acked > recovered) {
+      return absl::DataLossError(absl::StrCat(
+          "the store of partition ", partition, " at ", path,
+          " is missing acknowledged writes: its write-ahead log ends at sequence ", recovered,
+          " but writes up to sequence ", *acked, " were acknowledged (", kAckedFile,
+          "); a log file was deleted, emptied or cut short. Logs present: ", DescribeLogs(path),
+          dropped.empty() ? "" : absl::StrCat("; replay reported: ", absl::StrJoin(dropped, "; ")),
+          ". Restore from a checkpoint, or put the missing log back"));
+    }
+  }
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) {
+    std::vector<std::string> reports = logger->TakeDropped();
+    return refused(s, reports.empty() ? "" : absl::StrCat(" (", absl::StrJoin(reports, "; "), ")"));
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   std::string meta;
@@ -307,22 +336,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::
         absl::StrCat("the store at ", path, " belongs to \"", meta, "\", expected \"", want, "\""));
   }
 
-  // Every acknowledged write must have come back.
   std::string acked_file = (fs::path(path) / kAckedFile).string();
-  std::string note;
-  absl::StatusOr<uint64_t> acked = ReadAcked(acked_file, &note);
-  if (!acked.ok()) return acked.status();
-  if (!note.empty()) notes.push_back(note);
-  uint64_t recovered = db->GetLatestSequenceNumber();
-  if (*acked > recovered) {
-    return absl::DataLossError(absl::StrCat(
-        "the store of partition ", partition, " at ", path,
-        " is missing acknowledged writes: its write-ahead log ends at sequence ", recovered,
-        " but writes up to sequence ", *acked, " were acknowledged (", kAckedFile,
-        "); a log file was deleted, emptied or cut short. Logs present: ", DescribeLogs(path),
-        dropped.empty() ? "" : absl::StrCat("; replay reported: ", absl::StrJoin(dropped, "; ")),
-        ". Restore from a checkpoint"));
-  }
   int fd = ::open(acked_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::UnavailableError(

@@ -5,6 +5,7 @@
 // The base dataset (dataset.h) is loaded once per mode and never modified; tests that
 // write use their own id ranges (>= 5000) and delete what they wrote, so the tests are
 // independent of order.
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
@@ -1156,29 +1157,187 @@ TEST_P(GraphApiTest, GetClusterInfoReportsResidentMemory) {
   EXPECT_LT(static_cast<double>(info.resident_memory_bytes()), *rss * 2);
 }
 
-TEST_P(GraphApiTest, UndecodableRequestBytesGetInvalidArgument) {
-  // GetEntities and GetNeighbors parse their requests themselves (raw methods): bytes that
-  // are no protobuf message are refused, naming the message, and serving goes on.
-  grpc::GenericStub stub(cluster_->channel());
-  for (const char* method :
-       {"/kg.v1.GraphService/GetEntities", "/kg.v1.GraphService/GetNeighbors"}) {
-    const char garbage[] = "\x0a\xff\xff\xff\xff\x0f";  // a field longer than the message
-    grpc::Slice slice(garbage, sizeof garbage - 1);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer reply;
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &reply,
-                   [&done](grpc::Status s) { done.set_value(s); });
-    grpc::Status s = done.get_future().get();
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
-    EXPECT_NE(s.error_message().find("request: not a valid kg.v1."), std::string::npos)
-        << s.error_message();
+// Bytes holding a string field set to invalid UTF-8, somewhere in a `type` message (at
+// most three levels down); "" when the message has no string field that close.
+std::string InvalidUtf8Request(const google::protobuf::Descriptor* type, int depth = 0) {
+  using google::protobuf::FieldDescriptor;
+  auto length_delimited = [](int number, const std::string& body) {
+    std::string out;
+    uint32_t tag = static_cast<uint32_t>(number) << 3 | 2;
+    for (uint64_t v : {static_cast<uint64_t>(tag), static_cast<uint64_t>(body.size())}) {
+      while (v >= 0x80) {
+        out.push_back(static_cast<char>(v | 0x80));
+        v >>= 7;
+      }
+      out.push_back(static_cast<char>(v));
+    }
+    return out + body;
+  };
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) return length_delimited(f->number(), "\xff\xfe");
   }
+  if (depth >= 2) return "";
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (f->type() != FieldDescriptor::TYPE_MESSAGE) continue;
+    std::string inner = InvalidUtf8Request(f->message_type(), depth + 1);
+    if (!inner.empty()) return length_delimited(f->number(), inner);
+  }
+  return "";
+}
+
+TEST_P(GraphApiTest, UndecodableRequestBytesGetInvalidArgumentOnEveryMethod) {
+  // Every method parses its request itself (raw methods): bytes that are no valid request
+  // (malformed, or a string field that is not UTF-8) are refused naming the message type,
+  // and serving goes on.
+  grpc::GenericStub stub(cluster_->channel());
+  int tried = 0, utf8_tried = 0;
+  for (const char* name : {"kg.v1.GraphService", "kg.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int m = 0; m < service->method_count(); ++m) {
+      const google::protobuf::MethodDescriptor* method = service->method(m);
+      if (method->client_streaming() || method->server_streaming()) continue;  // Import: below
+      const std::string path = absl::StrCat("/", service->full_name(), "/", method->name());
+      std::vector<std::string> bodies = {"\x0a\xff\xff\xff\xff\x0f"};  // longer than the message
+      std::string utf8 = InvalidUtf8Request(method->input_type());
+      if (!utf8.empty()) {
+        bodies.push_back(utf8);
+        ++utf8_tried;
+      }
+      for (const std::string& body : bodies) {
+        grpc::Slice slice(body.data(), body.size());
+        grpc::ByteBuffer request(&slice, 1);
+        grpc::ByteBuffer reply;
+        grpc::ClientContext ctx;
+        SetDeadline(&ctx);
+        std::promise<grpc::Status> done;
+        stub.UnaryCall(&ctx, path, grpc::StubOptions(), &request, &reply,
+                       [&done](grpc::Status s) { done.set_value(s); });
+        grpc::Status s = done.get_future().get();
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+            << path << ": " << s.error_message();
+        EXPECT_NE(s.error_message().find("request: not a valid " +
+                                         method->input_type()->full_name() + " message"),
+                  std::string::npos)
+            << path << ": " << s.error_message();
+        ++tried;
+      }
+    }
+  }
+  EXPECT_GE(tried, 10);
+  EXPECT_GE(utf8_tried, 5);  // the methods whose requests have a string field
   v1::GetEntitiesResponse resp = GetEntities({Key(v1::PRODUCT, 1)});
   ASSERT_EQ(resp.results_size(), 1);
   EXPECT_TRUE(resp.results(0).found());
+}
+
+TEST_P(GraphApiTest, ImportWithAnUndecodableMiddleMessageFailsSayingWhichAndWhatWasApplied) {
+  Cleanup cleanup(graph_);
+  const v1::EntityKey first = Key(v1::PRODUCT, 5801), third = Key(v1::PRODUCT, 5803);
+  cleanup.Add(first);
+  cleanup.Add(third);
+  auto one_record = [](const v1::EntityKey& key, const std::string& name) {
+    v1::ImportRequest req;
+    v1::Entity* e = req.add_records()->mutable_entity();
+    *e->mutable_key() = key;
+    e->set_name(name);
+    e->set_update_time_ms(1);
+    return req;
+  };
+  v1::ImportResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  std::unique_ptr<grpc::ClientWriter<v1::ImportRequest>> writer = graph_->Import(&ctx, &resp);
+  writer->Write(one_record(first, "valid"));
+  // Sent as it is (the client library only logs the invalid UTF-8); the server cannot
+  // parse it.
+  writer->Write(one_record(Key(v1::PRODUCT, 5802), "\xff\xfe not UTF-8"));
+  writer->Write(one_record(third, "valid too"));
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("message 2 of the stream"), std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("kg.v1.ImportRequest"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("applied before it: 1 records received (1 entities"),
+            std::string::npos)
+      << s.error_message();
+  v1::GetEntitiesResponse got = GetEntities({first, third});
+  ASSERT_EQ(got.results_size(), 2);
+  EXPECT_TRUE(got.results(0).found()) << "the record before the bad message stays applied";
+  EXPECT_FALSE(got.results(1).found()) << "a record after the bad message was applied";
+}
+
+TEST_P(GraphApiTest, WeightsBeyondTheFloatRangeAreRefused) {
+  Cleanup cleanup(graph_);
+  const v1::EntityKey buyer = Key(v1::BUYER, 5901), product = Key(v1::PRODUCT, 5902);
+  cleanup.Add(buyer);
+  cleanup.Add(product);
+  v1::UpsertEdgesRequest req;
+  for (double w : {1e300, -1e39, 3.0e38}) {
+    *req.add_edges() = MakeEdge(buyer, v1::PURCHASED, product, 1000, 1);
+    req.mutable_edges(req.edges_size() - 1)->set_weight(w);
+  }
+  v1::UpsertEdgesResponse resp;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  ASSERT_TRUE(graph_->UpsertEdges(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(resp.results(i).code(), kInvalidArgument) << i;
+    EXPECT_NE(resp.results(i).message().find(absl::StrCat("edges[", i, "].weight")),
+              std::string::npos)
+        << resp.results(i).message();
+  }
+  EXPECT_EQ(resp.results(2).code(), kOk) << resp.results(2).message();  // within range
+  v1::NeighborList n = Neighbors(buyer, v1::PURCHASED, v1::OUT);
+  ASSERT_EQ(n.neighbors_size(), 1);
+  EXPECT_TRUE(std::isfinite(n.neighbors(0).weight()));
+  EXPECT_FLOAT_EQ(static_cast<float>(n.neighbors(0).weight()), 3.0e38f);
+  v1::DeleteEdgesRequest del;
+  v1::EdgeKey* edge_key = del.add_edges();
+  *edge_key->mutable_src() = buyer;
+  edge_key->set_type(v1::PURCHASED);
+  *edge_key->mutable_dst() = product;
+  v1::DeleteEdgesResponse del_resp;
+  grpc::ClientContext del_ctx;
+  SetDeadline(&del_ctx);
+  EXPECT_TRUE(graph_->DeleteEdges(&del_ctx, del, &del_resp).ok());
+}
+
+TEST_P(GraphApiTest, ErrorsNameTheValueAndFieldAsSent) {
+  // A key type of -1 is reported as -1 (not as the byte it would wrap to).
+  v1::GetEntitiesRequest get;
+  v1::EntityKey* bad = get.add_keys();
+  bad->set_type(static_cast<v1::EntityType>(-1));
+  bad->set_id(1);
+  v1::GetEntitiesResponse got;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  grpc::Status s = graph_->GetEntities(&ctx, get, &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("keys[0].type: must be a known entity type, got -1"),
+            std::string::npos)
+      << s.error_message();
+  // A first hop that cannot start from the start keys names the hop.
+  v1::TraverseRequest trav;
+  *trav.add_start() = Key(v1::PRODUCT, 1);
+  v1::Hop* hop = trav.add_hops();
+  hop->set_edge_type(v1::PURCHASED);
+  hop->set_direction(v1::OUT);
+  v1::TraverseResponse trav_resp;
+  grpc::ClientContext trav_ctx;
+  SetDeadline(&trav_ctx);
+  s = graph_->Traverse(&trav_ctx, trav, &trav_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("hops[0]: PURCHASED OUT starts from BUYER keys, but start[0] "
+                                    "is a PRODUCT",
+                                    0),
+            0u)
+      << s.error_message();
 }
 
 TEST_P(GraphApiTest, BadRequestsGetInvalidArgumentNamingTheFieldAndServingGoesOn) {

@@ -6,11 +6,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kg/internal/v1/partition.grpc.pb.h"
 #include "proto/jsonl.h"
 #include "tests/integration/dataset.h"
 #include "tests/integration/harness.h"
@@ -296,6 +298,138 @@ TEST_F(LifecycleTest, FrontendGivesUpOnUnreachablePartitions) {
   EXPECT_NE(*code, 0);
   EXPECT_LT(ElapsedMs(start), 5000);
   EXPECT_NE(server.ReadLog().find("partition 0"), std::string::npos) << server.LogTail();
+}
+
+// A memory-only partition server restarted with --load_file answers no data request while
+// it loads: its own PartitionService refuses them (UNAVAILABLE) until health says SERVING,
+// and through the front end its keys come back UNAVAILABLE per item, never "not found",
+// and writes to them are refused rather than accepted into a partition still loading.
+TEST_F(LifecycleTest, PartitionServerLoadingAnswersNoDataRequest) {
+  int entities = 0, edges = 0;
+  const std::string data = dir_.File("big.jsonl");
+  ASSERT_TRUE(WriteFile(data, BigJsonl(60000, &entities, &edges)).ok());
+  const int port_a = PickFreePort(), port_b = PickFreePort();
+  auto partition_flags = [&](int port, const std::string& parts) {
+    return std::vector<std::string>{"--role=partition",      "--partition_count=4",
+                                    "--partitions=" + parts, absl::StrCat("--port=", port),
+                                    "--metrics_port=-1",     "--load_file=" + data};
+  };
+  auto a = std::make_unique<ServerProcess>("a0", dir_.path());
+  ServerProcess b("b", dir_.path());
+  ASSERT_TRUE(a->Start(partition_flags(port_a, "0,1")).ok());
+  ASSERT_TRUE(b.Start(partition_flags(port_b, "2,3")).ok());
+  ASSERT_TRUE(
+      WriteFile(dir_.File("cluster.txt"), absl::StrCat("partitions 4\nserver 127.0.0.1:", port_a,
+                                                       " 0,1\nserver 127.0.0.1:", port_b, " 2,3\n"))
+          .ok());
+  ServerProcess frontend("frontend", dir_.path());
+  ASSERT_TRUE(frontend
+                  .Start({"--role=frontend", "--cluster_file=" + dir_.File("cluster.txt"),
+                          "--metrics_port=-1"})
+                  .ok());
+  ASSERT_TRUE(a->WaitServing(Millis(30000)).ok()) << a->LogTail();
+  ASSERT_TRUE(b.WaitServing(Millis(30000)).ok()) << b.LogTail();
+  ASSERT_TRUE(frontend.WaitServing(Millis(30000)).ok()) << frontend.LogTail();
+  auto graph = v1::GraphService::NewStub(
+      grpc::CreateChannel(frontend.grpc_address(), grpc::InsecureChannelCredentials()));
+
+  int saw_unavailable_items = 0, polls_while_loading = 0, refused_writes = 0;
+  for (int round = 0; round < 3; ++round) {
+    a->Signal(SIGKILL);
+    ASSERT_TRUE(a->WaitExit(Millis(5000)).has_value());
+    a = std::make_unique<ServerProcess>(absl::StrCat("a", round + 1), dir_.path());
+    ASSERT_TRUE(a->Start(partition_flags(port_a, "0,1")).ok());
+    auto channel = EagerChannel(absl::StrCat("127.0.0.1:", port_a));
+    auto partition = internal::v1::PartitionService::NewStub(channel);
+    const auto start = Clock::now();
+    HealthState state = HealthState::kUnreachable;
+    std::map<uint64_t, std::string> last_acked;  // product id -> name acknowledged last
+    for (int i = 0; i < 3000 && ElapsedMs(start) < 30000; ++i) {
+      // Directly: a data request to a loading partition server is refused.
+      internal::v1::GetEntitiesRequest direct;
+      direct.mutable_target()->set_partition(round % 2);
+      direct.mutable_target()->set_partition_count(4);
+      for (int k = 1; k <= 20; ++k) *direct.add_keys() = Key(v1::PRODUCT, k);
+      internal::v1::GetEntitiesResponse direct_resp;
+      grpc::ClientContext direct_ctx;
+      direct_ctx.set_deadline(std::chrono::system_clock::now() + Millis(2000));
+      grpc::Status ds = partition->GetEntities(&direct_ctx, direct, &direct_resp);
+      // The server turns health SERVING before it opens to data requests: NOT_SERVING
+      // afterwards means it was closed when the request came.
+      state = CheckHealth(channel, "", Millis(500));
+      if (state == HealthState::kNotServing) {
+        ++polls_while_loading;
+        EXPECT_EQ(ds.error_code(), grpc::StatusCode::UNAVAILABLE)
+            << "a loading partition server answered " << ds.error_code() << " "
+            << ds.error_message();
+      }
+      // Through the front end: every key exists, so each item is found or UNAVAILABLE.
+      v1::GetEntitiesRequest get;
+      for (int k = 1; k <= 40; ++k) *get.add_keys() = Key(v1::PRODUCT, k);
+      v1::GetEntitiesResponse got;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + Millis(3000));
+      grpc::Status s = graph->GetEntities(&ctx, get, &got);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      for (const auto& r : got.results()) {
+        if (r.status().code() == static_cast<int>(grpc::StatusCode::UNAVAILABLE)) {
+          ++saw_unavailable_items;
+          continue;
+        }
+        ASSERT_EQ(r.status().code(), 0) << r.status().message();
+        ASSERT_TRUE(r.found()) << "PRODUCT:" << r.key().id()
+                               << " reported not found while its partition server loads";
+      }
+      // A write of existing keys: refused while loading, or kept once acknowledged.
+      v1::UpsertEntitiesRequest put;
+      for (int k = 1; k <= 8; ++k) {
+        v1::Entity* e = put.add_entities();
+        *e->mutable_key() = Key(v1::PRODUCT, k);
+        e->set_name(absl::StrCat("renamed ", round, " ", i));
+        e->set_update_time_ms(2);
+      }
+      v1::UpsertEntitiesResponse put_resp;
+      grpc::ClientContext put_ctx;
+      put_ctx.set_deadline(std::chrono::system_clock::now() + Millis(3000));
+      ASSERT_TRUE(graph->UpsertEntities(&put_ctx, put, &put_resp).ok());
+      for (int k = 0; k < put_resp.results_size(); ++k) {
+        if (put_resp.results(k).code() == 0) {
+          last_acked[put.entities(k).key().id()] = put.entities(k).name();
+        } else {
+          EXPECT_EQ(put_resp.results(k).code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE))
+              << put_resp.results(k).message();
+          ++refused_writes;
+        }
+      }
+      if (state == HealthState::kServing) {
+        // Loaded: what was acknowledged (now or during the load) is there, not overwritten
+        // by the file.
+        ASSERT_TRUE(a->WaitServing().ok()) << a->LogTail();
+        v1::GetEntitiesRequest check;
+        for (int k = 1; k <= 8; ++k) *check.add_keys() = Key(v1::PRODUCT, k);
+        v1::GetEntitiesResponse check_resp;
+        grpc::ClientContext check_ctx;
+        SetDeadline(&check_ctx);
+        ASSERT_TRUE(graph->GetEntities(&check_ctx, check, &check_resp).ok());
+        for (const auto& r : check_resp.results()) {
+          EXPECT_TRUE(r.found());
+          auto it = last_acked.find(r.key().id());
+          if (it == last_acked.end()) continue;
+          EXPECT_EQ(r.entity().name(), it->second)
+              << "an acknowledged rename of PRODUCT:" << r.key().id() << " was lost to the load";
+        }
+        break;
+      }
+      ASSERT_FALSE(a->WaitExit(Millis(0)).has_value()) << a->LogTail();
+    }
+    ASSERT_EQ(state, HealthState::kServing) << a->LogTail();
+  }
+  EXPECT_GT(polls_while_loading, 0) << "never caught the partition server loading";
+  EXPECT_GT(saw_unavailable_items, 0);
+  EXPECT_GT(refused_writes, 0);
+  EXPECT_EQ(frontend.Stop(), std::optional<int>(0)) << frontend.LogTail();
+  EXPECT_EQ(a->Stop(), std::optional<int>(0)) << a->LogTail();
+  EXPECT_EQ(b.Stop(), std::optional<int>(0)) << b.LogTail();
 }
 
 }  // namespace

@@ -142,7 +142,9 @@ TEST_F(PartitionStoreTest, DeletedOrEmptiedLogIsRefused) {
     }
     std::vector<fs::path> logs = Logs(path);
     ASSERT_FALSE(logs.empty());
+    fs::create_directories(dir_ / "saved");
     for (const fs::path& log : logs) {
+      fs::copy_file(log, dir_ / "saved" / log.filename(), fs::copy_options::overwrite_existing);
       if (remove) {
         fs::remove(log);
       } else {
@@ -152,8 +154,19 @@ TEST_F(PartitionStoreTest, DeletedOrEmptiedLogIsRefused) {
     for (WalRecovery mode : {WalRecovery::kStrict, WalRecovery::kTolerateTornTail}) {
       auto store = PartitionStore::Open(path, 0, 1, false, mode);
       ASSERT_FALSE(store.ok()) << (remove ? "deleted" : "emptied") << " log accepted";
+      EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
       EXPECT_NE(store.status().message().find(path), absl::string_view::npos) << store.status();
+      EXPECT_NE(store.status().message().find("missing acknowledged writes"),
+                absl::string_view::npos)
+          << store.status();
     }
+    // The refusals changed nothing: with the logs put back, everything is there.
+    for (const fs::path& log : logs) {
+      fs::copy_file(dir_ / "saved" / log.filename(), log, fs::copy_options::overwrite_existing);
+    }
+    auto restored = PartitionStore::Open(path, 0, 1, false, WalRecovery::kStrict);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(CountEntities(restored->get()), 50u);
   }
 }
 

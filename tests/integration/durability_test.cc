@@ -266,10 +266,10 @@ TEST(DurabilityTest, SplitPartitionServerSurvivesSigkill) {
   ASSERT_TRUE(b.Start(partition_flags("b", port_b, "2,3")).ok());
   ASSERT_TRUE(a->WaitServing().ok()) << a->LogTail();
   ASSERT_TRUE(b.WaitServing().ok()) << b.LogTail();
-  ASSERT_TRUE(
-      WriteFile(dir.File("cluster.txt"), absl::StrCat("partitions 4\nserver 127.0.0.1:", port_a,
-                                                      " 0,1\nserver 127.0.0.1:", port_b, " 2,3\n"))
-          .ok());
+  ASSERT_TRUE(WriteFile(dir.File("cluster.txt"),
+                        ClusterFileText(4, {{absl::StrCat("127.0.0.1:", port_a), "0,1"},
+                                            {absl::StrCat("127.0.0.1:", port_b), "2,3"}}))
+                  .ok());
   ServerProcess frontend("frontend", dir.path());
   ASSERT_TRUE(frontend
                   .Start({"--role=frontend", "--cluster_file=" + dir.File("cluster.txt"),
@@ -408,8 +408,11 @@ TEST(DurabilityTest, EmbeddedSurvivesSigkillUnderLargeBatches) {
     ASSERT_TRUE(server.Start(flags).ok());
     ASSERT_TRUE(server.WaitServing(Millis(60000)).ok())
         << "round " << round << ": " << server.LogTail();
-    if (server.ReadLog().find("dropped an incomplete last record") != std::string::npos) {
+    const std::string log = server.ReadLog();
+    const size_t torn = log.find("dropped an incomplete last record");
+    if (torn != std::string::npos) {
       ++torn_tails;
+      std::printf("round %d: %s\n", round, log.substr(torn, log.find('\n', torn) - torn).c_str());
     }
     if (round > 0) {
       const std::string what = absl::StrCat("after kill ", round);

@@ -54,6 +54,11 @@ class TempDir {
 absl::Status WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
 
+// The text of a cluster file (docs/CLUSTER.md): `partition_count`, and for each
+// (address, partitions) pair a server line, e.g. {"127.0.0.1:7001", "0,1"}.
+std::string ClusterFileText(uint32_t partition_count,
+                            const std::vector<std::pair<std::string, std::string>>& servers);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bound and released).
 int PickFreePort();
 

@@ -318,10 +318,10 @@ TEST_F(LifecycleTest, PartitionServerLoadingAnswersNoDataRequest) {
   ServerProcess b("b", dir_.path());
   ASSERT_TRUE(a->Start(partition_flags(port_a, "0,1")).ok());
   ASSERT_TRUE(b.Start(partition_flags(port_b, "2,3")).ok());
-  ASSERT_TRUE(
-      WriteFile(dir_.File("cluster.txt"), absl::StrCat("partitions 4\nserver 127.0.0.1:", port_a,
-                                                       " 0,1\nserver 127.0.0.1:", port_b, " 2,3\n"))
-          .ok());
+  ASSERT_TRUE(WriteFile(dir_.File("cluster.txt"),
+                        ClusterFileText(4, {{absl::StrCat("127.0.0.1:", port_a), "0,1"},
+                                            {absl::StrCat("127.0.0.1:", port_b), "2,3"}}))
+                  .ok());
   ServerProcess frontend("frontend", dir_.path());
   ASSERT_TRUE(frontend
                   .Start({"--role=frontend", "--cluster_file=" + dir_.File("cluster.txt"),

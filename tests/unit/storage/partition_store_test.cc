@@ -205,6 +205,13 @@ TEST_F(PartitionStoreTest, DamagedAckedRecordIsRefusedAndWalRecoveryValuesChecke
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("ACKED"), absl::string_view::npos) << store.status();
   EXPECT_NE(store.status().message().find("\\xff"), absl::string_view::npos) << store.status();
+  // An empty ACKED (what a power loss can leave) skips the check, saying so.
+  std::ofstream(fs::path(path) / "ACKED", std::ios::binary | std::ios::trunc).flush();
+  auto skipped = PartitionStore::Open(path, 0, 1, false);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  ASSERT_EQ((*skipped)->recovery_notes().size(), 1u);
+  EXPECT_NE((*skipped)->recovery_notes()[0].find("skipped"), std::string::npos);
+  EXPECT_EQ(CountEntities(skipped->get()), 5u);
   EXPECT_TRUE(ParseWalRecovery("strict", "f").ok());
   EXPECT_TRUE(ParseWalRecovery("tolerate_torn_tail", "f").ok());
   absl::Status bad = ParseWalRecovery("garbage", "--wal_recovery").status();
@@ -329,6 +336,14 @@ TEST_F(PartitionStoreTest, DataDirRecordsItsConfiguration) {
   absl::Status missing = PrepareDataDir(dir, 4, {0, 1}).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(missing.message().find("partition-0001"), absl::string_view::npos) << missing;
+  // A damaged format file is quoted escaped, never raw.
+  std::ofstream(dir + "/KG_FORMAT", std::ios::binary | std::ios::trunc)
+      << std::string("kg-data-dir 1\0\xff\n", 16);
+  absl::Status garbled = PrepareDataDir(dir, 4, {0, 1}).status();
+  EXPECT_EQ(garbled.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(garbled.message().find('\0'), absl::string_view::npos) << garbled;
+  EXPECT_EQ(garbled.message().find('\xff'), absl::string_view::npos) << garbled;
+  EXPECT_NE(garbled.message().find("\\xff"), absl::string_view::npos) << garbled;
   std::string foreign = (dir_ / "foreign").string();
   fs::create_directories(foreign);
   std::ofstream(foreign + "/notes.txt") << "hello";

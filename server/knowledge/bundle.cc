@@ -1,0 +1,109 @@
+#include "server/knowledge/bundle.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/knowledge/bytes.h"
+
+namespace kg::knowledge {
+namespace {
+
+constexpr absl::string_view kMagic = "KGMODEL\n";
+constexpr uint64_t kFormat = 1;
+
+uint64_t Checksum(absl::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string EncodeMeta(const ModelBundle& b) {
+  ByteWriter w;
+  w.Bytes(b.version);
+  w.Varint(static_cast<uint64_t>(b.created_ms));
+  const ValidationFigures& f = b.categorizer_figures;
+  for (uint64_t v : {f.train_examples, f.validation_examples, f.skipped_examples, f.labels,
+                     f.confident_predictions, static_cast<uint64_t>(f.top_down)}) {
+    w.Varint(v);
+  }
+  for (double v : {f.accuracy_at_depth[0], f.accuracy_at_depth[1], f.accuracy_at_depth[2],
+                   f.leaf_accuracy, f.brand_weight, f.confident_accuracy}) {
+    w.Double(v);
+  }
+  return std::move(w.str());
+}
+
+bool DecodeMeta(absl::string_view bytes, ModelBundle* b) {
+  ByteReader r(bytes);
+  uint64_t created = 0, top_down = 0;
+  ValidationFigures& f = b->categorizer_figures;
+  return r.String(&b->version) && r.Varint(&created) && r.Varint(&f.train_examples) &&
+         r.Varint(&f.validation_examples) && r.Varint(&f.skipped_examples) && r.Varint(&f.labels) &&
+         r.Varint(&f.confident_predictions) && r.Varint(&top_down) &&
+         r.Double(&f.accuracy_at_depth[0]) && r.Double(&f.accuracy_at_depth[1]) &&
+         r.Double(&f.accuracy_at_depth[2]) && r.Double(&f.leaf_accuracy) &&
+         r.Double(&f.brand_weight) && r.Double(&f.confident_accuracy) && r.done() &&
+         (b->created_ms = static_cast<int64_t>(created), f.top_down = top_down != 0, true);
+}
+
+}  // namespace
+
+std::string EncodeBundle(const ModelBundle& bundle) {
+  ByteWriter w;
+  w.str().append(kMagic.data(), kMagic.size());
+  w.Varint(kFormat);
+  w.Bytes("meta");
+  w.Bytes(EncodeMeta(bundle));
+  w.Bytes("taxonomy");
+  w.Bytes(bundle.taxonomy->Encode());
+  w.Bytes("categorizer");
+  w.Bytes(bundle.categorizer->Encode());
+  uint64_t sum = Checksum(w.str());
+  char tail[8];
+  std::memcpy(tail, &sum, 8);
+  w.str().append(tail, 8);
+  return std::move(w.str());
+}
+
+absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_view source) {
+  auto bad = [source](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("model bundle ", source, ": ", what));
+  };
+  if (bytes.size() < kMagic.size() + 8 || bytes.substr(0, kMagic.size()) != kMagic) {
+    return bad("not a model bundle (no KGMODEL header)");
+  }
+  uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  absl::string_view body = bytes.substr(0, bytes.size() - 8);
+  if (Checksum(body) != stored) return bad("checksum mismatch (the file is damaged)");
+  ByteReader r(body.substr(kMagic.size()));
+  uint64_t format = 0;
+  if (!r.Varint(&format) || format != kFormat) {
+    return bad(
+        absl::StrCat("unknown format ", format, " (this server reads format ", kFormat, ")"));
+  }
+  ModelBundle b;
+  absl::string_view meta, taxonomy, categorizer;
+  while (!r.done()) {
+    absl::string_view name, payload;
+    if (!r.Bytes(&name) || !r.Bytes(&payload)) return bad("truncated section");
+    if (name == "meta") meta = payload;
+    if (name == "taxonomy") taxonomy = payload;
+    if (name == "categorizer") categorizer = payload;
+  }
+  if (meta.empty() || !DecodeMeta(meta, &b)) return bad("missing or damaged meta section");
+  absl::StatusOr<Taxonomy> t = Taxonomy::Decode(taxonomy);
+  if (!t.ok()) return bad(t.status().message());
+  b.taxonomy = std::make_shared<const Taxonomy>(std::move(*t));
+  absl::StatusOr<std::unique_ptr<Categorizer>> c = Categorizer::Decode(categorizer, b.taxonomy);
+  if (!c.ok()) return bad(c.status().message());
+  b.categorizer = std::move(*c);
+  return b;
+}
+
+}  // namespace kg::knowledge

@@ -1,0 +1,508 @@
+#include "server/knowledge/categorizer.h"
+
+#include <fasttext/fasttext.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "server/knowledge/bytes.h"
+#include "server/knowledge/text.h"
+
+namespace kg::knowledge {
+namespace {
+
+constexpr char kLabelPrefix[] = "__label__";
+constexpr size_t kMaxDescriptionTokens = 64;
+constexpr int kEncodingVersion = 1;
+
+// A stable 64-bit hash of a string (FNV-1a), for the deterministic validation split.
+uint64_t Fnv1a(absl::string_view s, uint64_t seed) {
+  uint64_t h = 1469598103934665603ull ^ (seed * 0x9e3779b97f4a7c15ull);
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// A token without spaces for a phrase: "hot wheels" -> "hot_wheels".
+std::string Joined(absl::string_view text) {
+  return absl::StrReplaceAll(NormalizeText(text), {{" ", "_"}});
+}
+
+// A private temporary directory, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = absl::StrCat(base != nullptr && *base ? base : "/tmp", "/kg_ft.XXXXXX");
+    if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  bool ok() const { return !path_.empty(); }
+  std::string File(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
+
+ private:
+  std::string path_;
+};
+
+// The first `n` levels of a path (all of it when shorter).
+bool SamePrefix(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t n) {
+  size_t la = std::min(a.size(), n), lb = std::min(b.size(), n);
+  return la == lb && std::equal(a.begin(), a.begin() + la, b.begin());
+}
+
+// Pool-adjacent-violators: a non-decreasing step function fitted to (x, y) pairs. Returns
+// the upper x of each step and its value.
+void Isotonic(std::vector<std::pair<double, double>> points, std::vector<double>* xs,
+              std::vector<double>* ys) {
+  std::sort(points.begin(), points.end());
+  struct Block {
+    double sum, count, max_x;
+  };
+  std::vector<Block> blocks;
+  for (const auto& [x, y] : points) {
+    blocks.push_back({y, 1, x});
+    while (blocks.size() > 1 && blocks[blocks.size() - 2].sum / blocks[blocks.size() - 2].count >=
+                                    blocks.back().sum / blocks.back().count) {
+      Block b = blocks.back();
+      blocks.pop_back();
+      blocks.back().sum += b.sum;
+      blocks.back().count += b.count;
+      blocks.back().max_x = b.max_x;
+    }
+  }
+  xs->clear();
+  ys->clear();
+  for (const Block& b : blocks) {
+    xs->push_back(b.max_x);
+    ys->push_back(b.sum / b.count);
+  }
+}
+
+}  // namespace
+
+Categorizer::Categorizer() : model_(std::make_unique<fasttext::FastText>()) {}
+Categorizer::~Categorizer() = default;
+
+std::string Categorizer::ModelLine(const ProductInput& input) {
+  std::string line = NormalizeText(input.title);
+  std::vector<std::string> desc = Tokenize(input.description);
+  if (desc.size() > kMaxDescriptionTokens) desc.resize(kMaxDescriptionTokens);
+  if (!desc.empty()) absl::StrAppend(&line, " ", absl::StrJoin(desc, " "));
+  std::string brand = Joined(input.brand);
+  if (!brand.empty()) absl::StrAppend(&line, " __brand__", brand);
+  for (const auto& [name, value] : input.attributes) {
+    std::string n = Joined(name), v = Joined(value);
+    if (!n.empty() && !v.empty() && v.size() <= 64) {
+      absl::StrAppend(&line, " __attr__", n, "__", v);
+    }
+  }
+  return line;
+}
+
+absl::Status Categorizer::IndexLabels() {
+  auto dict = model_->getDictionary();
+  label_category_.assign(dict->nlabels(), 0);
+  for (int32_t i = 0; i < dict->nlabels(); ++i) {
+    std::string label = dict->getLabel(i);
+    uint64_t id = 0;
+    if (label.rfind(kLabelPrefix, 0) != 0 ||
+        !absl::SimpleAtoi(absl::string_view(label).substr(sizeof kLabelPrefix - 1), &id) ||
+        !taxonomy_->Contains(id)) {
+      return absl::DataLossError(
+          absl::StrCat("categorizer: label \"", label, "\" is not a category of the taxonomy"));
+    }
+    label_category_[i] = id;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<double> Categorizer::Distribution(const ProductInput& input,
+                                              double brand_weight) const {
+  const size_t labels = label_category_.size();
+  std::vector<double> q(labels, 0.0);
+  std::istringstream in(ModelLine(input) + "\n");
+  std::vector<int32_t> words, unused;
+  model_->getDictionary()->getLine(in, words, unused);
+  fasttext::Predictions predictions;
+  if (!words.empty()) {
+    model_->predict(static_cast<int32_t>(labels), words, predictions, 0.0);
+  }
+  if (predictions.empty()) {
+    // Nothing the model knows: the label prior.
+    q = label_prior_;
+  } else {
+    for (const auto& [logp, label] : predictions) q[label] = std::exp(logp);
+  }
+  auto brand = brand_weight > 0 ? brand_counts_.find(Joined(input.brand)) : brand_counts_.end();
+  if (brand != brand_counts_.end()) {
+    // p(c | brand) with add-one smoothing towards the label prior.
+    double total = 0;
+    for (const auto& [label, n] : brand->second) total += n;
+    std::vector<double> pb(labels);
+    for (size_t l = 0; l < labels; ++l) pb[l] = label_prior_[l] / (total + 1);
+    for (const auto& [label, n] : brand->second) pb[label] += n / (total + 1);
+    double sum = 0;
+    for (size_t l = 0; l < labels; ++l) {
+      q[l] *= std::pow(pb[l], brand_weight);
+      sum += q[l];
+    }
+    if (sum > 0) {
+      for (double& v : q) v /= sum;
+    }
+  }
+  return q;
+}
+
+std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>& q, bool top_down,
+                                                      int top_k) const {
+  std::vector<int> order(q.size());
+  std::iota(order.begin(), order.end(), 0);
+  size_t k = std::min<size_t>(static_cast<size_t>(std::max(top_k, 1)), q.size());
+  std::partial_sort(order.begin(), order.begin() + std::min(q.size(), k + 1), order.end(),
+                    [&q](int a, int b) { return q[a] > q[b] || (q[a] == q[b] && a < b); });
+  int best = order.empty() ? -1 : order[0];
+  if (top_down && !q.empty()) {
+    // Probability mass of every category's subtree, then down from the roots along the
+    // heaviest subtree, stopping where the category itself outweighs each child.
+    const Taxonomy& t = *taxonomy_;
+    absl::flat_hash_map<uint64_t, double> mass;
+    absl::flat_hash_map<uint64_t, int> label_of;
+    for (size_t l = 0; l < q.size(); ++l) {
+      label_of[label_category_[l]] = static_cast<int>(l);
+      for (uint64_t c = label_category_[l]; c != 0; c = t.parent(c)) mass[c] += q[l];
+    }
+    auto heaviest = [&mass](const std::vector<uint64_t>& ids) {
+      uint64_t pick = 0;
+      double m = -1;
+      for (uint64_t id : ids) {
+        auto it = mass.find(id);
+        if (it != mass.end() && it->second > m) {
+          m = it->second;
+          pick = id;
+        }
+      }
+      return std::make_pair(pick, m);
+    };
+    uint64_t at = heaviest(t.roots()).first;
+    while (at != 0) {
+      auto [child, child_mass] = heaviest(t.children(at));
+      auto own = label_of.find(at);
+      double own_q = own == label_of.end() ? -1 : q[own->second];
+      if (child == 0 || own_q >= child_mass) break;
+      at = child;
+    }
+    auto chosen = label_of.find(at);
+    if (chosen != label_of.end()) best = chosen->second;
+  }
+  std::vector<std::pair<int, double>> ranked;
+  if (best < 0) return ranked;
+  ranked.emplace_back(best, q[best]);
+  for (int l : order) {
+    if (ranked.size() >= k) break;
+    if (l != best) ranked.emplace_back(l, q[l]);
+  }
+  return ranked;
+}
+
+double Categorizer::Calibrate(double raw) const {
+  if (calib_x_.empty()) return raw;
+  size_t i = std::lower_bound(calib_x_.begin(), calib_x_.end(), raw) - calib_x_.begin();
+  return calib_y_[std::min(i, calib_y_.size() - 1)];
+}
+
+std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int top_k) const {
+  std::vector<CategoryScore> out;
+  for (const auto& [label, raw] : Rank(Distribution(input, brand_weight_), top_down_, top_k)) {
+    out.push_back({label_category_[label], Calibrate(raw)});
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
+    std::shared_ptr<const Taxonomy> taxonomy, const std::vector<LabelledProduct>& examples,
+    const CategorizerParams& params, const Progress& progress, ValidationFigures* figures) {
+  *figures = ValidationFigures();
+  std::unique_ptr<Categorizer> c(new Categorizer());
+  c->taxonomy_ = std::move(taxonomy);
+  const Taxonomy& t = *c->taxonomy_;
+  // The split: by a hash of the normalised title, so duplicates stay on one side.
+  std::vector<const LabelledProduct*> train, validation;
+  absl::flat_hash_map<uint64_t, int> categories;
+  for (const LabelledProduct& e : examples) {
+    if (!t.Contains(e.category) || NormalizeText(e.input.title).empty()) {
+      ++figures->skipped_examples;
+      continue;
+    }
+    ++categories[e.category];
+    bool held_out = (Fnv1a(NormalizeText(e.input.title), params.seed) % 10000) <
+                    static_cast<uint64_t>(params.validation_share * 10000);
+    (held_out ? validation : train).push_back(&e);
+  }
+  if (train.size() + validation.size() < kMinExamples || categories.size() < 2) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "categorizer: found ", train.size() + validation.size(),
+        " usable labelled products (PRODUCT entities with a name and an IN_CATEGORY edge to a "
+        "category of the taxonomy) in ",
+        categories.size(), " categories; at least ", kMinExamples, " in 2 categories are needed"));
+  }
+  if (validation.empty()) {
+    validation.push_back(train.back());
+    train.pop_back();
+  }
+  figures->train_examples = train.size();
+  figures->validation_examples = validation.size();
+
+  // The label of each training product: the deepest category on its path with enough
+  // training products in its subtree.
+  absl::flat_hash_map<uint64_t, int> subtree;
+  for (const LabelledProduct* e : train) {
+    for (uint64_t a = e->category; a != 0; a = t.parent(a)) ++subtree[a];
+  }
+  auto label_of = [&](uint64_t category) {
+    std::vector<uint64_t> path = t.PathTo(category);
+    uint64_t label = path.front();
+    for (size_t d = 0; d < path.size(); ++d) {
+      if (params.max_label_depth > 0 && d >= static_cast<size_t>(params.max_label_depth)) break;
+      if (subtree[path[d]] >= params.min_label_examples) label = path[d];
+    }
+    return label;
+  };
+  TempDir tmp;
+  if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
+  {
+    std::ofstream out(tmp.File("train.txt"));
+    for (const LabelledProduct* e : train) {
+      out << kLabelPrefix << label_of(e->category) << ' ' << ModelLine(e->input) << '\n';
+    }
+    if (!out) return absl::InternalError("categorizer: cannot write the training file");
+  }
+  fasttext::Args args;
+  args.input = tmp.File("train.txt");
+  args.output = tmp.File("model");
+  args.model = fasttext::model_name::sup;
+  args.loss = fasttext::loss_name::softmax;
+  args.epoch = params.epoch;
+  args.lr = params.learning_rate;
+  args.wordNgrams = params.word_ngrams;
+  args.dim = params.dim;
+  args.minCount = params.min_count;
+  args.minn = params.char_ngram_min;
+  args.maxn = params.char_ngram_max;
+  args.bucket = params.buckets;
+  args.thread = std::max(1, params.threads);
+  args.seed = static_cast<int>(params.seed);
+  args.verbose = 0;
+  try {
+    c->model_->train(args, [&progress](float p, float, double, double, int64_t) {
+      if (progress) progress(0.9 * p, "training the text model");
+    });
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
+  }
+  absl::Status indexed = c->IndexLabels();
+  if (!indexed.ok()) return indexed;
+  const size_t labels = c->label_category_.size();
+  figures->labels = labels;
+  absl::flat_hash_map<uint64_t, int> label_index;
+  for (size_t l = 0; l < labels; ++l) label_index[c->label_category_[l]] = static_cast<int>(l);
+  c->label_prior_.assign(labels, 1.0 / static_cast<double>(labels));
+  {
+    std::vector<double> counts(labels, 1.0);
+    double total = static_cast<double>(labels);
+    for (const LabelledProduct* e : train) {
+      auto it = label_index.find(label_of(e->category));
+      if (it == label_index.end()) continue;
+      counts[it->second] += 1;
+      total += 1;
+      std::string brand = Joined(e->input.brand);
+      if (brand.empty()) continue;
+      auto& list = c->brand_counts_[brand];
+      auto found = std::find_if(list.begin(), list.end(),
+                                [&](const auto& p) { return p.first == it->second; });
+      if (found == list.end()) {
+        list.emplace_back(it->second, 1);
+      } else {
+        ++found->second;
+      }
+    }
+    for (size_t l = 0; l < labels; ++l) c->label_prior_[l] = counts[l] / total;
+  }
+
+  // Tuning on the validation slice: the brand prior's weight and the decoding, by the mean
+  // top-1 accuracy over depths 1..3.
+  if (progress) progress(0.9, "tuning on the validation slice");
+  std::vector<std::vector<uint64_t>> gold_paths;
+  for (const LabelledProduct* e : validation) gold_paths.push_back(t.PathTo(e->category));
+  struct Choice {
+    double brand_weight;
+    bool top_down;
+    double score = -1;
+    double depth[3] = {0, 0, 0};
+    double leaf = 0;
+  };
+  Choice best{0, false};
+  for (double w : {0.0, 0.25, 0.5, 1.0}) {
+    std::vector<std::vector<double>> dists;
+    dists.reserve(validation.size());
+    for (const LabelledProduct* e : validation) dists.push_back(c->Distribution(e->input, w));
+    for (bool top_down : {false, true}) {
+      Choice ch{w, top_down};
+      for (size_t i = 0; i < validation.size(); ++i) {
+        auto ranked = c->Rank(dists[i], top_down, 1);
+        if (ranked.empty()) continue;
+        std::vector<uint64_t> path = t.PathTo(c->label_category_[ranked[0].first]);
+        for (int d = 0; d < 3; ++d) ch.depth[d] += SamePrefix(path, gold_paths[i], d + 1);
+        ch.leaf += c->label_category_[ranked[0].first] == validation[i]->category;
+      }
+      ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
+      if (ch.score > best.score) best = ch;
+    }
+  }
+  c->brand_weight_ = best.brand_weight;
+  c->top_down_ = best.top_down;
+  const double n = static_cast<double>(validation.size());
+  for (int d = 0; d < 3; ++d) figures->accuracy_at_depth[d] = best.depth[d] / n;
+  figures->leaf_accuracy = best.leaf / n;
+  figures->brand_weight = best.brand_weight;
+  figures->top_down = best.top_down;
+
+  // Calibration: every ranked prediction of the validation slice (top 3), raw score against
+  // whether it is the product's category.
+  if (progress) progress(0.95, "calibrating confidences");
+  std::vector<std::pair<double, double>> points;
+  for (const LabelledProduct* e : validation) {
+    for (const auto& [label, raw] :
+         c->Rank(c->Distribution(e->input, c->brand_weight_), c->top_down_, 3)) {
+      // Right: the product is in the predicted category (it, or one of its descendants).
+      points.emplace_back(raw, t.IsWithin(e->category, c->label_category_[label]) ? 1.0 : 0.0);
+    }
+  }
+  Isotonic(std::move(points), &c->calib_x_, &c->calib_y_);
+  for (const LabelledProduct* e : validation) {
+    std::vector<CategoryScore> p = c->Predict(e->input, 1);
+    if (!p.empty() && p[0].confidence >= 0.9) {
+      ++figures->confident_predictions;
+      figures->confident_accuracy += t.IsWithin(e->category, p[0].category);
+    }
+  }
+  if (figures->confident_predictions > 0) {
+    figures->confident_accuracy /= static_cast<double>(figures->confident_predictions);
+  }
+  if (progress) progress(1.0, "categorizer trained");
+  return c;
+}
+
+std::string Categorizer::Encode() const {
+  ByteWriter w;
+  w.Varint(kEncodingVersion);
+  // fastText writes models to files only.
+  std::string model;
+  TempDir tmp;
+  if (tmp.ok()) {
+    model_->saveModel(tmp.File("model.bin"));
+    std::ifstream in(tmp.File("model.bin"), std::ios::binary);
+    model.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  w.Bytes(model);
+  w.Double(brand_weight_);
+  w.Varint(top_down_ ? 1 : 0);
+  w.Varint(label_prior_.size());
+  for (double p : label_prior_) w.Double(p);
+  w.Varint(brand_counts_.size());
+  std::vector<const std::string*> brands;
+  for (const auto& [brand, counts] : brand_counts_) brands.push_back(&brand);
+  std::sort(brands.begin(), brands.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const std::string* brand : brands) {
+    w.Bytes(*brand);
+    const auto& counts = brand_counts_.at(*brand);
+    w.Varint(counts.size());
+    for (const auto& [label, count] : counts) {
+      w.Varint(static_cast<uint64_t>(label));
+      w.Varint(count);
+    }
+  }
+  w.Varint(calib_x_.size());
+  for (size_t i = 0; i < calib_x_.size(); ++i) {
+    w.Double(calib_x_[i]);
+    w.Double(calib_y_[i]);
+  }
+  return std::move(w.str());
+}
+
+absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
+    absl::string_view bytes, std::shared_ptr<const Taxonomy> taxonomy) {
+  auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("categorizer: ", what));
+  };
+  std::unique_ptr<Categorizer> c(new Categorizer());
+  c->taxonomy_ = std::move(taxonomy);
+  ByteReader r(bytes);
+  uint64_t version = 0, top_down = 0, n = 0;
+  absl::string_view model;
+  if (!r.Varint(&version) || version != kEncodingVersion) return bad("unknown encoding version");
+  if (!r.Bytes(&model) || model.empty()) return bad("no text model");
+  try {
+    // fastText reads (and checks the header of) models from files only.
+    TempDir tmp;
+    if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
+    {
+      std::ofstream out(tmp.File("model.bin"), std::ios::binary);
+      out.write(model.data(), static_cast<std::streamsize>(model.size()));
+      if (!out) return absl::InternalError("categorizer: cannot write a temporary file");
+    }
+    c->model_->loadModel(tmp.File("model.bin"));
+  } catch (const std::exception& e) {
+    return bad(absl::StrCat("the text model does not load: ", e.what()));
+  }
+  absl::Status indexed = c->IndexLabels();
+  if (!indexed.ok()) return indexed;
+  const size_t labels = c->label_category_.size();
+  if (!r.Double(&c->brand_weight_) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
+    return bad("truncated settings");
+  }
+  c->top_down_ = top_down != 0;
+  c->label_prior_.resize(labels);
+  for (double& p : c->label_prior_) {
+    if (!r.Double(&p)) return bad("truncated label prior");
+  }
+  if (!r.Varint(&n) || n > bytes.size()) return bad("truncated brand table");
+  for (uint64_t b = 0; b < n; ++b) {
+    std::string brand;
+    uint64_t entries = 0;
+    if (!r.String(&brand) || !r.Varint(&entries) || entries > labels) return bad("brand table");
+    auto& list = c->brand_counts_[brand];
+    for (uint64_t k = 0; k < entries; ++k) {
+      uint64_t label = 0, count = 0;
+      if (!r.Varint(&label) || !r.Varint(&count) || label >= labels) return bad("brand table");
+      list.emplace_back(static_cast<int>(label), static_cast<uint32_t>(count));
+    }
+  }
+  if (!r.Varint(&n) || n > bytes.size()) return bad("truncated calibration");
+  c->calib_x_.resize(n);
+  c->calib_y_.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!r.Double(&c->calib_x_[i]) || !r.Double(&c->calib_y_[i])) return bad("calibration");
+  }
+  if (!r.done()) return bad("trailing bytes");
+  return c;
+}
+
+}  // namespace kg::knowledge

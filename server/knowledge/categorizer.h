@@ -1,0 +1,141 @@
+// Categorizer: a product (title, description, brand, attributes) -> the taxonomy's
+// categories, with calibrated confidences. Learned from the graph's labelled products:
+//   - a fastText text classifier (softmax over the categories products are labelled with)
+//     over normalised title and description tokens, word n-grams, a brand token and
+//     attribute tokens;
+//   - the brand's category distribution in the training data, as a prior weighted on the
+//     validation slice (0 when it does not help);
+//   - the taxonomy: a prediction is always a root-to-leaf path; the decoding (flat argmax,
+//     or top-down along the subtree with the most probability) is chosen on the
+//     validation slice;
+//   - confidences calibrated by isotonic regression on the validation slice (products the
+//     text model never trained on): of predictions with confidence c, about c are right.
+// Plain C++ (fastText, Abseil); knows nothing of partitions or RPCs. Immutable after
+// Train/Decode, so Predict is thread-safe.
+#ifndef KG_SERVER_KNOWLEDGE_CATEGORIZER_H_
+#define KG_SERVER_KNOWLEDGE_CATEGORIZER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/knowledge/taxonomy.h"
+
+namespace fasttext {
+class FastText;
+}
+
+namespace kg::knowledge {
+
+// What is known of a product.
+struct ProductInput {
+  std::string title;
+  std::string description;
+  std::string brand;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+struct LabelledProduct {
+  ProductInput input;
+  uint64_t category = 0;  // the category the product is IN_CATEGORY of
+};
+
+// Training settings. The defaults are the documented defaults of TrainModels.
+struct CategorizerParams {
+  int epoch = 25;
+  double learning_rate = 0.5;
+  int word_ngrams = 2;
+  int dim = 64;
+  int min_count = 1;
+  int buckets = 200000;    // hash buckets of word n-grams
+  int char_ngram_min = 0;  // 0: no character n-grams
+  int char_ngram_max = 0;
+  // A product is learned under the deepest category on its path that has at least this
+  // many training products in its subtree: rare categories back off to their parents.
+  int min_label_examples = 10;
+  // Labels never go deeper than this many levels (0: no limit).
+  int max_label_depth = 0;
+  double validation_share = 0.1;  // held out for tuning and calibration
+  uint64_t seed = 1;
+  int threads = 1;  // 1 makes training deterministic for a seed
+};
+
+// Figures measured on the validation slice.
+struct ValidationFigures {
+  uint64_t train_examples = 0;
+  uint64_t validation_examples = 0;
+  uint64_t skipped_examples = 0;            // labelled with a category outside the taxonomy
+  uint64_t labels = 0;                      // distinct categories learned
+  double accuracy_at_depth[3] = {0, 0, 0};  // top-1, first 1/2/3 levels equal
+  double leaf_accuracy = 0;                 // top-1, the exact category
+  double brand_weight = 0;                  // chosen weight of the brand prior
+  bool top_down = false;                    // chosen decoding
+  // Of validation predictions with calibrated confidence >= 0.9: how many, and the share
+  // that were right.
+  uint64_t confident_predictions = 0;
+  double confident_accuracy = 0;
+};
+
+struct CategoryScore {
+  uint64_t category = 0;
+  // Calibrated probability that the product belongs to this category (is in it or in one
+  // of its descendants).
+  double confidence = 0;
+};
+
+class Categorizer {
+ public:
+  // `fraction` in 0..1 and a stage name.
+  using Progress = std::function<void(double fraction, absl::string_view stage)>;
+
+  // FAILED_PRECONDITION when fewer than kMinExamples products (or fewer than 2 categories)
+  // are usable, saying how many were found; INTERNAL when fastText fails.
+  static constexpr size_t kMinExamples = 20;
+  static absl::StatusOr<std::unique_ptr<Categorizer>> Train(
+      std::shared_ptr<const Taxonomy> taxonomy, const std::vector<LabelledProduct>& examples,
+      const CategorizerParams& params, const Progress& progress, ValidationFigures* figures);
+  ~Categorizer();
+
+  // The best `top_k` categories, best first (the first is the decoded path's end).
+  std::vector<CategoryScore> Predict(const ProductInput& input, int top_k) const;
+
+  const Taxonomy& taxonomy() const { return *taxonomy_; }
+
+  std::string Encode() const;
+  // DATA_LOSS when the bytes are not an encoded categorizer.
+  static absl::StatusOr<std::unique_ptr<Categorizer>> Decode(
+      absl::string_view bytes, std::shared_ptr<const Taxonomy> taxonomy);
+
+ private:
+  Categorizer();
+  // The model's line for a product: normalised tokens plus brand and attribute tokens.
+  static std::string ModelLine(const ProductInput& input);
+  // Probabilities over labels (index = fastText label index), with the brand prior.
+  std::vector<double> Distribution(const ProductInput& input, double brand_weight) const;
+  // The decoded best label and the ranking of the rest.
+  std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
+                                           int top_k) const;
+  double Calibrate(double raw) const;
+  absl::Status IndexLabels();
+
+  std::shared_ptr<const Taxonomy> taxonomy_;
+  std::unique_ptr<fasttext::FastText> model_;
+  std::vector<uint64_t> label_category_;  // fastText label index -> category id
+  // Brand (normalised) -> (label index, count) in the training slice; label totals.
+  absl::flat_hash_map<std::string, std::vector<std::pair<int, uint32_t>>> brand_counts_;
+  std::vector<double> label_prior_;
+  double brand_weight_ = 0;
+  bool top_down_ = false;
+  // Isotonic calibration: raw score upper bounds and the calibrated values.
+  std::vector<double> calib_x_, calib_y_;
+};
+
+}  // namespace kg::knowledge
+
+#endif  // KG_SERVER_KNOWLEDGE_CATEGORIZER_H_

@@ -1,0 +1,83 @@
+#include "server/knowledge/text.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_split.h"
+
+namespace kg::knowledge {
+namespace {
+
+// Letters, digits and combining marks stay part of a token; everything else separates.
+bool IsTokenChar(utf8proc_int32_t c) {
+  switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::string NormalizeText(absl::string_view text) {
+  // utf8proc_map refuses invalid UTF-8 as a whole: keep only the valid sequences first.
+  std::string valid;
+  valid.reserve(text.size());
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
+  while (left > 0) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
+    if (n <= 0) {  // an invalid byte: a separator
+      valid.push_back(' ');
+      ++p;
+      --left;
+      continue;
+    }
+    valid.append(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+    p += n;
+    left -= n;
+  }
+  utf8proc_uint8_t* mapped = nullptr;
+  utf8proc_ssize_t len = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
+      static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+                                     UTF8PROC_CASEFOLD | UTF8PROC_IGNORE));
+  std::string out;
+  if (len < 0 || mapped == nullptr) return out;
+  out.reserve(static_cast<size_t>(len));
+  bool pending_space = false;
+  for (utf8proc_ssize_t i = 0; i < len;) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(mapped + i, len - i, &c);
+    if (n <= 0) break;
+    if (IsTokenChar(c)) {
+      if (pending_space && !out.empty()) out.push_back(' ');
+      pending_space = false;
+      out.append(reinterpret_cast<const char*>(mapped + i), static_cast<size_t>(n));
+    } else {
+      pending_space = true;
+    }
+    i += n;
+  }
+  std::free(mapped);
+  return out;
+}
+
+std::vector<std::string> Tokenize(absl::string_view text) {
+  return absl::StrSplit(NormalizeText(text), ' ', absl::SkipEmpty());
+}
+
+}  // namespace kg::knowledge

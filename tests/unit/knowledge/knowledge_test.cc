@@ -1,0 +1,214 @@
+// The knowledge library: text normalisation, the taxonomy, the categorizer learning and
+// generalising on a small generated catalog, its calibration and determinism, and the
+// model bundle's encoding (including a damaged one).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "server/knowledge/bundle.h"
+#include "server/knowledge/categorizer.h"
+#include "server/knowledge/taxonomy.h"
+#include "server/knowledge/text.h"
+
+namespace kg::knowledge {
+namespace {
+
+TEST(TextTest, NormalizesUnicodeCasePunctuationAndBadBytes) {
+  EXPECT_EQ(NormalizeText("Nike\xC2\xAE Air-Max 90 (Men's)"), "nike air max 90 men s");
+  EXPECT_EQ(NormalizeText("\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBC\xA3 Stra\xC3\x9F"
+                          "e"),
+            "abc strasse");
+  // e + combining accent composes; the trade mark sign is "TM" in NFKC.
+  EXPECT_EQ(NormalizeText("caf\x65\xCC\x81 \xE2\x84\xA2"), "caf\xC3\xA9 tm");
+  EXPECT_EQ(NormalizeText("a\xff\xfe"
+                          "b"),
+            "a b");
+  EXPECT_EQ(NormalizeText("  ...  "), "");
+  EXPECT_EQ(Tokenize("Hot-Wheels  car"), (std::vector<std::string>{"hot", "wheels", "car"}));
+}
+
+TEST(TaxonomyTest, BuildsPathsCutsCyclesAndRoundTrips) {
+  Taxonomy t = Taxonomy::Build({{1, "Clothing", 0},
+                                {2, "Women", 1},
+                                {3, "Dresses", 2},
+                                {4, "Sports", 0},
+                                {5, "Orphan", 99},  // unknown parent: a root
+                                {6, "A", 7},
+                                {7, "B", 6}});  // a cycle: cut at 6
+  EXPECT_EQ(t.size(), 7u);
+  EXPECT_EQ(t.roots(), (std::vector<uint64_t>{1, 4, 5, 6}));
+  EXPECT_EQ(t.PathTo(3), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(t.depth(3), 3);
+  EXPECT_EQ(t.children(1), (std::vector<uint64_t>{2}));
+  EXPECT_TRUE(t.IsWithin(3, 1));
+  EXPECT_FALSE(t.IsWithin(3, 4));
+  EXPECT_EQ(t.cut_cycles(), 1u);
+  EXPECT_EQ(t.parent(7), 6u);
+  auto back = Taxonomy::Decode(t.Encode());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->PathTo(3), t.PathTo(3));
+  EXPECT_EQ(back->name(2), "Women");
+  EXPECT_FALSE(Taxonomy::Decode(t.Encode().substr(0, 5)).ok());
+}
+
+// A generated catalog: 3 roots x 3 children x 3 leaves; each leaf has its own words, each
+// brand sells in one root; titles mix two leaf words, a root word and noise.
+struct Catalog {
+  std::shared_ptr<const Taxonomy> taxonomy;
+  std::vector<uint64_t> leaves;
+  std::vector<LabelledProduct> Products(int n, uint64_t seed) const {
+    std::mt19937_64 rng(seed);
+    std::vector<LabelledProduct> out;
+    for (int i = 0; i < n; ++i) {
+      size_t leaf_index = rng() % leaves.size();
+      uint64_t leaf = leaves[leaf_index];
+      uint64_t root = taxonomy->PathTo(leaf)[0];
+      LabelledProduct p;
+      p.category = leaf;
+      p.input.title =
+          absl::StrCat("leafword", leaf, "x", rng() % 6, " leafword", leaf, "y", rng() % 6,
+                       " rootword", root, " noise", rng() % 50, " ", rng() % 1000);
+      if (rng() % 2) p.input.brand = absl::StrCat("Brand ", root, "-", rng() % 3);
+      p.input.attributes = {{"colour", rng() % 2 ? "red" : "blue"}};
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+};
+
+Catalog MakeCatalog() {
+  std::vector<CategoryRecord> records;
+  Catalog c;
+  uint64_t next = 1;
+  for (int r = 0; r < 3; ++r) {
+    uint64_t root = next++;
+    records.push_back({root, absl::StrCat("Root ", r), 0});
+    for (int m = 0; m < 3; ++m) {
+      uint64_t mid = next++;
+      records.push_back({mid, absl::StrCat("Mid ", r, m), root});
+      for (int l = 0; l < 3; ++l) {
+        uint64_t leaf = next++;
+        records.push_back({leaf, absl::StrCat("Leaf ", r, m, l), mid});
+        c.leaves.push_back(leaf);
+      }
+    }
+  }
+  c.taxonomy = std::make_shared<const Taxonomy>(Taxonomy::Build(records));
+  return c;
+}
+
+CategorizerParams FastParams() {
+  CategorizerParams p;
+  p.epoch = 15;
+  p.dim = 16;
+  p.buckets = 20000;
+  p.validation_share = 0.2;
+  return p;
+}
+
+TEST(CategorizerTest, LearnsAndGeneralisesWithCalibratedConfidences) {
+  Catalog catalog = MakeCatalog();
+  ValidationFigures figures;
+  std::vector<double> progress;
+  auto c = Categorizer::Train(
+      catalog.taxonomy, catalog.Products(2000, 1), FastParams(),
+      [&progress](double f, absl::string_view) { progress.push_back(f); }, &figures);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(figures.labels, 27u);
+  EXPECT_GT(figures.validation_examples, 200u);
+  EXPECT_GT(figures.accuracy_at_depth[0], 0.9);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_DOUBLE_EQ(progress.back(), 1.0);
+  // Products never seen: the right leaf, a consistent path, confidences that mean what
+  // they say.
+  std::vector<LabelledProduct> test = catalog.Products(600, 77);
+  int right = 0, confident = 0, confident_right = 0;
+  double confidence_sum = 0;
+  for (const LabelledProduct& p : test) {
+    std::vector<CategoryScore> top = (*c)->Predict(p.input, 3);
+    ASSERT_EQ(top.size(), 3u);
+    EXPECT_GE(top[0].confidence, 0.0);
+    EXPECT_LE(top[0].confidence, 1.0);
+    EXPECT_NE(top[0].category, top[1].category);
+    right += top[0].category == p.category;
+    confidence_sum += top[0].confidence;
+    if (top[0].confidence >= 0.9) {
+      ++confident;
+      confident_right += top[0].category == p.category;
+    }
+  }
+  double accuracy = right / static_cast<double>(test.size());
+  EXPECT_GT(accuracy, 0.85);
+  // Calibrated: the mean confidence is close to the accuracy.
+  EXPECT_NEAR(confidence_sum / static_cast<double>(test.size()), accuracy, 0.1);
+  if (confident > 20) {
+    EXPECT_GE(confident_right / static_cast<double>(confident), 0.85);
+  }
+  // Text it has never seen at all still gets a valid answer.
+  std::vector<CategoryScore> unknown = (*c)->Predict(ProductInput{"zzz qqq", "", "", {}}, 2);
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_TRUE(catalog.taxonomy->Contains(unknown[0].category));
+}
+
+TEST(CategorizerTest, DeterministicForASeedAndRefusesTooLittleData) {
+  Catalog catalog = MakeCatalog();
+  std::vector<LabelledProduct> data = catalog.Products(400, 5);
+  ValidationFigures f1, f2;
+  auto a = Categorizer::Train(catalog.taxonomy, data, FastParams(), nullptr, &f1);
+  auto b = Categorizer::Train(catalog.taxonomy, data, FastParams(), nullptr, &f2);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->Encode(), (*b)->Encode());
+  EXPECT_EQ(f1.accuracy_at_depth[2], f2.accuracy_at_depth[2]);
+
+  std::vector<LabelledProduct> few(data.begin(), data.begin() + 5);
+  ValidationFigures f;
+  auto refused = Categorizer::Train(catalog.taxonomy, few, FastParams(), nullptr, &f);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("found 5 usable"), absl::string_view::npos)
+      << refused.status();
+}
+
+TEST(BundleTest, RoundTripsAndRefusesDamage) {
+  Catalog catalog = MakeCatalog();
+  ValidationFigures figures;
+  auto c = Categorizer::Train(catalog.taxonomy, catalog.Products(500, 3), FastParams(), nullptr,
+                              &figures);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ModelBundle bundle;
+  bundle.version = "test-1";
+  bundle.created_ms = 1234;
+  bundle.categorizer_figures = figures;
+  bundle.taxonomy = catalog.taxonomy;
+  bundle.categorizer = std::move(*c);
+  std::string bytes = EncodeBundle(bundle);
+  auto back = DecodeBundle(bytes, "mem");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, "test-1");
+  EXPECT_EQ(back->created_ms, 1234);
+  EXPECT_EQ(back->categorizer_figures.validation_examples, figures.validation_examples);
+  EXPECT_EQ(back->taxonomy->size(), catalog.taxonomy->size());
+  for (const LabelledProduct& p : catalog.Products(50, 9)) {
+    auto x = bundle.categorizer->Predict(p.input, 2);
+    auto y = back->categorizer->Predict(p.input, 2);
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(x[i].category, y[i].category);
+      EXPECT_DOUBLE_EQ(x[i].confidence, y[i].confidence);
+    }
+  }
+  // Damage anywhere is refused, naming the source.
+  for (size_t at : {size_t{3}, bytes.size() / 2, bytes.size() - 3}) {
+    std::string damaged = bytes;
+    damaged[at] ^= 0x20;
+    auto refused = DecodeBundle(damaged, "/data/models/bundle");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << at;
+    EXPECT_NE(refused.status().message().find("/data/models/bundle"), absl::string_view::npos);
+  }
+  EXPECT_FALSE(DecodeBundle(bytes.substr(0, bytes.size() / 2), "half").ok());
+  EXPECT_FALSE(DecodeBundle("", "empty").ok());
+}
+
+}  // namespace
+}  // namespace kg::knowledge

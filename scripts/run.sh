@@ -69,10 +69,16 @@ fi
 grep -E 'loaded|SERVING' "$VAR/kg_server.log" | sed 's/^/  /'
 
 ADDR=127.0.0.1:$PORT
+echo "training the knowledge models from the loaded graph (kgctl train) ..."
+"$KGCTL" --addr="$ADDR" train --progress=false > "$VAR/train.json"
+sed -E 's/.*"modelVersion":"([^"]*)".*"accuracyDepth1":([0-9.]{0,5}).*/  model \1 (validation top-1 at depth 1: \2)/' "$VAR/train.json"
+# A product and a merchant of the sample to categorize, and a root category.
+TITLE=$(grep -m1 '^{"entity":{"key":{"type":"PRODUCT"' "$SAMPLE" | sed -E 's/.*"name":"([^"]*)".*/\1/')
 cat <<MSG
 
 kg_server is SERVING (pid $(cat "$VAR/kg_server.pid"), log $VAR/kg_server.log)
-  gRPC:    $ADDR        (kg.v1.GraphService, kg.v1.AdminService, health, reflection)
+  gRPC:    $ADDR        (kg.v1.GraphService, kg.v1.KnowledgeService, kg.v1.AdminService,
+                                health, reflection)
   metrics: http://127.0.0.1:$METRICS_PORT/metrics
   stop:    kill \$(cat $VAR/kg_server.pid)
 
@@ -81,7 +87,11 @@ Try (kgctl prints one JSON object per line):
   $KGCTL --addr=$ADDR neighbors BUYER:$BUYER_ID --type=PURCHASED --dir=out --limit=5 --entities --fields=name,metrics.price
   # 2. "also bought" for the best-selling product: products sharing the most buyers with it
   $KGCTL --addr=$ADDR traverse PRODUCT:$PRODUCT_ID --hops=in:PURCHASED,out:PURCHASED --max_results=5 --entities --fields=name
-  # 3. the cluster: partitions, counts, memory
+  # 3. categorize a title, a stored product and a merchant's catalog (top 2 each)
+  $KGCTL --addr=$ADDR categorize "$TITLE" PRODUCT:$PRODUCT_ID MERCHANT:1 --top_k=2
+  # 4. the taxonomy: the roots with two levels below, product counts
+  $KGCTL --addr=$ADDR taxonomy --depth=2
+  # 5. the cluster: partitions, counts, memory, model version
   $KGCTL --addr=$ADDR cluster-info
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):

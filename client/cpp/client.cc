@@ -108,6 +108,7 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
       options_(options),
       graph_(v1::GraphService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
+      knowledge_(v1::KnowledgeService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 void Client::Prepare(grpc::ClientContext* context) const {
@@ -174,6 +175,36 @@ absl::StatusOr<v1::TraverseResponse> Client::Traverse(const v1::TraverseRequest&
   return Unary<v1::TraverseResponse>([&](grpc::ClientContext* context, auto* response) {
     return graph_->Traverse(context, request, response);
   });
+}
+
+absl::StatusOr<v1::CategorizeResponse> Client::Categorize(const v1::CategorizeRequest& request) {
+  return Unary<v1::CategorizeResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->Categorize(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::GetTaxonomyResponse> Client::GetTaxonomy(const v1::GetTaxonomyRequest& request) {
+  return Unary<v1::GetTaxonomyResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->GetTaxonomy(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::TrainModelsProgress> Client::TrainModels(
+    const v1::TrainModelsRequest& request, int64_t deadline_ms,
+    const std::function<void(const v1::TrainModelsProgress&)>& on_progress) {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline_ms);
+  std::unique_ptr<grpc::ClientReader<v1::TrainModelsProgress>> stream =
+      admin_->TrainModels(&context, request);
+  v1::TrainModelsProgress message, last;
+  while (stream->Read(&message)) {
+    if (on_progress) on_progress(message);
+    last = message;
+  }
+  grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (!last.done()) return absl::InternalError("TrainModels ended without its last message");
+  return last;
 }
 
 absl::StatusOr<v1::CheckpointResponse> Client::Checkpoint(const v1::CheckpointRequest& request) {

@@ -1,4 +1,5 @@
-// kg::Client: a synchronous C++ client of kg.v1.GraphService and kg.v1.AdminService, with
+// kg::Client: a synchronous C++ client of kg.v1.GraphService, kg.v1.KnowledgeService and
+// kg.v1.AdminService, with
 // the standard gRPC health check and a streaming bulk import (ImportWriter). A Client is
 // thread-safe (calls may run concurrently on one Client); an ImportWriter is not.
 //   auto client = kg::Client::Connect("127.0.0.1:50051", kg::ClientOptions());
@@ -7,6 +8,7 @@
 #define KG_CLIENT_CPP_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "grpcpp/support/sync_stream.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/knowledge.grpc.pb.h"
 #include "proto/grpc_status.h"  // FromGrpcStatus
 
 namespace kg {
@@ -94,6 +97,14 @@ class Client {
   absl::StatusOr<v1::GetClusterInfoResponse> GetClusterInfo(
       const v1::GetClusterInfoRequest& request = v1::GetClusterInfoRequest());
   absl::StatusOr<v1::CheckpointResponse> Checkpoint(const v1::CheckpointRequest& request);
+  absl::StatusOr<v1::CategorizeResponse> Categorize(const v1::CategorizeRequest& request);
+  absl::StatusOr<v1::GetTaxonomyResponse> GetTaxonomy(const v1::GetTaxonomyRequest& request);
+  // Trains and installs new models (a server stream): `on_progress` gets every message;
+  // returns the last one (with the model version). `deadline_ms` bounds the whole call
+  // (<= 0: none).
+  absl::StatusOr<v1::TrainModelsProgress> TrainModels(
+      const v1::TrainModelsRequest& request, int64_t deadline_ms,
+      const std::function<void(const v1::TrainModelsProgress&)>& on_progress);
 
   // grpc.health.v1.Health/Check for `service` ("" = the whole server).
   absl::StatusOr<ServingStatus> CheckHealth(const std::string& service = "");
@@ -115,6 +126,7 @@ class Client {
   ClientOptions options_;
   std::unique_ptr<v1::GraphService::Stub> graph_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::KnowledgeService::Stub> knowledge_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

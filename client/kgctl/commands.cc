@@ -113,6 +113,28 @@ Commands:
       e.g. kgctl import data.jsonl --max_errors=100
            kgctl import retail.csv --mapping=docs/examples/online_retail.mapping --dry_run
 
+  train                 rebuild the knowledge models from the graph and install them on every
+                        server (AdminService.TrainModels); progress on a terminal, then the
+                        last message: the model version and the validation figures.
+      --epoch=N --dim=N --lr=X --word_ngrams=N --min_label_examples=N
+      --max_label_depth=N --validation_share=X --train_seed=N   (0 = the server's defaults)
+      --train_deadline=MS   deadline of the whole call (default 7200000)
+      e.g. kgctl train
+
+  categorize ITEM...    categories of products: each ITEM is a KEY (PRODUCT, MERCHANT,
+                        INFLUENCER or CONTENT) or a title; prints the CategorizeResponse
+                        (one line per 1000 items).
+      --top_k=N         predictions per item (0 = 3, at most 20)
+      --file=FILE       also categorize each line of FILE as a title
+      --brand=NAME      the brand of the titles given
+      e.g. kgctl categorize "Nike Air Zoom running shoes" PRODUCT:12 MERCHANT:3
+
+  taxonomy [CATEGORY]   the taxonomy around a category (CATEGORY:ID, or a path of names
+                        "A > B"): the path from its root, its children and product counts;
+                        no argument: the roots.
+      --depth=N         levels of children (0 = 1, at most 5)
+      e.g. kgctl taxonomy CATEGORY:12 --depth=2
+
   cluster-info          roles, partitions, counts and memory of the cluster.
   checkpoint DIR        a consistent snapshot of every partition under DIR (an absolute
                         path on each server's disk; the servers need --data_dir). Start a
@@ -697,6 +719,103 @@ int ClusterInfo(const std::vector<std::string>& args, const CommandOptions& opti
   return kExitOk;
 }
 
+int Train(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+          std::ostream& out, std::ostream& err) {
+  if (!args.empty()) return Usage(err, "train", "takes no arguments");
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "train", client.status());
+  v1::TrainModelsRequest request;
+  request.set_epoch(options.epoch);
+  request.set_dim(options.dim);
+  request.set_learning_rate(options.learning_rate);
+  request.set_word_ngrams(options.word_ngrams);
+  request.set_min_label_examples(options.min_label_examples);
+  request.set_max_label_depth(options.max_label_depth);
+  request.set_validation_share(options.validation_share);
+  request.set_seed(options.train_seed);
+  const bool show = options.progress && Progress::StderrIsTerminal();
+  auto last = (*client)->TrainModels(
+      request, options.train_deadline_ms, [&](const v1::TrainModelsProgress& m) {
+        if (!show || m.done()) return;
+        std::fprintf(stderr, "\r%-50s %5.1f%%", m.stage().substr(0, 50).c_str(),
+                     100 * m.fraction());
+        std::fflush(stderr);
+      });
+  if (show) std::fprintf(stderr, "\n");
+  if (!last.ok()) return Fail(err, "train", last.status());
+  out << ToJsonLine(*last) << "\n";
+  return kExitOk;
+}
+
+int Categorize(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+               std::ostream& out, std::ostream& err) {
+  std::vector<v1::KnowledgeItem> items;
+  auto add_title = [&](const std::string& title) {
+    v1::KnowledgeItem item;
+    item.mutable_text()->set_title(title);
+    if (!options.brand.empty()) item.mutable_text()->set_brand(options.brand);
+    items.push_back(std::move(item));
+  };
+  for (const std::string& arg : args) {
+    absl::StatusOr<v1::EntityKey> key = ParseEntityKey(arg);
+    if (key.ok()) {
+      v1::KnowledgeItem item;
+      *item.mutable_key() = *key;
+      items.push_back(std::move(item));
+    } else {
+      add_title(arg);
+    }
+  }
+  if (!options.file.empty()) {
+    std::ifstream in(options.file);
+    if (!in) {
+      return Fail(err, "categorize",
+                  absl::NotFoundError(absl::StrCat("--file: cannot open ", options.file)));
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) add_title(line);
+    }
+  }
+  if (items.empty()) return Usage(err, "categorize", "give titles, keys or --file");
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "categorize", client.status());
+  bool item_failed = false;
+  for (size_t start = 0; start < items.size(); start += 1000) {
+    v1::CategorizeRequest request;
+    request.set_top_k(options.top_k);
+    for (size_t i = start; i < std::min(items.size(), start + 1000); ++i) {
+      *request.add_items() = items[i];
+    }
+    auto response = (*client)->Categorize(request);
+    if (!response.ok()) return Fail(err, "categorize", response.status());
+    for (const auto& r : response->results()) item_failed |= r.status().code() != 0;
+    out << ToJsonLine(*response) << "\n";
+  }
+  return item_failed ? kExitFailure : kExitOk;
+}
+
+int Taxonomy(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+             std::ostream& out, std::ostream& err) {
+  if (args.size() > 1) return Usage(err, "taxonomy", "takes at most one CATEGORY");
+  v1::GetTaxonomyRequest request;
+  request.set_child_depth(options.depth);
+  if (!args.empty()) {
+    absl::StatusOr<v1::EntityKey> key = ParseEntityKey(args[0]);
+    if (key.ok()) {
+      *request.mutable_category() = *key;
+    } else {
+      request.set_path(args[0]);
+    }
+  }
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "taxonomy", client.status());
+  auto response = (*client)->GetTaxonomy(request);
+  if (!response.ok()) return Fail(err, "taxonomy", response.status());
+  out << ToJsonLine(*response) << "\n";
+  return kExitOk;
+}
+
 int Health(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
            std::ostream& out, std::ostream& err) {
   if (args.size() > 1) return Usage(err, "health", "takes at most one SERVICE");
@@ -808,6 +927,9 @@ const std::map<std::string, CommandFn>& Commands() {
       {"import", Import},
       {"cluster-info", ClusterInfo},
       {"checkpoint", Checkpoint},
+      {"train", Train},
+      {"categorize", Categorize},
+      {"taxonomy", Taxonomy},
       {"health", Health},
       {"generate", Generate},
       {"help", Help},

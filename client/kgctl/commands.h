@@ -56,7 +56,21 @@ struct CommandOptions {
   uint64_t seed = 42;
   int64_t end_time_ms = datagen::kDefaultEndTimeMs;
   std::string out = "-";
-  // Progress lines on stderr when it is a terminal (import, generate).
+  // train (0: the server's default for each) and categorize / taxonomy.
+  int32_t epoch = 0;
+  int32_t dim = 0;
+  double learning_rate = 0;
+  int32_t word_ngrams = 0;
+  int32_t min_label_examples = 0;
+  int32_t max_label_depth = 0;
+  double validation_share = 0;
+  uint64_t train_seed = 0;
+  int64_t train_deadline_ms = int64_t{2} * 3600 * 1000;
+  int32_t top_k = 0;
+  std::string file;
+  std::string brand;
+  int32_t depth = 0;
+  // Progress lines on stderr when it is a terminal (import, generate, train).
   bool progress = true;
 };
 

@@ -44,6 +44,19 @@ ABSL_FLAG(double, scale, 1.0, "generate: size, 1 = about 1M edges.");
 ABSL_FLAG(uint64_t, seed, 42, "generate: random seed.");
 ABSL_FLAG(int64_t, end_time_ms, 1793491200000, "generate: end of the 90-day event window.");
 ABSL_FLAG(std::string, out, "-", "generate: output JSONL file (- = stdout).");
+ABSL_FLAG(int32_t, epoch, 0, "train: passes over the products (0 = server default 25).");
+ABSL_FLAG(int32_t, dim, 0, "train: vector size (0 = server default 64).");
+ABSL_FLAG(double, lr, 0, "train: learning rate (0 = server default 0.5).");
+ABSL_FLAG(int32_t, word_ngrams, 0, "train: word n-grams (0 = server default 2).");
+ABSL_FLAG(int32_t, min_label_examples, 0, "train: products a category needs to be learned.");
+ABSL_FLAG(int32_t, max_label_depth, 0, "train: deepest level learned (0 = no limit).");
+ABSL_FLAG(double, validation_share, 0, "train: share held out (0 = server default 0.1).");
+ABSL_FLAG(uint64_t, train_seed, 0, "train: seed (0 = server default 1).");
+ABSL_FLAG(int64_t, train_deadline, int64_t{2} * 3600 * 1000, "train: deadline of the call (ms).");
+ABSL_FLAG(int32_t, top_k, 0, "categorize: predictions per item (0 = 3, at most 20).");
+ABSL_FLAG(std::string, file, "", "categorize: a file of titles, one per line.");
+ABSL_FLAG(std::string, brand, "", "categorize: the brand of the titles given.");
+ABSL_FLAG(int32_t, depth, 0, "taxonomy: levels of children (0 = 1, at most 5).");
 ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
 
 int main(int argc, char** argv) {
@@ -90,6 +103,19 @@ int main(int argc, char** argv) {
   options.end_time_ms = absl::GetFlag(FLAGS_end_time_ms);
   options.out = absl::GetFlag(FLAGS_out);
   options.progress = absl::GetFlag(FLAGS_progress);
+  options.epoch = absl::GetFlag(FLAGS_epoch);
+  options.dim = absl::GetFlag(FLAGS_dim);
+  options.learning_rate = absl::GetFlag(FLAGS_lr);
+  options.word_ngrams = absl::GetFlag(FLAGS_word_ngrams);
+  options.min_label_examples = absl::GetFlag(FLAGS_min_label_examples);
+  options.max_label_depth = absl::GetFlag(FLAGS_max_label_depth);
+  options.validation_share = absl::GetFlag(FLAGS_validation_share);
+  options.train_seed = absl::GetFlag(FLAGS_train_seed);
+  options.train_deadline_ms = absl::GetFlag(FLAGS_train_deadline);
+  options.top_k = absl::GetFlag(FLAGS_top_k);
+  options.file = absl::GetFlag(FLAGS_file);
+  options.brand = absl::GetFlag(FLAGS_brand);
+  options.depth = absl::GetFlag(FLAGS_depth);
 
   std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());

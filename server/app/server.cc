@@ -37,7 +37,7 @@ constexpr char kVersion[] = "0.1.0";
 
 std::vector<const char*> ServiceNames(const std::string& role) {
   if (role == "partition") return {"kg.internal.v1.PartitionService"};
-  return {"kg.v1.GraphService", "kg.v1.AdminService"};
+  return {"kg.v1.GraphService", "kg.v1.AdminService", "kg.v1.KnowledgeService"};
 }
 
 // Health and the gate of data requests move together.
@@ -283,6 +283,8 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<GraphOps> ops;
   std::unique_ptr<GraphServiceImpl> graph_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<KnowledgeOps> knowledge;
+  std::unique_ptr<KnowledgeServiceImpl> knowledge_service;
   std::unique_ptr<PartitionServiceImpl> partition_service;
   DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
   ServingGate serving;  // closed until loaded; closed again while draining
@@ -290,7 +292,10 @@ absl::Status RunServer(const ServerOptions& options) {
     KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &serving, &metrics));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
     graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving, &metrics);
-    admin_service = std::make_unique<AdminServiceImpl>(ops.get(), policy);
+    knowledge = std::make_unique<KnowledgeOps>(router.get());
+    admin_service =
+        std::make_unique<AdminServiceImpl>(ops.get(), knowledge.get(), policy, &serving);
+    knowledge_service = std::make_unique<KnowledgeServiceImpl>(knowledge.get(), policy, &serving);
   } else {
     partition_service = std::make_unique<PartitionServiceImpl>(host.get(), &serving);
   }
@@ -308,6 +313,7 @@ absl::Status RunServer(const ServerOptions& options) {
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   if (graph_service) builder.RegisterService(graph_service.get());
   if (admin_service) builder.RegisterService(admin_service.get());
+  if (knowledge_service) builder.RegisterService(knowledge_service.get());
   if (partition_service) builder.RegisterService(partition_service.get());
   builder.experimental().SetInterceptorCreators(metrics.ServerInterceptors());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -21,13 +21,6 @@ namespace {
 // Found entities, each as its encoded kg.v1.Entity.
 using EntityMap = absl::flat_hash_map<EntityKey, const std::string*>;
 
-absl::Status CheckDeadline(const CallOptions& o) {
-  if (std::chrono::system_clock::now() >= o.deadline) {
-    return absl::DeadlineExceededError("deadline expired before the request was processed");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckCount(int n, int max, absl::string_view field) {
   if (n == 0) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
   if (n > max) {

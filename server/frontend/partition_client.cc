@@ -28,6 +28,9 @@ class LocalPartitionClient : public PartitionClient {
   KG_LOCAL_READ(CountNeighbors)
   KG_LOCAL_READ(ListIntents)
   KG_LOCAL_READ(Checkpoint)
+  KG_LOCAL_READ(ScanEntities)
+  KG_LOCAL_READ(Categorize)
+  KG_LOCAL_READ(InstallBundle)
   KG_PARTITION_WRITES(KG_LOCAL_WRITE)
   void GetPartitionInfo(const CallOptions& options,
                         const internal::v1::GetPartitionInfoRequest* req,

@@ -28,12 +28,20 @@ struct CallOptions {
   std::chrono::system_clock::time_point deadline;
 };
 
+// DEADLINE_EXCEEDED once the call's deadline has passed.
+inline absl::Status CheckDeadline(const CallOptions& o) {
+  if (std::chrono::system_clock::now() >= o.deadline) {
+    return absl::DeadlineExceededError("deadline expired before the request was processed");
+  }
+  return absl::OkStatus();
+}
+
 // X-macros over the internal protocol's methods: reads complete at once on the host,
 // writes when durable.
 // clang-format off
 #define KG_PARTITION_READS(X) \
   X(GetEntities) X(GetNeighbors) X(CountNeighbors) X(GetPartitionInfo) X(ListIntents) \
-  X(Checkpoint)
+  X(Checkpoint) X(ScanEntities) X(Categorize) X(InstallBundle)
 #define KG_PARTITION_WRITES(X) \
   X(UpsertEntities) X(DeleteEntities) X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(ClearIntents)
 #define KG_PARTITION_METHODS(X) KG_PARTITION_READS(X) KG_PARTITION_WRITES(X)

@@ -1,6 +1,8 @@
 #include "server/frontend/services.h"
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -217,5 +219,121 @@ KG_RAW_ADMIN_HANDLER(GetClusterInfo)
 KG_RAW_ADMIN_HANDLER(Checkpoint)
 
 #undef KG_RAW_ADMIN_HANDLER
+
+#define KG_RAW_KNOWLEDGE_HANDLER(Method)                                                       \
+  grpc::ServerUnaryReactor* KnowledgeServiceImpl::Method(                                      \
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
+    return RawUnary<v1::Method##Request, v1::Method##Response>(                                \
+        ctx, policy_, req, resp,                                                               \
+        [this](const CallOptions& o, const v1::Method##Request& r, v1::Method##Response* out,  \
+               Done done) {                                                                    \
+          absl::Status ready = gate_->Check();                                                 \
+          if (!ready.ok()) return done(ready);                                                 \
+          ops_->Method(o, r, out, std::move(done));                                            \
+        });                                                                                    \
+  }
+
+KG_RAW_KNOWLEDGE_HANDLER(Categorize)
+KG_RAW_KNOWLEDGE_HANDLER(GetTaxonomy)
+
+#undef KG_RAW_KNOWLEDGE_HANDLER
+
+namespace {
+
+// Streams TrainModels progress. The training thread outlives a client that goes away, so
+// what both sides touch lives in a shared State, and the reactor detaches from it in
+// OnDone. Progress messages are thinned to one per 1% or new stage.
+class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  TrainReactor(KnowledgeOps* ops, const grpc::ByteBuffer* request, absl::Status ready)
+      : state_(std::make_shared<State>()) {
+    state_->reactor = this;
+    v1::TrainModelsRequest req;
+    grpc::ByteBuffer bytes(*request);
+    if (ready.ok() &&
+        !grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes, &req).ok()) {
+      ready = NotAValid<v1::TrainModelsRequest>("request");
+    }
+    if (!ready.ok()) {
+      Finish(ToGrpcStatus(ready));
+      return;
+    }
+    std::shared_ptr<State> state = state_;
+    ops->TrainModels(
+        req, [state](const v1::TrainModelsProgress& m) { state->Push(m); },
+        [state](absl::Status s) { state->End(s); });
+  }
+
+  void OnWriteDone(bool ok) override { state_->Written(ok); }
+  void OnDone() override {
+    state_->Detach();
+    delete this;
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    TrainReactor* reactor = nullptr;  // null once the call is over
+    std::deque<grpc::ByteBuffer> queue;
+    bool writing = false;
+    bool ended = false;
+    absl::Status status;
+    std::string last_stage;
+    double last_fraction = -1;
+
+    void Push(const v1::TrainModelsProgress& m) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (reactor == nullptr) return;
+      if (!m.done() && m.stage() == last_stage && m.fraction() < last_fraction + 0.01) return;
+      last_stage = m.stage();
+      last_fraction = m.fraction();
+      grpc::ByteBuffer buffer;
+      bool own = false;
+      if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(m, &buffer, &own).ok()) {
+        return;
+      }
+      queue.push_back(std::move(buffer));
+      StartNextLocked();
+    }
+    void End(absl::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      ended = true;
+      status = std::move(s);
+      StartNextLocked();
+    }
+    void Written(bool ok) {
+      std::lock_guard<std::mutex> lock(mu);
+      writing = false;
+      if (!queue.empty()) queue.pop_front();
+      if (!ok) queue.clear();  // the client is gone: nothing more to send
+      StartNextLocked();
+    }
+    void Detach() {
+      std::lock_guard<std::mutex> lock(mu);
+      reactor = nullptr;
+      queue.clear();
+    }
+    // Requires mu.
+    void StartNextLocked() {
+      if (reactor == nullptr || writing) return;
+      if (!queue.empty()) {
+        writing = true;
+        reactor->StartWrite(&queue.front());
+      } else if (ended) {
+        TrainReactor* r = reactor;
+        reactor = nullptr;
+        r->Finish(ToGrpcStatus(status));
+      }
+    }
+  };
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* AdminServiceImpl::TrainModels(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
+  return new TrainReactor(knowledge_, req, gate_->Check());
+}
 
 }  // namespace kg

@@ -7,7 +7,9 @@
 
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/knowledge.grpc.pb.h"
 #include "server/frontend/graph_ops.h"
+#include "server/frontend/knowledge_ops.h"
 #include "server/observability/metrics.h"
 #include "server/partition/serving_gate.h"
 
@@ -35,7 +37,10 @@ using GraphServiceBase = v1::GraphService::WithRawCallbackMethod_GetEntities<
                                 v1::GraphService::WithRawCallbackMethod_Import<
                                     v1::GraphService::CallbackService>>>>>>>>>;
 using AdminServiceBase = v1::AdminService::WithRawCallbackMethod_GetClusterInfo<
-    v1::AdminService::WithRawCallbackMethod_Checkpoint<v1::AdminService::CallbackService>>;
+    v1::AdminService::WithRawCallbackMethod_Checkpoint<
+        v1::AdminService::WithRawCallbackMethod_TrainModels<v1::AdminService::CallbackService>>>;
+using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categorize<
+    v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<v1::KnowledgeService::CallbackService>>;
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
@@ -68,18 +73,41 @@ class GraphServiceImpl final : public GraphServiceBase {
   const Metrics* metrics_;
 };
 
-// Answers while loading too (GetClusterInfo shows the progress).
+// Answers while loading too (GetClusterInfo shows the progress); TrainModels needs the
+// server to serve.
 class AdminServiceImpl final : public AdminServiceBase {
  public:
-  AdminServiceImpl(const GraphOps* ops, DeadlinePolicy policy) : ops_(ops), policy_(policy) {}
+  AdminServiceImpl(const GraphOps* ops, KnowledgeOps* knowledge, DeadlinePolicy policy,
+                   const ServingGate* gate)
+      : ops_(ops), knowledge_(knowledge), policy_(policy), gate_(gate) {}
 
   KG_DECLARE_RAW_UNARY(GetClusterInfo)
   KG_DECLARE_RAW_UNARY(Checkpoint)
-#undef KG_DECLARE_RAW_UNARY
+  // Server streaming: progress messages, the last one with the new model version.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* TrainModels(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* req) override;
 
  private:
   const GraphOps* ops_;
+  KnowledgeOps* knowledge_;
   DeadlinePolicy policy_;
+  const ServingGate* gate_;
+};
+
+// kg.v1.KnowledgeService over KnowledgeOps; refused (UNAVAILABLE) while `gate` is closed.
+class KnowledgeServiceImpl final : public KnowledgeServiceBase {
+ public:
+  KnowledgeServiceImpl(KnowledgeOps* ops, DeadlinePolicy policy, const ServingGate* gate)
+      : ops_(ops), policy_(policy), gate_(gate) {}
+
+  KG_DECLARE_RAW_UNARY(Categorize)
+  KG_DECLARE_RAW_UNARY(GetTaxonomy)
+#undef KG_DECLARE_RAW_UNARY
+
+ private:
+  KnowledgeOps* ops_;
+  DeadlinePolicy policy_;
+  const ServingGate* gate_;
 };
 
 // The call options of a server call: its deadline, or the policy's default when it has

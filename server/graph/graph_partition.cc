@@ -155,6 +155,27 @@ bool GraphPartition::ReadEntity(const EntityKey& key,
   return decoded;
 }
 
+bool GraphPartition::ScanEntityIds(EntityType type, uint32_t stripe, uint64_t after_id,
+                                   size_t limit, std::vector<uint64_t>* ids) const {
+  if (stripe >= stripes_.size()) return false;
+  std::vector<uint64_t> found;
+  {
+    const Stripe& s = *stripes_[stripe];
+    absl::ReaderMutexLock lock(&s.mu);
+    for (const auto& [key, node] : s.nodes) {
+      if (key.type == type && key.id > after_id && node.entity != nullptr) found.push_back(key.id);
+    }
+  }
+  bool more = found.size() > limit;
+  if (more) {
+    std::nth_element(found.begin(), found.begin() + limit, found.end());
+    found.resize(limit);
+  }
+  std::sort(found.begin(), found.end());
+  ids->insert(ids->end(), found.begin(), found.end());
+  return more;
+}
+
 bool GraphPartition::ReadEncodedEntity(const EntityKey& key,
                                        absl::FunctionRef<void(absl::string_view)> fn) const {
   Stripe& stripe = StripeOf(key);

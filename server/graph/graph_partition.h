@@ -151,6 +151,14 @@ class GraphPartition {
 
   PartitionStats Stats() const;
 
+  // A scan of the entities of one type in a stable order: stripe by stripe, ids ascending
+  // within a stripe. Appends to *ids at most `limit` ids of `type` entities (with an
+  // entity, not only edges) of stripe `stripe` greater than `after_id`, and returns
+  // whether the stripe has more after them. Each call holds the stripe's read lock once.
+  bool ScanEntityIds(EntityType type, uint32_t stripe, uint64_t after_id, size_t limit,
+                     std::vector<uint64_t>* ids) const;
+  uint32_t stripe_count() const { return static_cast<uint32_t>(stripes_.size()); }
+
  private:
   struct Node;
   struct Stripe;

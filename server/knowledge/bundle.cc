@@ -1,7 +1,9 @@
 #include "server/knowledge/bundle.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +65,17 @@ std::string EncodeBundle(const ModelBundle& bundle) {
   w.Bytes(bundle.taxonomy->Encode());
   w.Bytes("categorizer");
   w.Bytes(bundle.categorizer->Encode());
+  ByteWriter brands;
+  std::vector<std::pair<uint64_t, const std::string*>> sorted;
+  for (const auto& [id, name] : bundle.brands) sorted.emplace_back(id, &name);
+  std::sort(sorted.begin(), sorted.end());
+  brands.Varint(sorted.size());
+  for (const auto& [id, name] : sorted) {
+    brands.Varint(id);
+    brands.Bytes(*name);
+  }
+  w.Bytes("brands");
+  w.Bytes(brands.str());
   uint64_t sum = Checksum(w.str());
   char tail[8];
   std::memcpy(tail, &sum, 8);
@@ -88,13 +101,14 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
         absl::StrCat("unknown format ", format, " (this server reads format ", kFormat, ")"));
   }
   ModelBundle b;
-  absl::string_view meta, taxonomy, categorizer;
+  absl::string_view meta, taxonomy, categorizer, brands;
   while (!r.done()) {
     absl::string_view name, payload;
     if (!r.Bytes(&name) || !r.Bytes(&payload)) return bad("truncated section");
     if (name == "meta") meta = payload;
     if (name == "taxonomy") taxonomy = payload;
     if (name == "categorizer") categorizer = payload;
+    if (name == "brands") brands = payload;
   }
   if (meta.empty() || !DecodeMeta(meta, &b)) return bad("missing or damaged meta section");
   absl::StatusOr<Taxonomy> t = Taxonomy::Decode(taxonomy);
@@ -103,6 +117,15 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
   absl::StatusOr<std::unique_ptr<Categorizer>> c = Categorizer::Decode(categorizer, b.taxonomy);
   if (!c.ok()) return bad(c.status().message());
   b.categorizer = std::move(*c);
+  ByteReader br(brands);
+  uint64_t count = 0;
+  if (!br.Varint(&count) || count > brands.size()) return bad("missing or damaged brands section");
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t id = 0;
+    std::string name;
+    if (!br.Varint(&id) || !br.String(&name)) return bad("damaged brands section");
+    b.brands[id] = std::move(name);
+  }
   return b;
 }
 

@@ -3,7 +3,8 @@
 //
 //   "KGMODEL\n" | varint format | sections | FNV-1a 64 of all before it (8 bytes, LE)
 //   a section: name (varint length + bytes) | payload (varint length + bytes)
-//   sections: "meta" (version, created_ms, validation figures), "taxonomy", "categorizer"
+//   sections: "meta" (version, created_ms, validation figures), "taxonomy", "categorizer",
+//   "brands" (BRAND ids and names, so a partition can name a product's brand locally)
 #ifndef KG_SERVER_KNOWLEDGE_BUNDLE_H_
 #define KG_SERVER_KNOWLEDGE_BUNDLE_H_
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/knowledge/categorizer.h"
@@ -24,6 +26,8 @@ struct ModelBundle {
   ValidationFigures categorizer_figures;
   std::shared_ptr<const Taxonomy> taxonomy;
   std::shared_ptr<const Categorizer> categorizer;
+  // BRAND id -> name, as the graph had them at training time.
+  absl::flat_hash_map<uint64_t, std::string> brands;
 };
 
 std::string EncodeBundle(const ModelBundle& bundle);

@@ -287,10 +287,13 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   };
   TempDir tmp;
   if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
+  size_t tokens = 0;
   {
     std::ofstream out(tmp.File("train.txt"));
     for (const LabelledProduct* e : train) {
-      out << kLabelPrefix << label_of(e->category) << ' ' << ModelLine(e->input) << '\n';
+      std::string line = ModelLine(e->input);
+      tokens += static_cast<size_t>(std::count(line.begin(), line.end(), ' ')) + 1;
+      out << kLabelPrefix << label_of(e->category) << ' ' << line << '\n';
     }
     if (!out) return absl::InternalError("categorizer: cannot write the training file");
   }
@@ -306,7 +309,9 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   args.minCount = params.min_count;
   args.minn = params.char_ngram_min;
   args.maxn = params.char_ngram_max;
-  args.bucket = params.buckets;
+  args.bucket = params.buckets > 0
+                    ? params.buckets
+                    : static_cast<int>(std::clamp<size_t>(tokens / 2, 10000, 500000));
   args.thread = std::max(1, params.threads);
   args.seed = static_cast<int>(params.seed);
   args.verbose = 0;

@@ -50,12 +50,15 @@ absl::StatusOr<std::unique_ptr<PartitionHost>> PartitionHost::Create(uint32_t pa
   if (!data_dir.empty()) {
     KG_ASSIGN_OR_RETURN(bool created, PrepareDataDir(data_dir, partition_count, hosted));
     host->data_dir_ = data_dir;
+    host->models_ = std::make_unique<ModelHost>(data_dir + "/models");
     for (uint32_t p : hosted) {
       KG_ASSIGN_OR_RETURN(host->parts_[p]->store,
                           PartitionStore::Open(PartitionStorePath(data_dir, p), p, partition_count,
                                                created, wal_recovery));
     }
   }
+  if (host->models_ == nullptr) host->models_ = std::make_unique<ModelHost>("");
+  KG_RETURN_IF_ERROR(host->models_->Load());
   return host;
 }
 
@@ -482,6 +485,7 @@ absl::Status PartitionHost::GetPartitionInfo(const internal::v1::GetPartitionInf
   info->set_in_edge_count(stats.in_edge_count);
   info->set_memory_bytes(stats.memory_bytes);
   info->set_durable(part->store != nullptr);
+  info->set_model_version(models_->version());
   {
     absl::MutexLock lock(&part->write_mu);
     info->set_pending_intents(part->intents.size());
@@ -499,6 +503,174 @@ absl::Status PartitionHost::GetPartitionInfo(const internal::v1::GetPartitionInf
       c->set_type(static_cast<v1::EdgeType>(t));
       c->set_direction(static_cast<v1::Direction>(d));
       c->set_count(stats.edges_by_type[t][d]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kg
+
+namespace kg {
+namespace {
+
+constexpr uint32_t kMaxScanPage = 10000;
+constexpr uint32_t kMaxScanEdges = 1000;
+constexpr int kMaxTopK = 20;
+
+// The ids of `key`'s newest `limit` edges of (type, dir).
+std::vector<uint64_t> FirstNeighbors(const GraphPartition& graph, const EntityKey& key,
+                                     EdgeType type, Direction dir, uint32_t limit) {
+  NeighborQuery q;
+  q.key = key;
+  q.type = type;
+  q.direction = dir;
+  q.limit = limit;
+  NeighborPage page;
+  std::vector<uint64_t> ids;
+  if (graph.GetNeighbors(q, &page).ok()) {
+    for (const NeighborEdge& e : page.edges) ids.push_back(e.id);
+  }
+  return ids;
+}
+
+void AddPrediction(const knowledge::Taxonomy& taxonomy, uint64_t category, double confidence,
+                   v1::CategorizeResult* out) {
+  v1::CategoryPrediction* p = out->add_predictions();
+  p->mutable_category()->set_type(v1::CATEGORY);
+  p->mutable_category()->set_id(category);
+  for (uint64_t c : taxonomy.PathTo(category)) p->add_path(taxonomy.name(c));
+  p->set_confidence(confidence);
+}
+
+}  // namespace
+
+absl::Status PartitionHost::ScanEntities(const internal::v1::ScanEntitiesRequest& req,
+                                         internal::v1::ScanEntitiesResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  if (!IsValidEntityType(req.type())) return absl::InvalidArgumentError("type: unknown");
+  if (req.limit() == 0 || req.limit() > kMaxScanPage) {
+    return absl::InvalidArgumentError(absl::StrCat("limit: must be 1..", kMaxScanPage));
+  }
+  const EntityType type = static_cast<EntityType>(req.type());
+  for (int e = 0; e < req.edges_size(); ++e) {
+    const internal::v1::ScanEdgeSpec& spec = req.edges(e);
+    if (!IsValidEdgeType(spec.edge_type()) || spec.limit() > kMaxScanEdges ||
+        OwnerType(static_cast<EdgeType>(spec.edge_type()),
+                  spec.direction() == v1::IN ? Direction::kIn : Direction::kOut) != type) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "edges[", e, "]: not an edge list of the scanned type (limit 0..", kMaxScanEdges, ")"));
+    }
+  }
+  const GraphPartition& graph = part->graph;
+  uint32_t stripe = req.stripe();
+  uint64_t after = req.after_id();
+  std::vector<uint64_t> ids;
+  bool more = false;
+  while (stripe < graph.stripe_count() && ids.size() < req.limit()) {
+    size_t before = ids.size();
+    more = graph.ScanEntityIds(type, stripe, after, req.limit() - ids.size(), &ids);
+    if (more) {
+      after = ids.back();
+      break;
+    }
+    (void)before;
+    ++stripe;
+    after = 0;
+  }
+  for (uint64_t id : ids) {
+    EntityKey key{type, id};
+    internal::v1::ScannedEntity* out = resp->add_entities();
+    bool found = graph.ReadEntity(key, [&](const EntityData& data) {
+      EntityToProto(key, data, ReadMask(), out->mutable_entity());
+    });
+    if (!found) {  // deleted since the id scan
+      resp->mutable_entities()->RemoveLast();
+      continue;
+    }
+    for (const internal::v1::ScanEdgeSpec& spec : req.edges()) {
+      std::vector<uint64_t> n = FirstNeighbors(
+          graph, key, static_cast<EdgeType>(spec.edge_type()),
+          spec.direction() == v1::IN ? Direction::kIn : Direction::kOut, spec.limit());
+      out->add_edges()->mutable_ids()->Add(n.begin(), n.end());
+    }
+  }
+  resp->set_next_stripe(stripe);
+  resp->set_next_after_id(more ? after : 0);
+  resp->set_done(stripe >= graph.stripe_count());
+  return absl::OkStatus();
+}
+
+absl::Status PartitionHost::InstallBundle(const internal::v1::InstallBundleRequest& req,
+                                          internal::v1::InstallBundleResponse* resp) {
+  KG_RETURN_IF_ERROR(Resolve(req.target()).status());
+  return models_->InstallChunk(req, resp);
+}
+
+absl::Status PartitionHost::Categorize(const internal::v1::CategorizeRequest& req,
+                                       internal::v1::CategorizeResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  std::shared_ptr<const knowledge::ModelBundle> bundle = models_->current();
+  if (bundle == nullptr) {
+    return absl::FailedPreconditionError(
+        "no model yet: train one with AdminService.TrainModels (kgctl train)");
+  }
+  resp->set_model_version(bundle->version);
+  const knowledge::Taxonomy& taxonomy = *bundle->taxonomy;
+  const int top_k = std::clamp(req.top_k() == 0 ? 3 : req.top_k(), 1, kMaxTopK);
+  for (int i = 0; i < req.items_size(); ++i) {
+    const v1::KnowledgeItem& item = req.items(i);
+    v1::CategorizeResult* out = resp->add_results();
+    knowledge::ProductInput input;
+    if (item.has_key()) {
+      std::string field = absl::StrCat("items[", i, "].key");
+      EntityKey key = KeyFromProto(item.key());
+      absl::Status s = ValidateKey(item.key(), field);
+      if (s.ok() && key.type != EntityType::kProduct) {
+        s = absl::InvalidArgumentError(absl::StrCat(field, ".type: must be PRODUCT here"));
+      }
+      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
+      bool found = s.ok() && part->graph.ReadEntity(key, [&](const EntityData& data) {
+        input.title = data.name;
+        for (const auto& [name, value] : data.attributes) {
+          if (name == "description") {
+            input.description = value;
+          } else {
+            input.attributes.emplace_back(name, value);
+          }
+        }
+      });
+      if (s.ok() && !found) {
+        s = absl::NotFoundError(absl::StrCat(field, ": PRODUCT:", key.id, " not found"));
+      }
+      if (!s.ok()) {
+        SetItemStatus(s, out->mutable_status());
+        continue;
+      }
+      if (req.prefer_stored()) {
+        std::vector<uint64_t> stored =
+            FirstNeighbors(part->graph, key, EdgeType::kInCategory, Direction::kOut, 1);
+        if (!stored.empty() && taxonomy.Contains(stored[0])) {
+          AddPrediction(taxonomy, stored[0], 1.0, out);
+          continue;
+        }
+      }
+      std::vector<uint64_t> brand =
+          FirstNeighbors(part->graph, key, EdgeType::kHasBrand, Direction::kOut, 1);
+      if (!brand.empty()) {
+        auto name = bundle->brands.find(brand[0]);
+        if (name != bundle->brands.end()) input.brand = name->second;
+      }
+    } else {
+      const v1::ProductText& text = item.text();
+      input.title = text.title();
+      input.description = text.description();
+      input.brand = text.brand();
+      for (const auto& [name, value] : text.attributes())
+        input.attributes.emplace_back(name, value);
+      std::sort(input.attributes.begin(), input.attributes.end());
+    }
+    for (const knowledge::CategoryScore& p : bundle->categorizer->Predict(input, top_k)) {
+      AddPrediction(taxonomy, p.category, p.confidence, out);
     }
   }
   return absl::OkStatus();

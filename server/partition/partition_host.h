@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "kg/internal/v1/partition.pb.h"
 #include "server/graph/graph_partition.h"
+#include "server/partition/model_host.h"
 #include "server/storage/partition_store.h"
 
 namespace kg {
@@ -41,7 +42,8 @@ class PartitionHost {
   // Hosts `hosted` (each < partition_count, no duplicates) of `partition_count` partitions,
   // in memory only when `data_dir` is empty, else persisted under it (data_dir.h: refuses
   // a directory made for another configuration, or missing a store; `wal_recovery`:
-  // see PartitionStore::Open).
+  // see PartitionStore::Open). A durable host loads its model bundle (refusing a damaged
+  // one, naming the file).
   static absl::StatusOr<std::unique_ptr<PartitionHost>> Create(
       uint32_t partition_count, std::vector<uint32_t> hosted, const std::string& data_dir = "",
       WalRecovery wal_recovery = WalRecovery::kTolerateTornTail);
@@ -74,6 +76,19 @@ class PartitionHost {
                            internal::v1::ListIntentsResponse* resp) const;
   absl::Status Checkpoint(const internal::v1::CheckpointRequest& req,
                           internal::v1::CheckpointResponse* resp) const;
+  // A page of the partition's entities of one type (ScanEntities in partition.proto).
+  absl::Status ScanEntities(const internal::v1::ScanEntitiesRequest& req,
+                            internal::v1::ScanEntitiesResponse* resp) const;
+  // Texts and the partition's PRODUCT keys -> categories, with the server's model bundle;
+  // FAILED_PRECONDITION when there is none yet.
+  absl::Status Categorize(const internal::v1::CategorizeRequest& req,
+                          internal::v1::CategorizeResponse* resp) const;
+  // One chunk of a model bundle for this server (ModelHost::InstallChunk).
+  absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
+                             internal::v1::InstallBundleResponse* resp);
+
+  // The server's model bundle (kept under <data_dir>/models when durable).
+  ModelHost& models() { return *models_; }
 
   // Writes: `done` runs once the write is durable (at once in memory), possibly on the
   // store's commit thread; it must not block.
@@ -107,6 +122,7 @@ class PartitionHost {
   const bool durable_;
   std::string data_dir_;
   std::vector<std::unique_ptr<Part>> parts_;  // indexed by partition id
+  std::unique_ptr<ModelHost> models_;
 };
 
 // Blocks until an asynchronous host write completes (start-up loading, tests).

@@ -49,6 +49,15 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* Checkpoint(grpc::CallbackServerContext* ctx,
                                        const internal::v1::CheckpointRequest* req,
                                        internal::v1::CheckpointResponse* resp) override;
+  grpc::ServerUnaryReactor* ScanEntities(grpc::CallbackServerContext* ctx,
+                                         const internal::v1::ScanEntitiesRequest* req,
+                                         internal::v1::ScanEntitiesResponse* resp) override;
+  grpc::ServerUnaryReactor* Categorize(grpc::CallbackServerContext* ctx,
+                                       const internal::v1::CategorizeRequest* req,
+                                       internal::v1::CategorizeResponse* resp) override;
+  grpc::ServerUnaryReactor* InstallBundle(grpc::CallbackServerContext* ctx,
+                                          const internal::v1::InstallBundleRequest* req,
+                                          internal::v1::InstallBundleResponse* resp) override;
 
  private:
   PartitionHost* host_;

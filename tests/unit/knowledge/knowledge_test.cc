@@ -182,6 +182,7 @@ TEST(BundleTest, RoundTripsAndRefusesDamage) {
   bundle.categorizer_figures = figures;
   bundle.taxonomy = catalog.taxonomy;
   bundle.categorizer = std::move(*c);
+  bundle.brands = {{7, "Acme"}, {9, "Hot Wheels"}};
   std::string bytes = EncodeBundle(bundle);
   auto back = DecodeBundle(bytes, "mem");
   ASSERT_TRUE(back.ok()) << back.status();
@@ -189,6 +190,7 @@ TEST(BundleTest, RoundTripsAndRefusesDamage) {
   EXPECT_EQ(back->created_ms, 1234);
   EXPECT_EQ(back->categorizer_figures.validation_examples, figures.validation_examples);
   EXPECT_EQ(back->taxonomy->size(), catalog.taxonomy->size());
+  EXPECT_EQ(back->brands, bundle.brands);
   for (const LabelledProduct& p : catalog.Products(50, 9)) {
     auto x = bundle.categorizer->Predict(p.input, 2);
     auto y = back->categorizer->Predict(p.input, 2);

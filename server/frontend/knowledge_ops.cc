@@ -1,0 +1,663 @@
+#include "server/frontend/knowledge_ops.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/frontend/fanout.h"
+#include "server/graph/key.h"
+#include "server/graph/schema.h"
+#include "server/knowledge/bundle.h"
+#include "server/knowledge/categorizer.h"
+#include "server/knowledge/taxonomy.h"
+#include "server/knowledge/text.h"
+#include "server/partition/convert.h"
+#include "server/partition/status.h"
+
+namespace kg {
+namespace {
+
+using internal::v1::ScanEdgeSpec;
+using internal::v1::ScannedEntity;
+
+constexpr uint32_t kScanPage = 2000;
+constexpr uint32_t kCountBatch = 1000;
+constexpr size_t kInstallChunk = 4 << 20;
+constexpr auto kTrainingCallTimeout = std::chrono::seconds(120);
+
+CallOptions FreshOptions() {
+  return CallOptions{std::chrono::system_clock::now() + kTrainingCallTimeout};
+}
+
+// One partition call, waited for. Only on threads that may block (the work queue, the
+// training thread).
+template <typename Req, typename Resp>
+absl::Status CallPartition(const Router& router, uint32_t p, const CallOptions& o,
+                           void (PartitionClient::*method)(const CallOptions&, const Req*, Resp*,
+                                                           Done),
+                           Req* req, Resp* resp) {
+  req->mutable_target()->set_partition(p);
+  req->mutable_target()->set_partition_count(router.partition_count());
+  std::promise<absl::Status> result;
+  std::future<absl::Status> future = result.get_future();
+  (router.client(p).*method)(o, req, resp,
+                             [&result](absl::Status s) { result.set_value(std::move(s)); });
+  return future.get();
+}
+
+// Runs a Scatter and waits for every reply.
+template <typename Req, typename Resp>
+void RunAndWait(Scatter<Req, Resp>* scatter, const Router& router, const CallOptions& o,
+                void (PartitionClient::*method)(const CallOptions&, const Req*, Resp*, Done)) {
+  std::promise<void> all;
+  std::future<void> future = all.get_future();
+  scatter->Run(router, o, method, [&all] { all.set_value(); });
+  future.wait();
+}
+
+ScanEdgeSpec Edge(v1::EdgeType type, v1::Direction dir, uint32_t limit) {
+  ScanEdgeSpec spec;
+  spec.set_edge_type(type);
+  spec.set_direction(dir);
+  spec.set_limit(limit);
+  return spec;
+}
+
+// Calls `fn` for every entity of `type` on every partition, a page at a time; `on_partition`
+// after each partition (for progress).
+absl::Status ScanAll(const Router& router, v1::EntityType type,
+                     const std::vector<ScanEdgeSpec>& edges,
+                     const std::function<absl::Status(const ScannedEntity&)>& fn,
+                     const std::function<void(uint32_t)>& on_partition = nullptr) {
+  for (uint32_t p = 0; p < router.partition_count(); ++p) {
+    uint32_t stripe = 0;
+    uint64_t after = 0;
+    for (;;) {
+      internal::v1::ScanEntitiesRequest req;
+      req.set_type(type);
+      req.set_stripe(stripe);
+      req.set_after_id(after);
+      req.set_limit(kScanPage);
+      for (const ScanEdgeSpec& e : edges) *req.add_edges() = e;
+      internal::v1::ScanEntitiesResponse resp;
+      absl::Status s =
+          CallPartition(router, p, FreshOptions(), &PartitionClient::ScanEntities, &req, &resp);
+      if (!s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("scanning partition ", p, ": ", s.message()));
+      }
+      for (const ScannedEntity& e : resp.entities()) {
+        absl::Status st = fn(e);
+        if (!st.ok()) return st;
+      }
+      if (resp.done()) break;
+      stripe = resp.next_stripe();
+      after = resp.next_after_id();
+    }
+    if (on_partition) on_partition(p);
+  }
+  return absl::OkStatus();
+}
+
+// The taxonomy as the graph has it now: every CATEGORY with its SUBCATEGORY_OF parent.
+absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router) {
+  std::vector<knowledge::CategoryRecord> records;
+  absl::Status s = ScanAll(router, v1::CATEGORY, {Edge(v1::SUBCATEGORY_OF, v1::OUT, 1)},
+                           [&records](const ScannedEntity& e) {
+                             if (records.size() >= kMaxCategories) {
+                               return absl::ResourceExhaustedError(absl::StrCat(
+                                   "the taxonomy has more than ", kMaxCategories, " categories"));
+                             }
+                             uint64_t parent = e.edges(0).ids_size() > 0 ? e.edges(0).ids(0) : 0;
+                             records.push_back({e.entity().key().id(), e.entity().name(), parent});
+                             return absl::OkStatus();
+                           });
+  if (!s.ok()) return s;
+  return knowledge::Taxonomy::Build(std::move(records));
+}
+
+// The model line's view of an entity: title, description and other attributes.
+knowledge::ProductInput InputOf(const v1::Entity& e, const std::string& brand) {
+  knowledge::ProductInput in;
+  in.title = e.name();
+  in.brand = brand;
+  for (const auto& [name, value] : e.attributes()) {
+    if (name == "description") {
+      in.description = value;
+    } else {
+      in.attributes.emplace_back(name, value);
+    }
+  }
+  std::sort(in.attributes.begin(), in.attributes.end());
+  return in;
+}
+
+// Checks a TrainModels field against its range; 0 keeps the default.
+template <typename T>
+absl::Status Setting(T value, T lo, T hi, absl::string_view field, T* out) {
+  if (value == 0) return absl::OkStatus();
+  if (value < lo || value > hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be ", lo, "..", hi, " (or 0 for the default), got ", value));
+  }
+  *out = value;
+  return absl::OkStatus();
+}
+
+// The edge listing what a MERCHANT, INFLUENCER or CONTENT key is about.
+bool MixEdge(v1::EntityType type, v1::EdgeType* edge, v1::Direction* dir) {
+  switch (type) {
+    case v1::MERCHANT:
+      *edge = v1::SOLD_BY;
+      *dir = v1::IN;
+      return true;
+    case v1::INFLUENCER:
+      *edge = v1::PROMOTES;
+      *dir = v1::OUT;
+      return true;
+    case v1::CONTENT:
+      *edge = v1::FEATURES;
+      *dir = v1::OUT;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Validates one Categorize item; OK items are products, texts or mix keys.
+absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
+  if (item.has_key()) {
+    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
+    if (!s.ok()) return s;
+    v1::EdgeType edge;
+    v1::Direction dir;
+    if (item.key().type() != v1::PRODUCT && !MixEdge(item.key().type(), &edge, &dir)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
+          " cannot be categorized (give a PRODUCT, MERCHANT, INFLUENCER or CONTENT key, or a "
+          "text)"));
+    }
+    return absl::OkStatus();
+  }
+  if (!item.has_text()) {
+    return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: set key or text"));
+  }
+  const v1::ProductText& t = item.text();
+  if (t.title().size() > kMaxTitleBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items[", i, "].text.title: longer than ", kMaxTitleBytes, " bytes"));
+  }
+  if (knowledge::NormalizeText(t.title()).empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items[", i, "].text.title: required (no letters or digits in it)"));
+  }
+  if (t.description().size() > kMaxDescriptionBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("items[", i, "].text.description: longer than ",
+                                                   kMaxDescriptionBytes, " bytes"));
+  }
+  if (t.attributes_size() > kMaxTextAttributes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items[", i, "].text.attributes: more than ", kMaxTextAttributes, " entries"));
+  }
+  return absl::OkStatus();
+}
+
+using CategorizeScatter =
+    Scatter<internal::v1::CategorizeRequest, internal::v1::CategorizeResponse>;
+
+// Reads the replies of a categorize scatter into `out[item]`; records the versions seen.
+// FAILED_PRECONDITION (no model) from any partition is returned.
+absl::Status Collect(CategorizeScatter* scatter, std::vector<v1::CategorizeResult*>* out,
+                     std::set<std::string>* versions) {
+  for (auto& slot : scatter->slots()) {
+    if (slot->status.ok()) versions->insert(slot->resp.model_version());
+    if (absl::IsFailedPrecondition(slot->status)) return slot->status;
+    for (size_t j = 0; j < slot->items.size(); ++j) {
+      v1::CategorizeResult* result = (*out)[slot->items[j]];
+      absl::Status error;
+      if (!slot->Answered(j, slot->resp.results_size(), &error)) {
+        SetItemStatus(error, result->mutable_status());
+        continue;
+      }
+      result->Swap(slot->resp.mutable_results(static_cast<int>(j)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+KnowledgeOps::KnowledgeOps(const Router* router) : router_(router), queue_(8, 256) {}
+
+KnowledgeOps::~KnowledgeOps() {
+  std::lock_guard<std::mutex> lock(train_mu_);
+  if (trainer_.joinable()) trainer_.join();
+}
+
+void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
+                              v1::CategorizeResponse* resp, Done done) {
+  auto shared = std::make_shared<Done>(std::move(done));
+  if (!queue_.Submit([this, o, &req, resp, shared] { (*shared)(CategorizeNow(o, req, resp)); })) {
+    (*shared)(absl::ResourceExhaustedError("too many knowledge requests queued; retry"));
+  }
+}
+
+void KnowledgeOps::GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyRequest& req,
+                               v1::GetTaxonomyResponse* resp, Done done) {
+  auto shared = std::make_shared<Done>(std::move(done));
+  if (!queue_.Submit([this, o, &req, resp, shared] { (*shared)(GetTaxonomyNow(o, req, resp)); })) {
+    (*shared)(absl::ResourceExhaustedError("too many knowledge requests queued; retry"));
+  }
+}
+
+absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
+                                         v1::CategorizeResponse* resp) const {
+  absl::Status s = CheckDeadline(o);
+  if (!s.ok()) return s;
+  if (req.items_size() < 1 || req.items_size() > kMaxKnowledgeItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items: must have 1..", kMaxKnowledgeItems, " items, got ", req.items_size()));
+  }
+  if (req.top_k() < 0 || req.top_k() > kMaxTopK) {
+    return absl::InvalidArgumentError(absl::StrCat("top_k: must be 0..", kMaxTopK, " (0 means ",
+                                                   kDefaultTopK, "), got ", req.top_k()));
+  }
+  const Router& router = *router_;
+  const uint32_t partitions = router.partition_count();
+  std::vector<v1::CategorizeResult*> results;
+  for (int i = 0; i < req.items_size(); ++i) results.push_back(resp->add_results());
+  CategorizeScatter scatter(partitions);
+  std::vector<int> mixes;
+  uint32_t next = next_partition_.fetch_add(static_cast<uint32_t>(req.items_size()));
+  for (int i = 0; i < req.items_size(); ++i) {
+    const v1::KnowledgeItem& item = req.items(i);
+    absl::Status item_ok = CheckItem(item, i);
+    if (!item_ok.ok()) {
+      SetItemStatus(item_ok, results[i]->mutable_status());
+      continue;
+    }
+    uint32_t p;
+    if (item.has_key()) {
+      if (item.key().type() != v1::PRODUCT) {
+        mixes.push_back(i);
+        continue;
+      }
+      p = router.PartitionOf(KeyFromProto(item.key()));
+    } else {
+      p = (next + static_cast<uint32_t>(i)) % partitions;
+    }
+    auto& slot = scatter.At(p);
+    *slot.req.add_items() = item;
+    slot.req.set_top_k(req.top_k());
+    slot.items.push_back(i);
+  }
+  std::set<std::string> versions;
+  if (!scatter.slots().empty()) {
+    RunAndWait(&scatter, router, o, &PartitionClient::Categorize);
+    s = Collect(&scatter, &results, &versions);
+    if (!s.ok()) return s;
+  }
+
+  // Aggregates: the newest products of each MERCHANT / INFLUENCER / CONTENT key, their
+  // categories (stored, else predicted), and each category's share.
+  if (!mixes.empty()) {
+    using Lists = Scatter<internal::v1::GetNeighborsRequest, internal::v1::GetNeighborsResponse>;
+    Lists lists(partitions);
+    for (int i : mixes) {
+      const v1::EntityKey& key = req.items(i).key();
+      v1::EdgeType edge;
+      v1::Direction dir;
+      MixEdge(key.type(), &edge, &dir);
+      auto& slot = lists.At(router.PartitionOf(KeyFromProto(key)));
+      internal::v1::NeighborQuery* q = slot.req.add_queries();
+      *q->mutable_key() = key;
+      q->set_edge_type(edge);
+      q->set_direction(dir);
+      q->set_limit(kMixSample);
+      slot.items.push_back(i);
+    }
+    RunAndWait(&lists, router, o, &PartitionClient::GetNeighbors);
+    // Products of every aggregate, categorized together.
+    CategorizeScatter products(partitions);
+    std::map<int, std::vector<std::pair<uint32_t, int>>> members;  // item -> (slot p, index)
+    for (auto& slot : lists.slots()) {
+      for (size_t j = 0; j < slot->items.size(); ++j) {
+        int i = slot->items[j];
+        absl::Status error;
+        if (!slot->Answered(j, slot->resp.pages_size(), &error)) {
+          SetItemStatus(error, results[i]->mutable_status());
+          continue;
+        }
+        const internal::v1::NeighborPage& page = slot->resp.pages(static_cast<int>(j));
+        if (page.status().code() != 0) {
+          *results[i]->mutable_status() = page.status();
+          continue;
+        }
+        results[i]->set_total(page.total_count());
+        for (const internal::v1::EncodedNeighbor& n : page.neighbors()) {
+          uint32_t p = router.PartitionOf(KeyFromProto(n.key()));
+          auto& ps = products.At(p);
+          v1::KnowledgeItem* product = ps.req.add_items();
+          *product->mutable_key() = n.key();
+          ps.req.set_top_k(1);
+          ps.req.set_prefer_stored(true);
+          ps.items.push_back(i);
+          members[i].emplace_back(p, ps.req.items_size() - 1);
+        }
+      }
+    }
+    if (!products.slots().empty()) {
+      RunAndWait(&products, router, o, &PartitionClient::Categorize);
+      struct Share {
+        double count = 0;
+        v1::CategoryPrediction prediction;
+      };
+      std::map<int, std::map<uint64_t, Share>> shares;
+      std::map<int, uint64_t> sampled;
+      for (auto& slot : products.slots()) {
+        if (absl::IsFailedPrecondition(slot->status)) return slot->status;
+        if (slot->status.ok()) versions.insert(slot->resp.model_version());
+        for (size_t j = 0; j < slot->items.size(); ++j) {
+          absl::Status error;
+          if (!slot->Answered(j, slot->resp.results_size(), &error)) continue;
+          const v1::CategorizeResult& r = slot->resp.results(static_cast<int>(j));
+          if (r.status().code() != 0 || r.predictions_size() == 0) continue;
+          int i = slot->items[j];
+          ++sampled[i];
+          Share& share = shares[i][r.predictions(0).category().id()];
+          share.count += 1;
+          share.prediction = r.predictions(0);
+        }
+      }
+      for (auto& [i, by_category] : shares) {
+        std::vector<Share*> ranked;
+        for (auto& [id, share] : by_category) ranked.push_back(&share);
+        std::stable_sort(ranked.begin(), ranked.end(),
+                         [](const Share* a, const Share* b) { return a->count > b->count; });
+        int k = req.top_k() == 0 ? kDefaultTopK : req.top_k();
+        for (int r = 0; r < static_cast<int>(ranked.size()) && r < k; ++r) {
+          v1::CategoryPrediction* p = results[i]->add_predictions();
+          *p = ranked[r]->prediction;
+          p->set_confidence(ranked[r]->count / static_cast<double>(sampled[i]));
+        }
+        results[i]->set_sampled(sampled[i]);
+      }
+    }
+  }
+  if (versions.size() > 1) {
+    return absl::UnavailableError(
+        "partition servers answered with different model versions (a bundle is being "
+        "installed); retry");
+  }
+  if (!versions.empty()) resp->set_model_version(*versions.begin());
+  return absl::OkStatus();
+}
+
+absl::Status KnowledgeOps::GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,
+                                          v1::GetTaxonomyResponse* resp) const {
+  absl::Status s = CheckDeadline(o);
+  if (!s.ok()) return s;
+  if (req.child_depth() < 0 || req.child_depth() > kMaxChildDepth) {
+    return absl::InvalidArgumentError(absl::StrCat("child_depth: must be 0..", kMaxChildDepth,
+                                                   " (0 means 1), got ", req.child_depth()));
+  }
+  if (req.has_category()) {
+    s = ValidateKey(req.category(), "category");
+    if (s.ok() && req.category().type() != v1::CATEGORY) {
+      s = absl::InvalidArgumentError("category.type: must be CATEGORY");
+    }
+    if (!s.ok()) return s;
+  }
+  const Router& router = *router_;
+  // The whole tree, live: every category with its parent.
+  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router);
+  if (!scanned.ok()) return scanned.status();
+  const knowledge::Taxonomy& tree = *scanned;
+  // Direct product counts, then sums over subtrees.
+  using Counts = Scatter<internal::v1::CountNeighborsRequest, internal::v1::CountNeighborsResponse>;
+  absl::flat_hash_map<uint64_t, uint64_t> direct, total;
+  for (size_t start = 0; start < tree.TopDownOrder().size(); start += kCountBatch) {
+    Counts counts(router.partition_count());
+    std::vector<uint64_t> ids;
+    for (size_t k = start; k < std::min(tree.TopDownOrder().size(), start + kCountBatch); ++k) {
+      uint64_t id = tree.TopDownOrder()[k];
+      EntityKey key{EntityType::kCategory, id};
+      auto& slot = counts.At(router.PartitionOf(key));
+      internal::v1::CountQuery* q = slot.req.add_queries();
+      q->mutable_key()->set_type(v1::CATEGORY);
+      q->mutable_key()->set_id(id);
+      q->set_edge_type(v1::IN_CATEGORY);
+      q->set_direction(v1::IN);
+      slot.items.push_back(static_cast<int>(ids.size()));
+      ids.push_back(id);
+    }
+    RunAndWait(&counts, router, o, &PartitionClient::CountNeighbors);
+    for (auto& slot : counts.slots()) {
+      if (!slot->status.ok()) {
+        return absl::Status(slot->status.code(),
+                            absl::StrCat("counting products of partition ", slot->partition, ": ",
+                                         slot->status.message()));
+      }
+      for (size_t j = 0;
+           j < slot->items.size() && j < static_cast<size_t>(slot->resp.counts_size()); ++j) {
+        direct[ids[slot->items[j]]] = slot->resp.counts(static_cast<int>(j));
+      }
+    }
+  }
+  const std::vector<uint64_t>& order = tree.TopDownOrder();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    total[*it] += direct[*it];
+    if (tree.parent(*it) != 0) total[tree.parent(*it)] += total[*it];
+  }
+  auto node = [&](uint64_t id, v1::CategoryNode* out) {
+    out->mutable_key()->set_type(v1::CATEGORY);
+    out->mutable_key()->set_id(id);
+    out->set_name(tree.name(id));
+    out->set_product_count(direct[id]);
+    out->set_product_count_with_descendants(total[id]);
+    if (tree.parent(id) != 0) {
+      out->mutable_parent()->set_type(v1::CATEGORY);
+      out->mutable_parent()->set_id(tree.parent(id));
+    }
+    out->set_depth(tree.depth(id));
+  };
+  // The category asked for.
+  uint64_t at = 0;
+  if (req.has_category()) {
+    at = req.category().id();
+    if (!tree.Contains(at)) {
+      return absl::NotFoundError(absl::StrCat("category: CATEGORY:", at, " not found"));
+    }
+  } else if (!req.path().empty()) {
+    const std::vector<uint64_t>* level = &tree.roots();
+    for (absl::string_view name : absl::StrSplit(req.path(), " > ")) {
+      std::string want = knowledge::NormalizeText(name);
+      uint64_t found = 0;
+      for (uint64_t c : *level) {
+        if (tree.name(c) == name || knowledge::NormalizeText(tree.name(c)) == want) {
+          found = c;
+          break;
+        }
+      }
+      if (found == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("path: no category \"", name, "\" ",
+                         at == 0 ? "among the roots" : absl::StrCat("under ", tree.name(at))));
+      }
+      at = found;
+      level = &tree.children(at);
+    }
+  }
+  if (at != 0) {
+    for (uint64_t c : tree.PathTo(at)) node(c, resp->add_path());
+  }
+  const int depth = req.child_depth() == 0 ? 1 : req.child_depth();
+  std::vector<uint64_t> frontier = at == 0 ? tree.roots() : tree.children(at);
+  for (int d = 0; d < depth && !frontier.empty(); ++d) {
+    std::vector<uint64_t> below;
+    for (uint64_t c : frontier) {
+      if (resp->children_size() >= kMaxTaxonomyChildren) return absl::OkStatus();
+      node(c, resp->add_children());
+      below.insert(below.end(), tree.children(c).begin(), tree.children(c).end());
+    }
+    frontier = std::move(below);
+  }
+  return absl::OkStatus();
+}
+
+void KnowledgeOps::TrainModels(const v1::TrainModelsRequest& req, ProgressFn progress,
+                               Done finish) {
+  std::lock_guard<std::mutex> lock(train_mu_);
+  if (training_) {
+    finish(absl::AbortedError("a training is already running; wait for it to finish"));
+    return;
+  }
+  training_ = true;
+  if (trainer_.joinable()) trainer_.join();
+  trainer_ = std::thread(
+      [this, req, progress = std::move(progress), finish = std::move(finish)]() mutable {
+        absl::Status s = Train(req, progress);
+        {
+          std::lock_guard<std::mutex> l(train_mu_);
+          training_ = false;
+        }
+        finish(s);
+      });
+}
+
+absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
+                                 const ProgressFn& progress) const {
+  knowledge::CategorizerParams params;
+  absl::Status s = Setting(req.epoch(), 1, 200, "epoch", &params.epoch);
+  if (s.ok()) s = Setting(req.learning_rate(), 1e-6, 5.0, "learning_rate", &params.learning_rate);
+  if (s.ok()) s = Setting(req.word_ngrams(), 1, 5, "word_ngrams", &params.word_ngrams);
+  if (s.ok()) s = Setting(req.dim(), 8, 300, "dim", &params.dim);
+  if (s.ok()) s = Setting(req.buckets(), 1000, 10000000, "buckets", &params.buckets);
+  if (s.ok()) {
+    s = Setting(req.min_label_examples(), 1, 1000, "min_label_examples",
+                &params.min_label_examples);
+  }
+  if (s.ok()) s = Setting(req.max_label_depth(), 1, 20, "max_label_depth", &params.max_label_depth);
+  if (s.ok()) {
+    s = Setting(req.validation_share(), 0.01, 0.5, "validation_share", &params.validation_share);
+  }
+  if (!s.ok()) return s;
+  if (req.seed() != 0) params.seed = req.seed();
+
+  const Router& router = *router_;
+  const double parts = router.partition_count();
+  auto report = [&progress](absl::string_view stage, double fraction) {
+    v1::TrainModelsProgress m;
+    m.set_stage(std::string(stage));
+    m.set_fraction(fraction);
+    progress(m);
+  };
+  report("scanning the taxonomy", 0.0);
+  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router);
+  if (!scanned.ok()) return scanned.status();
+  auto taxonomy = std::make_shared<const knowledge::Taxonomy>(std::move(*scanned));
+  report("scanning brands", 0.02);
+  absl::flat_hash_map<uint64_t, std::string> brands;
+  s = ScanAll(router, v1::BRAND, {}, [&brands](const ScannedEntity& e) {
+    brands[e.entity().key().id()] = e.entity().name();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  report("scanning products", 0.04);
+  std::vector<knowledge::LabelledProduct> examples;
+  s = ScanAll(
+      router, v1::PRODUCT, {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1)},
+      [&](const ScannedEntity& e) {
+        if (e.edges(0).ids_size() == 0) return absl::OkStatus();  // not labelled
+        std::string brand;
+        if (e.edges(1).ids_size() > 0) {
+          auto it = brands.find(e.edges(1).ids(0));
+          if (it != brands.end()) brand = it->second;
+        }
+        examples.push_back({InputOf(e.entity(), brand), e.edges(0).ids(0)});
+        return absl::OkStatus();
+      },
+      [&](uint32_t p) { report("scanning products", 0.04 + 0.06 * (p + 1) / parts); });
+  if (!s.ok()) return s;
+
+  knowledge::ValidationFigures figures;
+  absl::StatusOr<std::unique_ptr<knowledge::Categorizer>> categorizer =
+      knowledge::Categorizer::Train(
+          taxonomy, examples, params,
+          [&report](double f, absl::string_view stage) { report(stage, 0.1 + 0.75 * f); },
+          &figures);
+  if (!categorizer.ok()) return categorizer.status();
+
+  knowledge::ModelBundle bundle;
+  absl::Time now = absl::Now();
+  bundle.created_ms = absl::ToUnixMillis(now);
+  bundle.version = absl::StrCat(
+      absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()), "-",
+      absl::StrFormat("%08x", static_cast<uint32_t>(Mix64(absl::ToUnixNanos(now)) >> 32)));
+  bundle.categorizer_figures = figures;
+  bundle.taxonomy = taxonomy;
+  bundle.categorizer = std::move(*categorizer);
+  bundle.brands = std::move(brands);
+  report("encoding the bundle", 0.86);
+  const std::string bytes = knowledge::EncodeBundle(bundle);
+
+  // Install on every server: once per distinct server, through its first partition.
+  std::map<std::string, uint32_t> servers;
+  for (uint32_t p = 0; p < router.partition_count(); ++p) {
+    servers.emplace(router.client(p).address(), p);
+  }
+  v1::TrainModelsProgress last;
+  int installed = 0;
+  for (const auto& [address, p] : servers) {
+    report(absl::StrCat("installing on ", address), 0.88 + 0.12 * installed / servers.size());
+    for (size_t offset = 0; offset < bytes.size(); offset += kInstallChunk) {
+      internal::v1::InstallBundleRequest chunk;
+      chunk.set_version(bundle.version);
+      chunk.set_offset(offset);
+      chunk.set_total_bytes(bytes.size());
+      chunk.set_data(bytes.substr(offset, kInstallChunk));
+      chunk.set_last(offset + kInstallChunk >= bytes.size());
+      internal::v1::InstallBundleResponse done;
+      s = CallPartition(router, p, FreshOptions(), &PartitionClient::InstallBundle, &chunk, &done);
+      if (!s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("installing bundle ", bundle.version, " on ",
+                                                   address, ": ", s.message()));
+      }
+    }
+    last.add_installed_on(address);
+    ++installed;
+  }
+  last.set_stage("done");
+  last.set_fraction(1.0);
+  last.set_done(true);
+  last.set_model_version(bundle.version);
+  last.set_bundle_bytes(bytes.size());
+  last.set_categories(taxonomy->size());
+  last.set_labelled_products(examples.size());
+  last.set_brands(bundle.brands.size());
+  v1::CategorizerFigures* f = last.mutable_categorizer();
+  f->set_train_examples(figures.train_examples);
+  f->set_validation_examples(figures.validation_examples);
+  f->set_skipped_examples(figures.skipped_examples);
+  f->set_labels(figures.labels);
+  f->set_accuracy_depth1(figures.accuracy_at_depth[0]);
+  f->set_accuracy_depth2(figures.accuracy_at_depth[1]);
+  f->set_accuracy_depth3(figures.accuracy_at_depth[2]);
+  f->set_confident_predictions(figures.confident_predictions);
+  f->set_confident_accuracy(figures.confident_accuracy);
+  f->set_brand_weight(figures.brand_weight);
+  f->set_top_down(figures.top_down);
+  progress(last);
+  return absl::OkStatus();
+}
+
+}  // namespace kg

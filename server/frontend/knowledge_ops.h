@@ -1,0 +1,72 @@
+// KnowledgeOps: the front end's implementation of kg.v1.KnowledgeService (Categorize,
+// GetTaxonomy) and of AdminService.TrainModels: validation, routing (a PRODUCT key to its
+// partition, texts spread over the partitions, aggregates computed from their parts),
+// the scans that gather training data, training, and installing the bundle on every
+// partition server. Independent of gRPC's server side. Thread-safe.
+//
+// Operations made of dependent partition calls run on a small WorkQueue (never on the
+// caller's thread); TrainModels runs on its own thread, one at a time.
+#ifndef KG_SERVER_FRONTEND_KNOWLEDGE_OPS_H_
+#define KG_SERVER_FRONTEND_KNOWLEDGE_OPS_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "kg/v1/admin.pb.h"
+#include "kg/v1/knowledge.pb.h"
+#include "server/frontend/cluster.h"
+#include "server/frontend/partition_client.h"
+#include "server/frontend/work_queue.h"
+
+namespace kg {
+
+// Request bounds (documented in proto/kg/v1/knowledge.proto).
+inline constexpr int kMaxKnowledgeItems = 1000;
+inline constexpr int kDefaultTopK = 3;
+inline constexpr int kMaxTopK = 20;
+inline constexpr size_t kMaxTitleBytes = 4096;
+inline constexpr size_t kMaxDescriptionBytes = 65536;
+inline constexpr int kMaxTextAttributes = 64;
+inline constexpr int kMixSample = 200;
+inline constexpr int kMaxChildDepth = 5;
+inline constexpr int kMaxTaxonomyChildren = 10000;
+inline constexpr size_t kMaxCategories = 1000000;
+
+class KnowledgeOps {
+ public:
+  // `router` must outlive this object.
+  explicit KnowledgeOps(const Router* router);
+  ~KnowledgeOps();
+
+  void Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
+                  v1::CategorizeResponse* resp, Done done);
+  void GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyRequest& req,
+                   v1::GetTaxonomyResponse* resp, Done done);
+
+  // Trains and installs a new bundle. `progress` gets each message (the last with `done`
+  // set) on the training thread; `finish` runs once, after the last progress message, with
+  // the outcome. ABORTED at once when a training is running.
+  using ProgressFn = std::function<void(const v1::TrainModelsProgress&)>;
+  void TrainModels(const v1::TrainModelsRequest& req, ProgressFn progress, Done finish);
+
+ private:
+  absl::Status CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
+                             v1::CategorizeResponse* resp) const;
+  absl::Status GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,
+                              v1::GetTaxonomyResponse* resp) const;
+  absl::Status Train(const v1::TrainModelsRequest& req, const ProgressFn& progress) const;
+
+  const Router* router_;
+  mutable std::atomic<uint32_t> next_partition_{0};  // spreads texts over partitions
+  WorkQueue queue_;
+  std::mutex train_mu_;
+  bool training_ = false;  // guarded by train_mu_
+  std::thread trainer_;    // guarded by train_mu_
+};
+
+}  // namespace kg
+
+#endif  // KG_SERVER_FRONTEND_KNOWLEDGE_OPS_H_

@@ -1,0 +1,430 @@
+// KnowledgeService and AdminService.TrainModels against real servers, in both modes: the
+// model is trained from a generated catalog in the graph, installed on every partition
+// server (one version everywhere), and answers Categorize for texts, PRODUCT keys and a
+// merchant's / influencer's mix; GetTaxonomy reads the live tree; bad items get their own
+// status. A durable server restarted serves the same version, and refuses a damaged
+// bundle naming the file.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "kg/v1/admin.grpc.pb.h"
+#include "kg/v1/knowledge.grpc.pb.h"
+#include "tests/integration/dataset.h"
+#include "tests/integration/harness.h"
+
+namespace kg {
+namespace integration {
+namespace {
+
+constexpr int kRoots = 3, kMids = 2, kLeaves = 2;
+constexpr int kCatalogProducts = 480;
+constexpr uint64_t kMerchant = 1, kInfluencer = 1;
+
+// Category ids: roots 1..3, then their children, then leaves.
+struct Catalog {
+  Dataset data;
+  std::vector<uint64_t> leaves;
+  std::map<uint64_t, uint64_t> parent;
+  std::map<uint64_t, uint64_t> product_leaf;  // every product's true leaf
+  std::set<uint64_t> unlabelled;              // products without IN_CATEGORY
+};
+
+std::string LeafWords(uint64_t leaf, int variant) {
+  return absl::StrCat("leaf", leaf, "word", variant % 4, " leaf", leaf, "term", (variant / 4) % 3);
+}
+
+Catalog MakeCatalog() {
+  Catalog c;
+  uint64_t next = 1;
+  auto category = [&](const std::string& name, uint64_t parent) {
+    uint64_t id = next++;
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::CATEGORY, id);
+    e.set_name(name);
+    e.set_update_time_ms(1);
+    c.data.entities.push_back(e);
+    if (parent != 0) {
+      c.data.edges.push_back(
+          MakeEdge(Key(v1::CATEGORY, id), v1::SUBCATEGORY_OF, Key(v1::CATEGORY, parent), 1000, 1));
+      c.parent[id] = parent;
+    }
+    return id;
+  };
+  for (int r = 0; r < kRoots; ++r) {
+    uint64_t root = category(absl::StrCat("Root", r), 0);
+    for (int m = 0; m < kMids; ++m) {
+      uint64_t mid = category(absl::StrCat("Mid", r, m), root);
+      for (int l = 0; l < kLeaves; ++l) {
+        c.leaves.push_back(category(absl::StrCat("Leaf", r, m, l), mid));
+      }
+    }
+  }
+  for (int b = 1; b <= 6; ++b) {
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::BRAND, b);
+    e.set_name(absl::StrCat("Brand", b));
+    e.set_update_time_ms(1);
+    c.data.entities.push_back(e);
+  }
+  v1::Entity merchant;
+  *merchant.mutable_key() = Key(v1::MERCHANT, kMerchant);
+  merchant.set_name("A merchant");
+  merchant.set_update_time_ms(1);
+  c.data.entities.push_back(merchant);
+  std::mt19937_64 rng(7);
+  for (uint64_t p = 1; p <= kCatalogProducts; ++p) {
+    uint64_t leaf = c.leaves[(p - 1) % c.leaves.size()];
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::PRODUCT, p);
+    e.set_name(absl::StrCat(LeafWords(leaf, static_cast<int>(rng() % 12)), " noise", rng() % 40,
+                            " item ", p));
+    (*e.mutable_attributes())["colour"] = rng() % 2 ? "red" : "blue";
+    e.set_update_time_ms(1);
+    c.data.entities.push_back(e);
+    c.product_leaf[p] = leaf;
+    if (p % 10 == 0) {
+      c.unlabelled.insert(p);
+    } else {
+      c.data.edges.push_back(
+          MakeEdge(Key(v1::PRODUCT, p), v1::IN_CATEGORY, Key(v1::CATEGORY, leaf), 1000, 1));
+    }
+    c.data.edges.push_back(
+        MakeEdge(Key(v1::PRODUCT, p), v1::HAS_BRAND, Key(v1::BRAND, 1 + (leaf % 6)), 1000, 1));
+    // The merchant sells the first leaf's products; the influencer promotes the second's.
+    if (leaf == c.leaves[0]) {
+      c.data.edges.push_back(
+          MakeEdge(Key(v1::PRODUCT, p), v1::SOLD_BY, Key(v1::MERCHANT, kMerchant), 1000 + p, 1));
+    }
+    if (leaf == c.leaves[1]) {
+      c.data.edges.push_back(MakeEdge(Key(v1::INFLUENCER, kInfluencer), v1::PROMOTES,
+                                      Key(v1::PRODUCT, p), 1000 + p, 1));
+    }
+  }
+  return c;
+}
+
+const Catalog& TheCatalog() {
+  static const Catalog* c = new Catalog(MakeCatalog());
+  return *c;
+}
+
+std::unique_ptr<v1::KnowledgeService::Stub> KnowledgeStub(Cluster* cluster) {
+  return v1::KnowledgeService::NewStub(cluster->channel());
+}
+
+// Runs TrainModels to the end; returns the messages.
+grpc::Status Train(v1::AdminService::Stub* admin, std::vector<v1::TrainModelsProgress>* messages,
+                   const v1::TrainModelsRequest& req = v1::TrainModelsRequest()) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, Millis(120000));
+  auto stream = admin->TrainModels(&ctx, req);
+  v1::TrainModelsProgress m;
+  while (stream->Read(&m)) messages->push_back(m);
+  return stream->Finish();
+}
+
+grpc::Status Categorize(v1::KnowledgeService::Stub* stub, const v1::CategorizeRequest& req,
+                        v1::CategorizeResponse* resp) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  return stub->Categorize(&ctx, req, resp);
+}
+
+v1::KnowledgeItem TextItem(const std::string& title) {
+  v1::KnowledgeItem item;
+  item.mutable_text()->set_title(title);
+  return item;
+}
+
+v1::KnowledgeItem KeyItem(v1::EntityType type, uint64_t id) {
+  v1::KnowledgeItem item;
+  *item.mutable_key() = Key(type, id);
+  return item;
+}
+
+class KnowledgeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    cluster_ = NewCluster(GetParam());
+    ASSERT_TRUE(cluster_->Start(ClusterOptions{}).ok());
+    ASSERT_TRUE(LoadViaRpc(cluster_->graph(), TheCatalog().data).ok());
+    knowledge_ = KnowledgeStub(cluster_.get());
+  }
+  void TearDown() override {
+    knowledge_.reset();
+    EXPECT_TRUE(cluster_->Stop().ok());
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<v1::KnowledgeService::Stub> knowledge_;
+};
+
+TEST_P(KnowledgeTest, TrainInstallEverywhereAndCategorize) {
+  const Catalog& catalog = TheCatalog();
+  // No model yet.
+  v1::CategorizeRequest early;
+  *early.add_items() = TextItem("anything");
+  v1::CategorizeResponse early_resp;
+  grpc::Status s = Categorize(knowledge_.get(), early, &early_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("TrainModels"), std::string::npos) << s.error_message();
+
+  std::vector<v1::TrainModelsProgress> messages;
+  s = Train(cluster_->admin(), &messages);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GE(messages.size(), 3u);
+  for (size_t i = 1; i < messages.size(); ++i) {
+    EXPECT_GE(messages[i].fraction(), messages[i - 1].fraction());
+  }
+  const v1::TrainModelsProgress& last = messages.back();
+  ASSERT_TRUE(last.done());
+  const std::string version = last.model_version();
+  EXPECT_FALSE(version.empty());
+  EXPECT_EQ(last.categories(),
+            static_cast<uint64_t>(kRoots + kRoots * kMids + kRoots * kMids * kLeaves));
+  EXPECT_EQ(last.labelled_products(), kCatalogProducts - catalog.unlabelled.size());
+  EXPECT_EQ(last.brands(), 6u);
+  EXPECT_GT(last.categorizer().accuracy_depth1(), 0.9);
+  EXPECT_EQ(last.installed_on_size(), GetParam() == "split" ? 2 : 1);
+
+  // One version on every partition.
+  v1::GetClusterInfoResponse info;
+  grpc::ClientContext info_ctx;
+  SetDeadline(&info_ctx);
+  ASSERT_TRUE(cluster_->admin()->GetClusterInfo(&info_ctx, {}, &info).ok());
+  for (const auto& p : info.partitions()) EXPECT_EQ(p.model_version(), version);
+
+  // Texts, unlabelled products by key, the merchant's and the influencer's mix, bad items.
+  v1::CategorizeRequest req;
+  req.set_top_k(2);
+  for (uint64_t leaf : catalog.leaves) *req.add_items() = TextItem(LeafWords(leaf, 5) + " new");
+  const int first_key = req.items_size();
+  for (uint64_t p : catalog.unlabelled) *req.add_items() = KeyItem(v1::PRODUCT, p);
+  const int merchant_item = req.items_size();
+  *req.add_items() = KeyItem(v1::MERCHANT, kMerchant);
+  *req.add_items() = KeyItem(v1::INFLUENCER, kInfluencer);
+  const int bad = req.items_size();
+  *req.add_items() = KeyItem(v1::BUYER, 3);
+  *req.add_items() = KeyItem(v1::PRODUCT, 99999);
+  *req.add_items() = TextItem(" ... ");
+  *req.add_items() = TextItem(std::string(5000, 'x'));
+  v1::CategorizeResponse resp;
+  s = Categorize(knowledge_.get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), req.items_size());
+  EXPECT_EQ(resp.model_version(), version);
+  int right = 0;
+  for (size_t i = 0; i < catalog.leaves.size(); ++i) {
+    const v1::CategorizeResult& r = resp.results(static_cast<int>(i));
+    ASSERT_EQ(r.status().code(), 0) << r.status().message();
+    ASSERT_EQ(r.predictions_size(), 2);
+    EXPECT_EQ(r.predictions(0).path_size(), 3);  // root first, a consistent path
+    EXPECT_GE(r.predictions(0).confidence(), r.predictions(1).confidence());
+    right += r.predictions(0).category().id() == catalog.leaves[i];
+  }
+  EXPECT_GE(right, static_cast<int>(catalog.leaves.size()) - 1);
+  int keys_right = 0;
+  int k = first_key;
+  for (uint64_t p : catalog.unlabelled) {
+    const v1::CategorizeResult& r = resp.results(k++);
+    ASSERT_EQ(r.status().code(), 0) << r.status().message();
+    keys_right += r.predictions(0).category().id() == catalog.product_leaf.at(p);
+  }
+  EXPECT_GE(keys_right, static_cast<int>(catalog.unlabelled.size()) * 8 / 10);
+  for (int m = merchant_item; m < merchant_item + 2; ++m) {
+    const v1::CategorizeResult& mix = resp.results(m);
+    ASSERT_EQ(mix.status().code(), 0) << mix.status().message();
+    EXPECT_EQ(mix.total(), static_cast<uint64_t>(kCatalogProducts / catalog.leaves.size()));
+    EXPECT_EQ(mix.sampled(), mix.total());
+    ASSERT_GE(mix.predictions_size(), 1);
+    // Every product of the mix is in one leaf: its share is (nearly) all.
+    EXPECT_EQ(mix.predictions(0).category().id(), catalog.leaves[m - merchant_item]);
+    EXPECT_GT(mix.predictions(0).confidence(), 0.9);
+  }
+  EXPECT_EQ(resp.results(bad).status().code(), 3);
+  EXPECT_NE(
+      resp.results(bad).status().message().find("items[" + std::to_string(bad) + "].key.type"),
+      std::string::npos);
+  EXPECT_EQ(resp.results(bad + 1).status().code(), 5) << resp.results(bad + 1).status().message();
+  EXPECT_EQ(resp.results(bad + 2).status().code(), 3);
+  EXPECT_NE(resp.results(bad + 2).status().message().find(".text.title"), std::string::npos);
+  EXPECT_EQ(resp.results(bad + 3).status().code(), 3);
+
+  // Request-level bounds.
+  v1::CategorizeRequest too_many_k = early;
+  too_many_k.set_top_k(21);
+  EXPECT_EQ(Categorize(knowledge_.get(), too_many_k, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::CategorizeRequest too_many_items;
+  for (int i = 0; i < 1001; ++i) *too_many_items.add_items() = TextItem("x");
+  EXPECT_EQ(Categorize(knowledge_.get(), too_many_items, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::CategorizeRequest none;
+  EXPECT_EQ(Categorize(knowledge_.get(), none, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Training again installs a new version.
+  std::vector<v1::TrainModelsProgress> again;
+  ASSERT_TRUE(Train(cluster_->admin(), &again).ok());
+  EXPECT_NE(again.back().model_version(), version);
+}
+
+TEST_P(KnowledgeTest, TaxonomyIsLiveWithCounts) {
+  const Catalog& catalog = TheCatalog();
+  auto taxonomy = [this](const v1::GetTaxonomyRequest& req, v1::GetTaxonomyResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    return knowledge_->GetTaxonomy(&ctx, req, resp);
+  };
+  v1::GetTaxonomyResponse roots;
+  ASSERT_TRUE(taxonomy({}, &roots).ok());
+  ASSERT_EQ(roots.children_size(), kRoots);
+  uint64_t labelled = 0;
+  for (const auto& r : roots.children()) {
+    EXPECT_EQ(r.depth(), 1);
+    labelled += r.product_count_with_descendants();
+  }
+  EXPECT_EQ(labelled, kCatalogProducts - catalog.unlabelled.size());
+  const uint64_t leaf = catalog.leaves[3];
+  v1::GetTaxonomyRequest req;
+  *req.mutable_category() = Key(v1::CATEGORY, catalog.parent.at(catalog.parent.at(leaf)));
+  req.set_child_depth(2);
+  v1::GetTaxonomyResponse around;
+  ASSERT_TRUE(taxonomy(req, &around).ok());
+  ASSERT_EQ(around.path_size(), 1);
+  EXPECT_EQ(around.children_size(), kMids + kMids * kLeaves);
+  // By a path of names.
+  v1::GetTaxonomyRequest by_path;
+  by_path.set_path(absl::StrCat(around.path(0).name(), " > ", around.children(0).name()));
+  v1::GetTaxonomyResponse found;
+  ASSERT_TRUE(taxonomy(by_path, &found).ok());
+  ASSERT_EQ(found.path_size(), 2);
+  EXPECT_EQ(found.path(1).key().id(), around.children(0).key().id());
+  // Counts follow writes.
+  v1::GetTaxonomyResponse leaf_before;
+  v1::GetTaxonomyRequest leaf_req;
+  *leaf_req.mutable_category() = Key(v1::CATEGORY, leaf);
+  ASSERT_TRUE(taxonomy(leaf_req, &leaf_before).ok());
+  ASSERT_EQ(leaf_before.path_size(), 3);
+  const uint64_t before = leaf_before.path(2).product_count();
+  v1::UpsertEdgesRequest add;
+  *add.add_edges() =
+      MakeEdge(Key(v1::PRODUCT, 9000), v1::IN_CATEGORY, Key(v1::CATEGORY, leaf), 5, 1);
+  v1::UpsertEdgesResponse add_resp;
+  grpc::ClientContext add_ctx;
+  SetDeadline(&add_ctx);
+  ASSERT_TRUE(cluster_->graph()->UpsertEdges(&add_ctx, add, &add_resp).ok());
+  v1::GetTaxonomyResponse leaf_after;
+  ASSERT_TRUE(taxonomy(leaf_req, &leaf_after).ok());
+  EXPECT_EQ(leaf_after.path(2).product_count(), before + 1);
+  EXPECT_EQ(leaf_after.path(0).product_count_with_descendants(),
+            leaf_before.path(0).product_count_with_descendants() + 1);
+  // Bad requests.
+  v1::GetTaxonomyRequest missing;
+  *missing.mutable_category() = Key(v1::CATEGORY, 777777);
+  EXPECT_EQ(taxonomy(missing, &around).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::GetTaxonomyRequest deep;
+  deep.set_child_depth(9);
+  EXPECT_EQ(taxonomy(deep, &around).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetTaxonomyRequest wrong_type;
+  *wrong_type.mutable_category() = Key(v1::PRODUCT, 1);
+  EXPECT_EQ(taxonomy(wrong_type, &around).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, KnowledgeTest, ::testing::Values("embedded", "split"),
+                         [](const auto& info) { return info.param; });
+
+TEST(KnowledgeDurableTest, RestartServesTheSameVersionAndRefusesADamagedBundle) {
+  TempDir dir;
+  const std::vector<std::string> flags = {"--metrics_port=-1", "--partition_count=2",
+                                          "--data_dir=" + dir.File("data")};
+  std::string version;
+  v1::CategorizeResponse first;
+  v1::CategorizeRequest req;
+  *req.add_items() = TextItem(LeafWords(TheCatalog().leaves[2], 3));
+  {
+    ServerProcess server("first", dir.path());
+    ASSERT_TRUE(server.Start(flags).ok());
+    ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+    auto channel = grpc::CreateChannel(server.grpc_address(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(LoadViaRpc(v1::GraphService::NewStub(channel).get(), TheCatalog().data).ok());
+    // A setting out of range is refused, naming it.
+    {
+      auto admin = v1::AdminService::NewStub(channel);
+      v1::TrainModelsRequest bad;
+      bad.set_epoch(500);
+      std::vector<v1::TrainModelsProgress> m;
+      grpc::Status s = Train(admin.get(), &m, bad);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_NE(s.error_message().find("epoch"), std::string::npos) << s.error_message();
+    }
+    std::vector<v1::TrainModelsProgress> messages;
+    auto admin = v1::AdminService::NewStub(channel);
+    ASSERT_TRUE(Train(admin.get(), &messages).ok());
+    version = messages.back().model_version();
+    auto knowledge = v1::KnowledgeService::NewStub(channel);
+    ASSERT_TRUE(Categorize(knowledge.get(), req, &first).ok());
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  {
+    ServerProcess server("restarted", dir.path());
+    ASSERT_TRUE(server.Start(flags).ok());
+    ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+    auto channel = grpc::CreateChannel(server.grpc_address(), grpc::InsecureChannelCredentials());
+    auto knowledge = v1::KnowledgeService::NewStub(channel);
+    v1::CategorizeResponse again;
+    ASSERT_TRUE(Categorize(knowledge.get(), req, &again).ok());
+    EXPECT_EQ(again.model_version(), version);
+    ASSERT_EQ(again.results(0).predictions_size(), first.results(0).predictions_size());
+    EXPECT_EQ(again.results(0).predictions(0).category().id(),
+              first.results(0).predictions(0).category().id());
+    EXPECT_DOUBLE_EQ(again.results(0).predictions(0).confidence(),
+                     first.results(0).predictions(0).confidence());
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  // A damaged bundle: refused at start-up, naming the file.
+  const std::string bundle = dir.File("data/models/bundle");
+  {
+    std::fstream io(bundle, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(io.good());
+    io.seekp(100);
+    io.write("\xde\xad", 2);
+  }
+  ServerProcess server("damaged", dir.path());
+  ASSERT_TRUE(server.Start(flags).ok());
+  auto code = server.WaitExit(Millis(20000));
+  ASSERT_TRUE(code.has_value()) << "served a damaged model bundle";
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(server.ReadLog().find(bundle), std::string::npos) << server.LogTail();
+}
+
+TEST(KnowledgeSmallTest, TooFewLabelledProductsSaysHowMany) {
+  EmbeddedCluster cluster;
+  ASSERT_TRUE(cluster.Start(ClusterOptions{}).ok());
+  Dataset few;
+  for (const v1::Entity& e : TheCatalog().data.entities) {
+    if (e.key().type() == v1::CATEGORY || (e.key().type() == v1::PRODUCT && e.key().id() <= 5)) {
+      few.entities.push_back(e);
+    }
+  }
+  for (const v1::Edge& e : TheCatalog().data.edges) {
+    if (e.type() == v1::SUBCATEGORY_OF || (e.type() == v1::IN_CATEGORY && e.src().id() <= 5)) {
+      few.edges.push_back(e);
+    }
+  }
+  ASSERT_TRUE(LoadViaRpc(cluster.graph(), few).ok());
+  std::vector<v1::TrainModelsProgress> messages;
+  grpc::Status s = Train(cluster.admin(), &messages);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("found 5 usable"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(cluster.Stop().ok());
+}
+
+}  // namespace
+}  // namespace integration
+}  // namespace kg

@@ -26,7 +26,7 @@ namespace {
 
 constexpr char kLabelPrefix[] = "__label__";
 constexpr size_t kMaxDescriptionTokens = 64;
-constexpr int kEncodingVersion = 1;
+constexpr int kEncodingVersion = 2;
 
 // A stable 64-bit hash of a string (FNV-1a), for the deterministic validation split.
 uint64_t Fnv1a(absl::string_view s, uint64_t seed) {
@@ -117,9 +117,10 @@ std::string Categorizer::ModelLine(const ProductInput& input) {
   return line;
 }
 
-absl::Status Categorizer::IndexLabels() {
-  auto dict = model_->getDictionary();
-  label_category_.assign(dict->nlabels(), 0);
+absl::Status Categorizer::IndexLabels(const fasttext::FastText& model,
+                                      std::vector<uint64_t>* out) const {
+  auto dict = model.getDictionary();
+  out->assign(dict->nlabels(), 0);
   for (int32_t i = 0; i < dict->nlabels(); ++i) {
     std::string label = dict->getLabel(i);
     uint64_t id = 0;
@@ -129,9 +130,52 @@ absl::Status Categorizer::IndexLabels() {
       return absl::DataLossError(
           absl::StrCat("categorizer: label \"", label, "\" is not a category of the taxonomy"));
     }
-    label_category_[i] = id;
+    (*out)[i] = id;
   }
   return absl::OkStatus();
+}
+
+std::vector<double> Categorizer::FineDistribution(const ProductInput& input) const {
+  std::vector<double> q;
+  if (fine_ == nullptr) return q;
+  q.assign(fine_category_.size(), 0.0);
+  std::istringstream in(ModelLine(input) + "\n");
+  std::vector<int32_t> words, unused;
+  fine_->getDictionary()->getLine(in, words, unused);
+  if (words.empty()) return {};
+  fasttext::Predictions predictions;
+  fine_->predict(static_cast<int32_t>(q.size()), words, predictions, 0.0);
+  for (const auto& [logp, label] : predictions) q[label] = std::exp(logp);
+  return q;
+}
+
+std::pair<uint64_t, double> Categorizer::Refine(uint64_t category,
+                                                const std::vector<double>& fine) const {
+  uint64_t best = category;
+  double best_q = 0, within = 0;
+  for (size_t l = 0; l < fine.size(); ++l) {
+    uint64_t c = fine_category_[l];
+    if (!taxonomy_->IsWithin(c, category)) continue;
+    within += fine[l];
+    if (fine[l] > best_q) {
+      best_q = fine[l];
+      best = c;
+    }
+  }
+  if (within <= 0) return {category, 1.0};
+  return {best, best_q / within};
+}
+
+std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const ProductInput& input,
+                                                             double brand_weight, bool top_down,
+                                                             int top_k) const {
+  std::vector<double> fine = FineDistribution(input);
+  std::vector<std::pair<uint64_t, double>> out;
+  for (const auto& [label, raw] : Rank(Distribution(input, brand_weight), top_down, top_k)) {
+    auto [category, share] = Refine(label_category_[label], fine);
+    out.emplace_back(category, raw * share);
+  }
+  return out;
 }
 
 std::vector<double> Categorizer::Distribution(const ProductInput& input,
@@ -230,8 +274,8 @@ double Categorizer::Calibrate(double raw) const {
 
 std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int top_k) const {
   std::vector<CategoryScore> out;
-  for (const auto& [label, raw] : Rank(Distribution(input, brand_weight_), top_down_, top_k)) {
-    out.push_back({label_category_[label], Calibrate(raw)});
+  for (const auto& [category, raw] : Decide(input, brand_weight_, top_down_, top_k)) {
+    out.push_back({category, Calibrate(raw)});
   }
   return out;
 }
@@ -276,7 +320,9 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   for (const LabelledProduct* e : train) {
     for (uint64_t a = e->category; a != 0; a = t.parent(a)) ++subtree[a];
   }
-  auto label_of = [&](uint64_t category) {
+  // Fine labels: the deepest category with enough products below it. Coarse labels: the
+  // category at coarse_depth on the path (or the path's end when it is shallower).
+  auto fine_label_of = [&](uint64_t category) {
     std::vector<uint64_t> path = t.PathTo(category);
     uint64_t label = path.front();
     for (size_t d = 0; d < path.size(); ++d) {
@@ -285,20 +331,28 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
     }
     return label;
   };
+  auto label_of = [&](uint64_t category) {
+    std::vector<uint64_t> path = t.PathTo(category);
+    size_t depth = params.coarse_depth > 0 ? static_cast<size_t>(params.coarse_depth) : path.size();
+    return path[std::min(path.size(), depth) - 1];
+  };
   TempDir tmp;
   if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
   size_t tokens = 0;
+  bool needs_fine = false;
   {
-    std::ofstream out(tmp.File("train.txt"));
+    std::ofstream coarse(tmp.File("coarse.txt")), fine(tmp.File("fine.txt"));
     for (const LabelledProduct* e : train) {
       std::string line = ModelLine(e->input);
       tokens += static_cast<size_t>(std::count(line.begin(), line.end(), ' ')) + 1;
-      out << kLabelPrefix << label_of(e->category) << ' ' << line << '\n';
+      uint64_t coarse_label = label_of(e->category), fine_label = fine_label_of(e->category);
+      needs_fine |= fine_label != coarse_label && t.IsWithin(fine_label, coarse_label);
+      coarse << kLabelPrefix << coarse_label << ' ' << line << '\n';
+      fine << kLabelPrefix << fine_label << ' ' << line << '\n';
     }
-    if (!out) return absl::InternalError("categorizer: cannot write the training file");
+    if (!coarse || !fine) return absl::InternalError("categorizer: cannot write the training file");
   }
   fasttext::Args args;
-  args.input = tmp.File("train.txt");
   args.output = tmp.File("model");
   args.model = fasttext::model_name::sup;
   args.loss = fasttext::loss_name::softmax;
@@ -315,17 +369,30 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   args.thread = std::max(1, params.threads);
   args.seed = static_cast<int>(params.seed);
   args.verbose = 0;
+  const double share = needs_fine ? 0.45 : 0.9;
   try {
-    c->model_->train(args, [&progress](float p, float, double, double, int64_t) {
-      if (progress) progress(0.9 * p, "training the text model");
+    args.input = tmp.File("coarse.txt");
+    c->model_->train(args, [&progress, share](float p, float, double, double, int64_t) {
+      if (progress) progress(share * p, "training the coarse text model");
     });
+    if (needs_fine) {
+      c->fine_ = std::make_unique<fasttext::FastText>();
+      args.input = tmp.File("fine.txt");
+      c->fine_->train(args, [&progress](float p, float, double, double, int64_t) {
+        if (progress) progress(0.45 + 0.45 * p, "training the fine text model");
+      });
+    }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
   }
-  absl::Status indexed = c->IndexLabels();
+  if (c->fine_ != nullptr) {
+    absl::Status fine_indexed = c->IndexLabels(*c->fine_, &c->fine_category_);
+    if (!fine_indexed.ok()) return fine_indexed;
+  }
+  absl::Status indexed = c->IndexLabels(*c->model_, &c->label_category_);
   if (!indexed.ok()) return indexed;
   const size_t labels = c->label_category_.size();
-  figures->labels = labels;
+  figures->labels = labels + c->fine_category_.size();
   absl::flat_hash_map<uint64_t, int> label_index;
   for (size_t l = 0; l < labels; ++l) label_index[c->label_category_[l]] = static_cast<int>(l);
   c->label_prior_.assign(labels, 1.0 / static_cast<double>(labels));
@@ -365,17 +432,14 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   };
   Choice best{0, false};
   for (double w : {0.0, 0.25, 0.5, 1.0}) {
-    std::vector<std::vector<double>> dists;
-    dists.reserve(validation.size());
-    for (const LabelledProduct* e : validation) dists.push_back(c->Distribution(e->input, w));
     for (bool top_down : {false, true}) {
       Choice ch{w, top_down};
       for (size_t i = 0; i < validation.size(); ++i) {
-        auto ranked = c->Rank(dists[i], top_down, 1);
-        if (ranked.empty()) continue;
-        std::vector<uint64_t> path = t.PathTo(c->label_category_[ranked[0].first]);
+        auto decided = c->Decide(validation[i]->input, w, top_down, 1);
+        if (decided.empty()) continue;
+        std::vector<uint64_t> path = t.PathTo(decided[0].first);
         for (int d = 0; d < 3; ++d) ch.depth[d] += SamePrefix(path, gold_paths[i], d + 1);
-        ch.leaf += c->label_category_[ranked[0].first] == validation[i]->category;
+        ch.leaf += decided[0].first == validation[i]->category;
       }
       ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
       if (ch.score > best.score) best = ch;
@@ -394,10 +458,9 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   if (progress) progress(0.95, "calibrating confidences");
   std::vector<std::pair<double, double>> points;
   for (const LabelledProduct* e : validation) {
-    for (const auto& [label, raw] :
-         c->Rank(c->Distribution(e->input, c->brand_weight_), c->top_down_, 3)) {
+    for (const auto& [category, raw] : c->Decide(e->input, c->brand_weight_, c->top_down_, 3)) {
       // Right: the product is in the predicted category (it, or one of its descendants).
-      points.emplace_back(raw, t.IsWithin(e->category, c->label_category_[label]) ? 1.0 : 0.0);
+      points.emplace_back(raw, t.IsWithin(e->category, category) ? 1.0 : 0.0);
     }
   }
   Isotonic(std::move(points), &c->calib_x_, &c->calib_y_);
@@ -419,14 +482,17 @@ std::string Categorizer::Encode() const {
   ByteWriter w;
   w.Varint(kEncodingVersion);
   // fastText writes models to files only.
-  std::string model;
   TempDir tmp;
-  if (tmp.ok()) {
-    model_->saveModel(tmp.File("model.bin"));
+  auto save = [&tmp](fasttext::FastText* m) {
+    std::string bytes;
+    if (m == nullptr || !tmp.ok()) return bytes;
+    m->saveModel(tmp.File("model.bin"));
     std::ifstream in(tmp.File("model.bin"), std::ios::binary);
-    model.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  w.Bytes(model);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    return bytes;
+  };
+  w.Bytes(save(model_.get()));
+  w.Bytes(save(fine_.get()));
   w.Double(brand_weight_);
   w.Varint(top_down_ ? 1 : 0);
   w.Varint(label_prior_.size());
@@ -461,24 +527,38 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   c->taxonomy_ = std::move(taxonomy);
   ByteReader r(bytes);
   uint64_t version = 0, top_down = 0, n = 0;
-  absl::string_view model;
+  absl::string_view model, fine;
   if (!r.Varint(&version) || version != kEncodingVersion) return bad("unknown encoding version");
   if (!r.Bytes(&model) || model.empty()) return bad("no text model");
-  try {
-    // fastText reads (and checks the header of) models from files only.
-    TempDir tmp;
-    if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
-    {
-      std::ofstream out(tmp.File("model.bin"), std::ios::binary);
-      out.write(model.data(), static_cast<std::streamsize>(model.size()));
-      if (!out) return absl::InternalError("categorizer: cannot write a temporary file");
+  if (!r.Bytes(&fine)) return bad("no fine text model section");
+  TempDir tmp;
+  if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
+  // fastText reads (and checks the header of) models from files only.
+  auto load = [&tmp](absl::string_view bytes, fasttext::FastText* m) -> absl::Status {
+    try {
+      {
+        std::ofstream out(tmp.File("model.bin"), std::ios::binary);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) return absl::InternalError("categorizer: cannot write a temporary file");
+      }
+      m->loadModel(tmp.File("model.bin"));
+    } catch (const std::exception& e) {
+      return absl::DataLossError(
+          absl::StrCat("categorizer: a text model does not load: ", e.what()));
     }
-    c->model_->loadModel(tmp.File("model.bin"));
-  } catch (const std::exception& e) {
-    return bad(absl::StrCat("the text model does not load: ", e.what()));
-  }
-  absl::Status indexed = c->IndexLabels();
+    return absl::OkStatus();
+  };
+  absl::Status loaded = load(model, c->model_.get());
+  if (!loaded.ok()) return loaded;
+  absl::Status indexed = c->IndexLabels(*c->model_, &c->label_category_);
   if (!indexed.ok()) return indexed;
+  if (!fine.empty()) {
+    c->fine_ = std::make_unique<fasttext::FastText>();
+    loaded = load(fine, c->fine_.get());
+    if (!loaded.ok()) return loaded;
+    indexed = c->IndexLabels(*c->fine_, &c->fine_category_);
+    if (!indexed.ok()) return indexed;
+  }
   const size_t labels = c->label_category_.size();
   if (!r.Double(&c->brand_weight_) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
     return bad("truncated settings");

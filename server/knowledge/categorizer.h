@@ -1,8 +1,8 @@
 // Categorizer: a product (title, description, brand, attributes) -> the taxonomy's
 // categories, with calibrated confidences. Learned from the graph's labelled products:
-//   - a fastText text classifier (softmax over the categories products are labelled with)
-//     over normalised title and description tokens, word n-grams, a brand token and
-//     attribute tokens;
+//   - fastText text classifiers over normalised title and description tokens, word n-grams,
+//     a brand token and attribute tokens: a coarse one over the taxonomy's first levels and
+//     a fine one that refines the prediction inside the coarse category's subtree;
 //   - the brand's category distribution in the training data, as a prior weighted on the
 //     validation slice (0 when it does not help);
 //   - the taxonomy: a prediction is always a root-to-leaf path; the decoding (flat argmax,
@@ -56,10 +56,13 @@ struct CategorizerParams {
   int buckets = 200000;    // hash buckets of word n-grams
   int char_ngram_min = 0;  // 0: no character n-grams
   int char_ngram_max = 0;
-  // A product is learned under the deepest category on its path that has at least this
-  // many training products in its subtree: rare categories back off to their parents.
+  // Two text models: a coarse one places a product in the first `coarse_depth` levels of
+  // the taxonomy (where every category has data), a fine one refines below that, learning
+  // each product under the deepest category of its path with at least
+  // `min_label_examples` training products in its subtree (rare categories back off to
+  // their parents), never deeper than `max_label_depth` levels (0: no limit).
+  int coarse_depth = 3;
   int min_label_examples = 10;
-  // Labels never go deeper than this many levels (0: no limit).
   int max_label_depth = 0;
   double validation_share = 0.1;  // held out for tuning and calibration
   uint64_t seed = 1;
@@ -121,12 +124,22 @@ class Categorizer {
   // The decoded best label and the ranking of the rest.
   std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
                                            int top_k) const;
+  // The fine model's probabilities for a product (empty without a fine model).
+  std::vector<double> FineDistribution(const ProductInput& input) const;
+  // The deepest category under `category` the fine model prefers (or `category` itself),
+  // and its share of the fine model's probability within the subtree.
+  std::pair<uint64_t, double> Refine(uint64_t category, const std::vector<double>& fine) const;
+  // Coarse ranking refined: (category, raw score) best first.
+  std::vector<std::pair<uint64_t, double>> Decide(const ProductInput& input, double brand_weight,
+                                                  bool top_down, int top_k) const;
   double Calibrate(double raw) const;
-  absl::Status IndexLabels();
+  absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
 
   std::shared_ptr<const Taxonomy> taxonomy_;
   std::unique_ptr<fasttext::FastText> model_;
-  std::vector<uint64_t> label_category_;  // fastText label index -> category id
+  std::vector<uint64_t> label_category_;      // fastText label index -> category id
+  std::unique_ptr<fasttext::FastText> fine_;  // null when the coarse labels are the finest
+  std::vector<uint64_t> fine_category_;
   // Brand (normalised) -> (label index, count) in the training slice; label totals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int, uint32_t>>> brand_counts_;
   std::vector<double> label_prior_;

@@ -152,6 +152,31 @@ TEST(CategorizerTest, LearnsAndGeneralisesWithCalibratedConfidences) {
   EXPECT_TRUE(catalog.taxonomy->Contains(unknown[0].category));
 }
 
+TEST(CategorizerTest, FineModelRefinesBelowTheCoarseLevels) {
+  Catalog catalog = MakeCatalog();
+  CategorizerParams params = FastParams();
+  params.coarse_depth = 2;  // the coarse model stops at the middle level
+  ValidationFigures figures;
+  auto c =
+      Categorizer::Train(catalog.taxonomy, catalog.Products(2000, 11), params, nullptr, &figures);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(figures.labels, 9u + 27u);  // 9 middle categories, 27 leaves
+  int leaves_right = 0;
+  std::vector<LabelledProduct> test = catalog.Products(300, 12);
+  for (const LabelledProduct& p : test) {
+    std::vector<CategoryScore> top = (*c)->Predict(p.input, 1);
+    ASSERT_EQ(top.size(), 1u);
+    leaves_right += top[0].category == p.category;
+  }
+  EXPECT_GT(leaves_right, 240) << "the fine model did not refine to the leaves";
+  // Both models survive encoding.
+  auto back = Categorizer::Decode((*c)->Encode(), catalog.taxonomy);
+  ASSERT_TRUE(back.ok()) << back.status();
+  for (const LabelledProduct& p : catalog.Products(30, 13)) {
+    EXPECT_EQ((*back)->Predict(p.input, 1)[0].category, (*c)->Predict(p.input, 1)[0].category);
+  }
+}
+
 TEST(CategorizerTest, DeterministicForASeedAndRefusesTooLittleData) {
   Catalog catalog = MakeCatalog();
   std::vector<LabelledProduct> data = catalog.Products(400, 5);

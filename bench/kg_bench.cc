@@ -13,6 +13,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -35,12 +36,14 @@
 #include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/knowledge.pb.h"
 #include "proto/arena.h"
 #include "proto/grpc_status.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
 ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
           "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
+          "Categorize (--batch titles per call, product names read from the server), "
           "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
           "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
           "and products, timed now: writes to the server's graph)");
@@ -62,6 +65,9 @@ ABSL_FLAG(std::string, keys, "uniform",
 ABSL_FLAG(uint64_t, products, 0, "product ids are 1..N; 0 reads N from GetClusterInfo");
 ABSL_FLAG(uint64_t, buyers, 0, "buyer ids are 1..N; 0 reads N from GetClusterInfo");
 ABSL_FLAG(int64_t, deadline_ms, 5000, "deadline of each call");
+ABSL_FLAG(std::string, titles_file, "",
+          "Categorize: titles to draw from, one per line (default: names of random products "
+          "1..N read from the server)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 ABSL_FLAG(uint64_t, seed, 1, "random seed of the key draws");
 ABSL_FLAG(std::string, edge_type, "PURCHASED",
@@ -89,7 +95,8 @@ enum class Kind {
   kGetNeighborsInline,
   kCount,
   kTraverse,
-  kUpsertEdges
+  kUpsertEdges,
+  kCategorize
 };
 
 struct KindInfo {
@@ -102,7 +109,8 @@ constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
                                {"GetNeighborsInline", Kind::kGetNeighborsInline},
                                {"CountNeighbors", Kind::kCount},
                                {"Traverse", Kind::kTraverse},
-                               {"UpsertEdges", Kind::kUpsertEdges}};
+                               {"UpsertEdges", Kind::kUpsertEdges},
+                               {"Categorize", Kind::kCategorize}};
 
 struct Settings {
   int concurrency, channels, batch, limit;
@@ -110,8 +118,9 @@ struct Settings {
   int64_t requests, deadline_ms;
   bool zipf, full_decode;
   uint64_t products, buyers, seed;
-  v1::EdgeType edge_type;        // of the buyer -> product edges GetNeighbors reads
-  std::vector<uint64_t> active;  // with --min_degree: the buyers GetNeighbors draws from
+  v1::EdgeType edge_type;           // of the buyer -> product edges GetNeighbors reads
+  std::vector<uint64_t> active;     // with --min_degree: the buyers GetNeighbors draws from
+  std::vector<std::string> titles;  // Categorize: product names read from the server
 };
 
 // Draws ids in 1..n, uniformly or Zipf-like (s = 1: P(k) ~ 1/k, by inverting the
@@ -335,6 +344,18 @@ class Runner {
           done(code, c->req.edges_size());
           delete c;
         });
+        return;
+      }
+      case Kind::kCategorize: {
+        auto fill = [&](v1::CategorizeRequest* req) {
+          for (int i = 0; i < s_.batch; ++i) {
+            req->add_items()->mutable_text()->set_title(s_.titles[draw.Below(s_.titles.size())]);
+          }
+          req->set_top_k(1);
+          return static_cast<uint64_t>(s_.batch);
+        };
+        StartUnary<v1::CategorizeRequest, v1::CategorizeResponse>(
+            st.channel, "/kg.v1.KnowledgeService/Categorize", fill, deadline, done);
         return;
       }
       case Kind::kTraverse: {
@@ -603,6 +624,44 @@ int Main() {
     if (!absl::GetFlag(FLAGS_json)) {
       std::cerr << s.active.size() << " buyers have at least " << absl::GetFlag(FLAGS_min_degree)
                 << " " << v1::EdgeType_Name(s.edge_type) << " edges\n";
+    }
+  }
+
+  for (const Phase& phase : phases) {
+    for (const auto& [kind, weight] : phase.kinds) {
+      if (kind != Kind::kCategorize || !s.titles.empty()) continue;
+      if (!absl::GetFlag(FLAGS_titles_file).empty()) {
+        std::ifstream in(absl::GetFlag(FLAGS_titles_file));
+        std::string line;
+        while (std::getline(in, line)) {
+          if (!line.empty()) s.titles.push_back(line);
+        }
+        if (s.titles.empty()) {
+          std::cerr << "--titles_file: no titles in " << absl::GetFlag(FLAGS_titles_file) << "\n";
+          return 1;
+        }
+        continue;
+      }
+      // Titles to categorize: the names of up to 1000 random products.
+      v1::GetEntitiesRequest req;
+      KeyDraw draw(false, s.seed);
+      for (int i = 0; i < 1000; ++i) {
+        v1::EntityKey* k = req.add_keys();
+        k->set_type(v1::PRODUCT);
+        k->set_id(draw(s.products));
+      }
+      req.mutable_read_mask()->add_paths("name");
+      v1::GetEntitiesResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Status st = stubs[0].graph->GetEntities(&ctx, req, &resp);
+      for (const auto& r : resp.results()) {
+        if (r.found() && !r.entity().name().empty()) s.titles.push_back(r.entity().name());
+      }
+      if (!st.ok() || s.titles.empty()) {
+        std::cerr << "Categorize: no product names to use as titles\n";
+        return 1;
+      }
     }
   }
 

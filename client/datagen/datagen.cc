@@ -18,6 +18,9 @@ namespace kg {
 namespace datagen {
 namespace {
 
+// Share of products generated without an IN_CATEGORY edge.
+constexpr uint64_t kUncategorizedPercent = 8;
+
 // Independent random streams: each object draws from StreamSeed(seed, stream, id), so the
 // output of one object does not depend on how many draws another one made.
 enum Stream : uint64_t {
@@ -910,7 +913,10 @@ void EmitProducts(const World& w, const Sales& sales, Emitter* e) {
                   static_cast<double>(rng.Uniform(20)));
     e->EmitEntity();
     const int64_t listed = w.start_ms - static_cast<int64_t>(rng.Uniform(365 * kDayMs));
-    e->Edge(v1::PRODUCT, id, v1::IN_CATEGORY, v1::CATEGORY, w.first_leaf + s.leaf, listed);
+    // About 8% of the products are left uncategorized: the ones Categorize is for.
+    if (rng.Uniform(100) >= kUncategorizedPercent) {
+      e->Edge(v1::PRODUCT, id, v1::IN_CATEGORY, v1::CATEGORY, w.first_leaf + s.leaf, listed);
+    }
     e->Edge(v1::PRODUCT, id, v1::HAS_BRAND, v1::BRAND, s.brand, listed);
     e->Edge(v1::PRODUCT, id, v1::INSTANCE_OF, v1::SPU, p.spu, listed);
     e->Edge(v1::PRODUCT, id, v1::SOLD_BY, v1::MERCHANT, p.merchant, listed);

@@ -135,6 +135,18 @@ absl::Status Categorizer::IndexLabels(const fasttext::FastText& model,
   return absl::OkStatus();
 }
 
+std::vector<std::vector<uint64_t>> Categorizer::Ancestors(
+    const std::vector<uint64_t>& labels) const {
+  std::vector<std::vector<uint64_t>> out;
+  out.reserve(labels.size());
+  for (uint64_t c : labels) {
+    std::vector<uint64_t> up;
+    for (uint64_t a = c; a != 0; a = taxonomy_->parent(a)) up.push_back(a);
+    out.push_back(std::move(up));
+  }
+  return out;
+}
+
 std::vector<double> Categorizer::FineDistribution(const ProductInput& input) const {
   std::vector<double> q;
   if (fine_ == nullptr) return q;
@@ -155,7 +167,8 @@ std::pair<uint64_t, double> Categorizer::Refine(uint64_t category,
   double best_q = 0, within = 0;
   for (size_t l = 0; l < fine.size(); ++l) {
     uint64_t c = fine_category_[l];
-    if (!taxonomy_->IsWithin(c, category)) continue;
+    const std::vector<uint64_t>& up = fine_ancestors_[l];
+    if (std::find(up.begin(), up.end(), category) == up.end()) continue;
     within += fine[l];
     if (fine[l] > best_q) {
       best_q = fine[l];
@@ -231,7 +244,7 @@ std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>&
     absl::flat_hash_map<uint64_t, int> label_of;
     for (size_t l = 0; l < q.size(); ++l) {
       label_of[label_category_[l]] = static_cast<int>(l);
-      for (uint64_t c = label_category_[l]; c != 0; c = t.parent(c)) mass[c] += q[l];
+      for (uint64_t c : label_ancestors_[l]) mass[c] += q[l];
     }
     auto heaviest = [&mass](const std::vector<uint64_t>& ids) {
       uint64_t pick = 0;
@@ -391,6 +404,8 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   }
   absl::Status indexed = c->IndexLabels(*c->model_, &c->label_category_);
   if (!indexed.ok()) return indexed;
+  c->label_ancestors_ = c->Ancestors(c->label_category_);
+  c->fine_ancestors_ = c->Ancestors(c->fine_category_);
   const size_t labels = c->label_category_.size();
   figures->labels = labels + c->fine_category_.size();
   absl::flat_hash_map<uint64_t, int> label_index;
@@ -559,6 +574,8 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
     indexed = c->IndexLabels(*c->fine_, &c->fine_category_);
     if (!indexed.ok()) return indexed;
   }
+  c->label_ancestors_ = c->Ancestors(c->label_category_);
+  c->fine_ancestors_ = c->Ancestors(c->fine_category_);
   const size_t labels = c->label_category_.size();
   if (!r.Double(&c->brand_weight_) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
     return bad("truncated settings");

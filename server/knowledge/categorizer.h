@@ -134,12 +134,15 @@ class Categorizer {
                                                   bool top_down, int top_k) const;
   double Calibrate(double raw) const;
   absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
+  std::vector<std::vector<uint64_t>> Ancestors(const std::vector<uint64_t>& labels) const;
 
   std::shared_ptr<const Taxonomy> taxonomy_;
   std::unique_ptr<fasttext::FastText> model_;
   std::vector<uint64_t> label_category_;      // fastText label index -> category id
   std::unique_ptr<fasttext::FastText> fine_;  // null when the coarse labels are the finest
   std::vector<uint64_t> fine_category_;
+  // Each label's category and its ancestors (precomputed for prediction).
+  std::vector<std::vector<uint64_t>> label_ancestors_, fine_ancestors_;
   // Brand (normalised) -> (label index, count) in the training slice; label totals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int, uint32_t>>> brand_counts_;
   std::vector<double> label_prior_;

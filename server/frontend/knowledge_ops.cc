@@ -239,8 +239,13 @@ absl::Status Collect(CategorizeScatter* scatter, std::vector<v1::CategorizeResul
 KnowledgeOps::KnowledgeOps(const Router* router) : router_(router), queue_(8, 256) {}
 
 KnowledgeOps::~KnowledgeOps() {
-  std::lock_guard<std::mutex> lock(train_mu_);
-  if (trainer_.joinable()) trainer_.join();
+  cancel_ = true;
+  std::thread trainer;
+  {
+    std::lock_guard<std::mutex> lock(train_mu_);
+    trainer = std::move(trainer_);
+  }
+  if (trainer.joinable()) trainer.join();
 }
 
 void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
@@ -566,6 +571,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router);
   if (!scanned.ok()) return scanned.status();
   auto taxonomy = std::make_shared<const knowledge::Taxonomy>(std::move(*scanned));
+  if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning brands", 0.02);
   absl::flat_hash_map<uint64_t, std::string> brands;
   s = ScanAll(router, v1::BRAND, {}, [&brands](const ScannedEntity& e) {
@@ -573,6 +579,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning products", 0.04);
   std::vector<knowledge::LabelledProduct> examples;
   s = ScanAll(
@@ -594,9 +601,10 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   absl::StatusOr<std::unique_ptr<knowledge::Categorizer>> categorizer =
       knowledge::Categorizer::Train(
           taxonomy, examples, params,
-          [&report](double f, absl::string_view stage) { report(stage, 0.1 + 0.75 * f); },
-          &figures);
+          [&report](double f, absl::string_view stage) { report(stage, 0.1 + 0.75 * f); }, &figures,
+          &cancel_);
   if (!categorizer.ok()) return categorizer.status();
+  if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
 
   knowledge::ModelBundle bundle;
   absl::Time now = absl::Now();

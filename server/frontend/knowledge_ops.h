@@ -39,6 +39,8 @@ class KnowledgeOps {
  public:
   // `router` must outlive this object.
   explicit KnowledgeOps(const Router* router);
+  // Cancels a training in progress (it ends with CANCELLED within about 100 ms) and waits
+  // for it.
   ~KnowledgeOps();
 
   void Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
@@ -65,6 +67,7 @@ class KnowledgeOps {
   std::mutex train_mu_;
   bool training_ = false;  // guarded by train_mu_
   std::thread trainer_;    // guarded by train_mu_
+  std::atomic<bool> cancel_{false};
 };
 
 }  // namespace kg

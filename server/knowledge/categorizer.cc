@@ -295,7 +295,8 @@ std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int t
 
 absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
     std::shared_ptr<const Taxonomy> taxonomy, const std::vector<LabelledProduct>& examples,
-    const CategorizerParams& params, const Progress& progress, ValidationFigures* figures) {
+    const CategorizerParams& params, const Progress& progress, ValidationFigures* figures,
+    const std::atomic<bool>* cancel) {
   *figures = ValidationFigures();
   std::unique_ptr<Categorizer> c(new Categorizer());
   c->taxonomy_ = std::move(taxonomy);
@@ -385,17 +386,22 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   const double share = needs_fine ? 0.45 : 0.9;
   try {
     args.input = tmp.File("coarse.txt");
-    c->model_->train(args, [&progress, share](float p, float, double, double, int64_t) {
+    c->model_->train(args, [&](float p, float, double, double, int64_t) {
+      if (cancel != nullptr && cancel->load()) c->model_->abort();
       if (progress) progress(share * p, "training the coarse text model");
     });
     if (needs_fine) {
       c->fine_ = std::make_unique<fasttext::FastText>();
       args.input = tmp.File("fine.txt");
-      c->fine_->train(args, [&progress](float p, float, double, double, int64_t) {
+      c->fine_->train(args, [&](float p, float, double, double, int64_t) {
+        if (cancel != nullptr && cancel->load()) c->fine_->abort();
         if (progress) progress(0.45 + 0.45 * p, "training the fine text model");
       });
     }
   } catch (const std::exception& e) {
+    if (cancel != nullptr && cancel->load()) {
+      return absl::CancelledError("categorizer: training cancelled");
+    }
     return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
   }
   if (c->fine_ != nullptr) {

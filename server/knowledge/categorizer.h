@@ -15,6 +15,7 @@
 #ifndef KG_SERVER_KNOWLEDGE_CATEGORIZER_H_
 #define KG_SERVER_KNOWLEDGE_CATEGORIZER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -100,9 +101,11 @@ class Categorizer {
   // FAILED_PRECONDITION when fewer than kMinExamples products (or fewer than 2 categories)
   // are usable, saying how many were found; INTERNAL when fastText fails.
   static constexpr size_t kMinExamples = 20;
+  // When `cancel` becomes true, training stops within about 100 ms with CANCELLED.
   static absl::StatusOr<std::unique_ptr<Categorizer>> Train(
       std::shared_ptr<const Taxonomy> taxonomy, const std::vector<LabelledProduct>& examples,
-      const CategorizerParams& params, const Progress& progress, ValidationFigures* figures);
+      const CategorizerParams& params, const Progress& progress, ValidationFigures* figures,
+      const std::atomic<bool>* cancel = nullptr);
   ~Categorizer();
 
   // The best `top_k` categories, best first (the first is the decoded path's end).

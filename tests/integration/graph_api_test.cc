@@ -1193,7 +1193,7 @@ TEST_P(GraphApiTest, UndecodableRequestBytesGetInvalidArgumentOnEveryMethod) {
   // and serving goes on.
   grpc::GenericStub stub(cluster_->channel());
   int tried = 0, utf8_tried = 0;
-  for (const char* name : {"kg.v1.GraphService", "kg.v1.AdminService"}) {
+  for (const char* name : {"kg.v1.GraphService", "kg.v1.AdminService", "kg.v1.KnowledgeService"}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;

@@ -5,7 +5,9 @@
 // status. A durable server restarted serves the same version, and refuses a damaged
 // bundle naming the file.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <random>
@@ -401,6 +403,37 @@ TEST(KnowledgeDurableTest, RestartServesTheSameVersionAndRefusesADamagedBundle) 
   ASSERT_TRUE(code.has_value()) << "served a damaged model bundle";
   EXPECT_NE(*code, 0);
   EXPECT_NE(server.ReadLog().find(bundle), std::string::npos) << server.LogTail();
+}
+
+// SIGTERM while a training runs: the training is cancelled and the server exits 0 within
+// its drain timeout.
+TEST(KnowledgeLifecycleTest, SigtermDuringTrainingExitsPromptly) {
+  TempDir dir;
+  ServerProcess server("training", dir.path());
+  ASSERT_TRUE(
+      server.Start({"--metrics_port=-1", "--partition_count=2", "--drain_timeout_ms=500"}).ok());
+  ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+  auto channel = grpc::CreateChannel(server.grpc_address(), grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(LoadViaRpc(v1::GraphService::NewStub(channel).get(), TheCatalog().data).ok());
+  auto admin = v1::AdminService::NewStub(channel);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, Millis(60000));
+  v1::TrainModelsRequest req;
+  req.set_epoch(200);
+  auto stream = admin->TrainModels(&ctx, req);
+  v1::TrainModelsProgress m;
+  bool training = false;
+  for (int i = 0; i < 10000 && !training && stream->Read(&m); ++i) {
+    training = m.stage().find("text model") != std::string::npos;
+  }
+  ASSERT_TRUE(training) << "never saw the text model training";
+  const auto start = std::chrono::steady_clock::now();
+  server.Signal(SIGTERM);
+  auto code = server.WaitExit(Millis(10000));
+  ASSERT_TRUE(code.has_value()) << "still running 10 s after SIGTERM during training";
+  EXPECT_EQ(*code, 0) << server.LogTail();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(3000));
+  ctx.TryCancel();
 }
 
 TEST(KnowledgeSmallTest, TooFewLabelledProductsSaysHowMany) {

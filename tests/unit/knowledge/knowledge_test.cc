@@ -3,8 +3,11 @@
 // model bundle's encoding (including a damaged one).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "server/knowledge/bundle.h"
@@ -193,6 +196,31 @@ TEST(CategorizerTest, DeterministicForASeedAndRefusesTooLittleData) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("found 5 usable"), absl::string_view::npos)
       << refused.status();
+}
+
+TEST(CategorizerTest, TrainingStopsWhenCancelled) {
+  Catalog catalog = MakeCatalog();
+  CategorizerParams params = FastParams();
+  params.epoch = 200;  // long enough to be cancelled while the text model trains
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> training{false};
+  ValidationFigures figures;
+  std::thread canceller([&] {
+    for (int i = 0; i < 1000 && !training; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto c = Categorizer::Train(
+      catalog.taxonomy, catalog.Products(4000, 21), params,
+      [&training](double, absl::string_view stage) {
+        if (stage.find("text model") != absl::string_view::npos) training = true;
+      },
+      &figures, &cancel);
+  canceller.join();
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kCancelled) << c.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(BundleTest, RoundTripsAndRefusesDamage) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kg/v1/knowledge.pb.h"
 #include "tests/integration/dataset.h"
 #include "tests/integration/harness.h"
 
@@ -1193,6 +1194,7 @@ TEST_P(GraphApiTest, UndecodableRequestBytesGetInvalidArgumentOnEveryMethod) {
   // and serving goes on.
   grpc::GenericStub stub(cluster_->channel());
   int tried = 0, utf8_tried = 0;
+  (void)v1::CategorizeRequest::descriptor();  // links knowledge.proto's descriptors
   for (const char* name : {"kg.v1.GraphService", "kg.v1.AdminService", "kg.v1.KnowledgeService"}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);

@@ -665,6 +665,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   f->set_confident_accuracy(figures.confident_accuracy);
   f->set_brand_weight(figures.brand_weight);
   f->set_top_down(figures.top_down);
+  f->set_neighbor_weight(figures.neighbor_weight);
   progress(last);
   return absl::OkStatus();
 }

@@ -34,7 +34,7 @@ std::string EncodeMeta(const ModelBundle& b) {
     w.Varint(v);
   }
   for (double v : {f.accuracy_at_depth[0], f.accuracy_at_depth[1], f.accuracy_at_depth[2],
-                   f.leaf_accuracy, f.brand_weight, f.confident_accuracy}) {
+                   f.leaf_accuracy, f.brand_weight, f.confident_accuracy, f.neighbor_weight}) {
     w.Double(v);
   }
   return std::move(w.str());
@@ -49,7 +49,8 @@ bool DecodeMeta(absl::string_view bytes, ModelBundle* b) {
          r.Varint(&f.confident_predictions) && r.Varint(&top_down) &&
          r.Double(&f.accuracy_at_depth[0]) && r.Double(&f.accuracy_at_depth[1]) &&
          r.Double(&f.accuracy_at_depth[2]) && r.Double(&f.leaf_accuracy) &&
-         r.Double(&f.brand_weight) && r.Double(&f.confident_accuracy) && r.done() &&
+         r.Double(&f.brand_weight) && r.Double(&f.confident_accuracy) &&
+         r.Double(&f.neighbor_weight) && r.done() &&
          (b->created_ms = static_cast<int64_t>(created), f.top_down = top_down != 0, true);
 }
 

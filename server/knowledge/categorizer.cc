@@ -26,7 +26,8 @@ namespace {
 
 constexpr char kLabelPrefix[] = "__label__";
 constexpr size_t kMaxDescriptionTokens = 64;
-constexpr int kEncodingVersion = 2;
+constexpr int kEncodingVersion = 3;
+constexpr size_t kNeighbors = 10;
 
 // A stable 64-bit hash of a string (FNV-1a), for the deterministic validation split.
 uint64_t Fnv1a(absl::string_view s, uint64_t seed) {
@@ -179,22 +180,29 @@ std::pair<uint64_t, double> Categorizer::Refine(uint64_t category,
   return {best, best_q / within};
 }
 
-std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const ProductInput& input,
-                                                             double brand_weight, bool top_down,
+std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
+                                                             double brand_weight,
+                                                             double neighbor_weight, bool top_down,
                                                              int top_k) const {
-  std::vector<double> fine = FineDistribution(input);
   std::vector<std::pair<uint64_t, double>> out;
-  for (const auto& [label, raw] : Rank(Distribution(input, brand_weight), top_down, top_k)) {
-    auto [category, share] = Refine(label_category_[label], fine);
+  for (const auto& [label, raw] : Rank(Mix(ev, brand_weight, neighbor_weight), top_down, top_k)) {
+    auto [category, share] = Refine(label_category_[label], ev.fine);
     out.emplace_back(category, raw * share);
   }
   return out;
 }
 
-std::vector<double> Categorizer::Distribution(const ProductInput& input,
-                                              double brand_weight) const {
+std::vector<std::string> Categorizer::NeighborTokens(const ProductInput& input) {
+  std::vector<std::string> tokens = Tokenize(input.title);
+  std::string brand = Joined(input.brand);
+  if (!brand.empty()) tokens.push_back("__brand__" + brand);
+  return tokens;
+}
+
+Categorizer::Evidence Categorizer::Gather(const ProductInput& input) const {
+  Evidence ev;
   const size_t labels = label_category_.size();
-  std::vector<double> q(labels, 0.0);
+  ev.text.assign(labels, 0.0);
   std::istringstream in(ModelLine(input) + "\n");
   std::vector<int32_t> words, unused;
   model_->getDictionary()->getLine(in, words, unused);
@@ -203,12 +211,26 @@ std::vector<double> Categorizer::Distribution(const ProductInput& input,
     model_->predict(static_cast<int32_t>(labels), words, predictions, 0.0);
   }
   if (predictions.empty()) {
-    // Nothing the model knows: the label prior.
-    q = label_prior_;
+    ev.text = label_prior_;  // nothing the model knows: the label prior
   } else {
-    for (const auto& [logp, label] : predictions) q[label] = std::exp(logp);
+    for (const auto& [logp, label] : predictions) ev.text[label] = std::exp(logp);
   }
-  auto brand = brand_weight > 0 ? brand_counts_.find(Joined(input.brand)) : brand_counts_.end();
+  ev.near = neighbors_.Query(NeighborTokens(input), kNeighbors);
+  ev.brand = Joined(input.brand);
+  ev.fine = FineDistribution(input);
+  return ev;
+}
+
+std::vector<double> Categorizer::Mix(const Evidence& ev, double brand_weight,
+                                     double neighbor_weight) const {
+  const size_t labels = label_category_.size();
+  std::vector<double> q = ev.text;
+  if (neighbor_weight > 0 && !ev.near.empty()) {
+    for (size_t l = 0; l < labels; ++l) {
+      q[l] = (1 - neighbor_weight) * q[l] + neighbor_weight * ev.near[l];
+    }
+  }
+  auto brand = brand_weight > 0 ? brand_counts_.find(ev.brand) : brand_counts_.end();
   if (brand != brand_counts_.end()) {
     // p(c | brand) with add-one smoothing towards the label prior.
     double total = 0;
@@ -287,7 +309,8 @@ double Categorizer::Calibrate(double raw) const {
 
 std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int top_k) const {
   std::vector<CategoryScore> out;
-  for (const auto& [category, raw] : Decide(input, brand_weight_, top_down_, top_k)) {
+  for (const auto& [category, raw] :
+       Decide(Gather(input), brand_weight_, neighbor_weight_, top_down_, top_k)) {
     out.push_back({category, Calibrate(raw)});
   }
   return out;
@@ -438,6 +461,15 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
     }
     for (size_t l = 0; l < labels; ++l) c->label_prior_[l] = counts[l] / total;
   }
+  {
+    std::vector<std::pair<std::vector<std::string>, int>> docs;
+    docs.reserve(train.size());
+    for (const LabelledProduct* e : train) {
+      auto it = label_index.find(label_of(e->category));
+      if (it != label_index.end()) docs.emplace_back(NeighborTokens(e->input), it->second);
+    }
+    c->neighbors_.Build(docs, labels);
+  }
 
   // Tuning on the validation slice: the brand prior's weight and the decoding, by the mean
   // top-1 accuracy over depths 1..3.
@@ -446,42 +478,52 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   for (const LabelledProduct* e : validation) gold_paths.push_back(t.PathTo(e->category));
   struct Choice {
     double brand_weight;
+    double neighbor_weight;
     bool top_down;
     double score = -1;
     double depth[3] = {0, 0, 0};
     double leaf = 0;
   };
-  Choice best{0, false};
+  // The evidence of each validation product does not depend on the weights: gathered once.
+  std::vector<Evidence> evidence;
+  evidence.reserve(validation.size());
+  for (const LabelledProduct* e : validation) evidence.push_back(c->Gather(e->input));
+  Choice best{0, 0, false};
   for (double w : {0.0, 0.25, 0.5, 1.0}) {
-    for (bool top_down : {false, true}) {
-      Choice ch{w, top_down};
-      for (size_t i = 0; i < validation.size(); ++i) {
-        auto decided = c->Decide(validation[i]->input, w, top_down, 1);
-        if (decided.empty()) continue;
-        std::vector<uint64_t> path = t.PathTo(decided[0].first);
-        for (int d = 0; d < 3; ++d) ch.depth[d] += SamePrefix(path, gold_paths[i], d + 1);
-        ch.leaf += decided[0].first == validation[i]->category;
+    for (double nw : {0.0, 0.25, 0.5, 0.75}) {
+      for (bool top_down : {false, true}) {
+        Choice ch{w, nw, top_down};
+        for (size_t i = 0; i < validation.size(); ++i) {
+          auto decided = c->Decide(evidence[i], w, nw, top_down, 1);
+          if (decided.empty()) continue;
+          std::vector<uint64_t> path = t.PathTo(decided[0].first);
+          for (int d = 0; d < 3; ++d) ch.depth[d] += SamePrefix(path, gold_paths[i], d + 1);
+          ch.leaf += decided[0].first == validation[i]->category;
+        }
+        ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
+        if (ch.score > best.score) best = ch;
       }
-      ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
-      if (ch.score > best.score) best = ch;
     }
   }
   c->brand_weight_ = best.brand_weight;
+  c->neighbor_weight_ = best.neighbor_weight;
   c->top_down_ = best.top_down;
   const double n = static_cast<double>(validation.size());
   for (int d = 0; d < 3; ++d) figures->accuracy_at_depth[d] = best.depth[d] / n;
   figures->leaf_accuracy = best.leaf / n;
   figures->brand_weight = best.brand_weight;
+  figures->neighbor_weight = best.neighbor_weight;
   figures->top_down = best.top_down;
 
   // Calibration: every ranked prediction of the validation slice (top 3), raw score against
   // whether it is the product's category.
   if (progress) progress(0.95, "calibrating confidences");
   std::vector<std::pair<double, double>> points;
-  for (const LabelledProduct* e : validation) {
-    for (const auto& [category, raw] : c->Decide(e->input, c->brand_weight_, c->top_down_, 3)) {
+  for (size_t i = 0; i < validation.size(); ++i) {
+    for (const auto& [category, raw] :
+         c->Decide(evidence[i], c->brand_weight_, c->neighbor_weight_, c->top_down_, 3)) {
       // Right: the product is in the predicted category (it, or one of its descendants).
-      points.emplace_back(raw, t.IsWithin(e->category, category) ? 1.0 : 0.0);
+      points.emplace_back(raw, t.IsWithin(validation[i]->category, category) ? 1.0 : 0.0);
     }
   }
   Isotonic(std::move(points), &c->calib_x_, &c->calib_y_);
@@ -536,6 +578,8 @@ std::string Categorizer::Encode() const {
     w.Double(calib_x_[i]);
     w.Double(calib_y_[i]);
   }
+  w.Double(neighbor_weight_);
+  w.Bytes(neighbors_.Encode());
   return std::move(w.str());
 }
 
@@ -609,6 +653,11 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   for (uint64_t i = 0; i < n; ++i) {
     if (!r.Double(&c->calib_x_[i]) || !r.Double(&c->calib_y_[i])) return bad("calibration");
   }
+  absl::string_view index;
+  if (!r.Double(&c->neighbor_weight_) || !r.Bytes(&index)) return bad("neighbour index");
+  absl::StatusOr<NeighborIndex> neighbors = NeighborIndex::Decode(index);
+  if (!neighbors.ok()) return neighbors.status();
+  c->neighbors_ = std::move(*neighbors);
   if (!r.done()) return bad("trailing bytes");
   return c;
 }

@@ -5,6 +5,8 @@
 //     a fine one that refines the prediction inside the coarse category's subtree;
 //   - the brand's category distribution in the training data, as a prior weighted on the
 //     validation slice (0 when it does not help);
+//   - the nearest labelled products (TF-IDF over title tokens and brand): their categories,
+//     mixed in with a weight chosen on the validation slice;
 //   - the taxonomy: a prediction is always a root-to-leaf path; the decoding (flat argmax,
 //     or top-down along the subtree with the most probability) is chosen on the
 //     validation slice;
@@ -26,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/knowledge/neighbors.h"
 #include "server/knowledge/taxonomy.h"
 
 namespace fasttext {
@@ -79,6 +82,7 @@ struct ValidationFigures {
   double accuracy_at_depth[3] = {0, 0, 0};  // top-1, first 1/2/3 levels equal
   double leaf_accuracy = 0;                 // top-1, the exact category
   double brand_weight = 0;                  // chosen weight of the brand prior
+  double neighbor_weight = 0;               // chosen weight of the nearest products
   bool top_down = false;                    // chosen decoding
   // Of validation predictions with calibrated confidence >= 0.9: how many, and the share
   // that were right.
@@ -123,7 +127,19 @@ class Categorizer {
   // The model's line for a product: normalised tokens plus brand and attribute tokens.
   static std::string ModelLine(const ProductInput& input);
   // Probabilities over labels (index = fastText label index), with the brand prior.
-  std::vector<double> Distribution(const ProductInput& input, double brand_weight) const;
+  // What the models say of a product, before the tuned weights combine it.
+  struct Evidence {
+    std::vector<double> text;  // coarse text model, per label
+    std::vector<double> near;  // nearest products' labels (empty: none)
+    std::string brand;         // normalised brand
+    std::vector<double> fine;  // fine text model (empty without one)
+  };
+  Evidence Gather(const ProductInput& input) const;
+  // The coarse labels' probabilities with the nearest products and the brand prior mixed in.
+  std::vector<double> Mix(const Evidence& evidence, double brand_weight,
+                          double neighbor_weight) const;
+  // The tokens the neighbour index knows a product by.
+  static std::vector<std::string> NeighborTokens(const ProductInput& input);
   // The decoded best label and the ranking of the rest.
   std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
                                            int top_k) const;
@@ -133,8 +149,9 @@ class Categorizer {
   // and its share of the fine model's probability within the subtree.
   std::pair<uint64_t, double> Refine(uint64_t category, const std::vector<double>& fine) const;
   // Coarse ranking refined: (category, raw score) best first.
-  std::vector<std::pair<uint64_t, double>> Decide(const ProductInput& input, double brand_weight,
-                                                  bool top_down, int top_k) const;
+  std::vector<std::pair<uint64_t, double>> Decide(const Evidence& evidence, double brand_weight,
+                                                  double neighbor_weight, bool top_down,
+                                                  int top_k) const;
   double Calibrate(double raw) const;
   absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
   std::vector<std::vector<uint64_t>> Ancestors(const std::vector<uint64_t>& labels) const;
@@ -151,6 +168,9 @@ class Categorizer {
   std::vector<double> label_prior_;
   double brand_weight_ = 0;
   bool top_down_ = false;
+  // The nearest labelled training products (by coarse label) and their weight.
+  NeighborIndex neighbors_;
+  double neighbor_weight_ = 0;
   // Isotonic calibration: raw score upper bounds and the calibrated values.
   std::vector<double> calib_x_, calib_y_;
 };

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/knowledge/bundle.h"
 #include "server/knowledge/categorizer.h"
+#include "server/knowledge/neighbors.h"
 #include "server/knowledge/taxonomy.h"
 #include "server/knowledge/text.h"
 
@@ -30,6 +31,24 @@ TEST(TextTest, NormalizesUnicodeCasePunctuationAndBadBytes) {
             "a b");
   EXPECT_EQ(NormalizeText("  ...  "), "");
   EXPECT_EQ(Tokenize("Hot-Wheels  car"), (std::vector<std::string>{"hot", "wheels", "car"}));
+}
+
+TEST(NeighborIndexTest, FindsTheNearestLabelsAndRoundTrips) {
+  NeighborIndex index;
+  index.Build({{{"red", "running", "shoe", "nimbus"}, 0},
+               {{"blue", "running", "shoe", "nimbus"}, 0},
+               {{"steel", "water", "bottle"}, 1},
+               {{"glass", "water", "bottle", "1l"}, 1}},
+              2);
+  std::vector<double> near = index.Query({"green", "nimbus", "shoe"}, 3);
+  ASSERT_EQ(near.size(), 2u);
+  EXPECT_GT(near[0], 0.99);
+  EXPECT_TRUE(index.Query({"unknown", "words"}, 3).empty());
+  auto back = NeighborIndex::Decode(index.Encode());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Query({"water", "bottle"}, 2), index.Query({"water", "bottle"}, 2));
+  std::string bytes = index.Encode();
+  EXPECT_FALSE(NeighborIndex::Decode(bytes.substr(0, bytes.size() - 2)).ok());
 }
 
 TEST(TaxonomyTest, BuildsPathsCutsCyclesAndRoundTrips) {

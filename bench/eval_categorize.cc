@@ -46,6 +46,7 @@
 #include "absl/time/time.h"
 #include "client/cpp/client.h"
 #include "client/importer/record_reader.h"
+#include "server/knowledge/taxonomy.h"
 #include "server/knowledge/text.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "a kg_server with an empty graph");
@@ -82,23 +83,6 @@ int Md5Mod5(const std::string& id) {
   return r;
 }
 
-// The gold path of a category, root first.
-std::vector<uint64_t> PathOf(const absl::flat_hash_map<uint64_t, uint64_t>& parent, uint64_t c) {
-  std::vector<uint64_t> path;
-  for (int guard = 0; c != 0 && guard < 100; ++guard) {
-    path.push_back(c);
-    auto it = parent.find(c);
-    c = it == parent.end() ? 0 : it->second;
-  }
-  std::reverse(path.begin(), path.end());
-  return path;
-}
-
-bool SamePrefix(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t n) {
-  size_t la = std::min(a.size(), n), lb = std::min(b.size(), n);
-  return la == lb && std::equal(a.begin(), a.begin() + la, b.begin());
-}
-
 struct Scores {
   double depth[3] = {0, 0, 0};
   double exact = 0;
@@ -107,12 +91,12 @@ struct Scores {
 
 // Top-1 accuracy at depths 1..3, exact accuracy and support-weighted F1 over categories.
 Scores Score(const std::vector<uint64_t>& gold, const std::vector<uint64_t>& predicted,
-             const absl::flat_hash_map<uint64_t, uint64_t>& parent) {
+             const knowledge::Taxonomy& tree) {
   Scores s;
   std::map<uint64_t, double> tp, fp, fn, support;
   for (size_t i = 0; i < gold.size(); ++i) {
-    std::vector<uint64_t> g = PathOf(parent, gold[i]), p = PathOf(parent, predicted[i]);
-    for (int d = 0; d < 3; ++d) s.depth[d] += SamePrefix(g, p, d + 1);
+    std::vector<uint64_t> g = tree.PathTo(gold[i]), p = tree.PathTo(predicted[i]);
+    for (int d = 0; d < 3; ++d) s.depth[d] += knowledge::SameFirstLevels(g, p, d + 1);
     support[gold[i]] += 1;
     if (gold[i] == predicted[i]) {
       s.exact += 1;
@@ -151,6 +135,7 @@ int Run() {
   std::vector<v1::ImportRecord> shared;
   std::vector<Product> products;
   absl::flat_hash_map<uint64_t, uint64_t> parent;
+  absl::flat_hash_map<uint64_t, std::string> category_names;
   absl::flat_hash_map<uint64_t, std::string> brand_names;
   SourceRow row;
   uint64_t bad_rows = 0;
@@ -177,6 +162,9 @@ int Run() {
       } else {
         if (r.has_edge() && r.edge().type() == v1::SUBCATEGORY_OF) {
           parent[r.edge().src().id()] = r.edge().dst().id();
+        }
+        if (r.has_entity() && r.entity().key().type() == v1::CATEGORY) {
+          category_names[r.entity().key().id()] = r.entity().name();
         }
         if (r.has_entity() && r.entity().key().type() == v1::BRAND) {
           brand_names[r.entity().key().id()] = r.entity().name();
@@ -329,7 +317,13 @@ int Run() {
   std::filesystem::remove_all(dir);
 
   // 6. The report.
-  Scores ours = Score(gold, service, parent), base = Score(gold, baseline, parent);
+  std::vector<knowledge::CategoryRecord> records;
+  for (const auto& [id, name] : category_names) {
+    auto up = parent.find(id);
+    records.push_back({id, name, up == parent.end() ? 0 : up->second});
+  }
+  const knowledge::Taxonomy tree = knowledge::Taxonomy::Build(std::move(records));
+  Scores ours = Score(gold, service, tree), base = Score(gold, baseline, tree);
   std::printf("catalog %s: %zu test products (md5(%s) mod 5 == 0, titles not in train)\n",
               absl::GetFlag(FLAGS_csv).c_str(), tests.size(),
               absl::GetFlag(FLAGS_id_attribute).c_str());
@@ -353,8 +347,7 @@ int Run() {
       if (confidence[i] < lo || (confidence[i] >= hi && b < 9)) continue;
       ++n;
       sum += confidence[i];
-      std::vector<uint64_t> g = PathOf(parent, gold[i]);
-      right += std::find(g.begin(), g.end(), service[i]) != g.end();
+      right += tree.IsWithin(gold[i], service[i]);
     }
     if (n > 0)
       std::printf("[%.1f, %.1f%s %8.0f %10.3f %10.3f\n", lo, hi, b < 9 ? ")" : "]", n, sum / n,
@@ -364,8 +357,7 @@ int Run() {
   for (size_t i = 0; i < gold.size(); ++i) {
     if (confidence[i] < 0.9) continue;
     ++confident;
-    std::vector<uint64_t> g = PathOf(parent, gold[i]);
-    confident_right += std::find(g.begin(), g.end(), service[i]) != g.end();
+    confident_right += tree.IsWithin(gold[i], service[i]);
   }
   std::printf("confidence >= 0.9: %.0f predictions, %.4f right\n", confident,
               confident > 0 ? confident_right / confident : 0.0);

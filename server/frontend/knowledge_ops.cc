@@ -73,10 +73,10 @@ ScanEdgeSpec Edge(v1::EdgeType type, v1::Direction dir, uint32_t limit) {
   return spec;
 }
 
-// Calls `fn` for every entity of `type` on every partition, a page at a time; `on_partition`
-// after each partition (for progress).
-absl::Status ScanAll(const Router& router, v1::EntityType type,
-                     const std::vector<ScanEdgeSpec>& edges,
+// Calls `fn` for every entity of `type` on every partition, a page at a time, each page's
+// call with `options()`; `on_partition` after each partition (for progress).
+absl::Status ScanAll(const Router& router, const std::function<CallOptions()>& options,
+                     v1::EntityType type, const std::vector<ScanEdgeSpec>& edges,
                      const std::function<absl::Status(const ScannedEntity&)>& fn,
                      const std::function<void(uint32_t)>& on_partition = nullptr) {
   for (uint32_t p = 0; p < router.partition_count(); ++p) {
@@ -91,7 +91,7 @@ absl::Status ScanAll(const Router& router, v1::EntityType type,
       for (const ScanEdgeSpec& e : edges) *req.add_edges() = e;
       internal::v1::ScanEntitiesResponse resp;
       absl::Status s =
-          CallPartition(router, p, FreshOptions(), &PartitionClient::ScanEntities, &req, &resp);
+          CallPartition(router, p, options(), &PartitionClient::ScanEntities, &req, &resp);
       if (!s.ok()) {
         return absl::Status(s.code(), absl::StrCat("scanning partition ", p, ": ", s.message()));
       }
@@ -109,9 +109,10 @@ absl::Status ScanAll(const Router& router, v1::EntityType type,
 }
 
 // The taxonomy as the graph has it now: every CATEGORY with its SUBCATEGORY_OF parent.
-absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router) {
+absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router,
+                                                 const std::function<CallOptions()>& options) {
   std::vector<knowledge::CategoryRecord> records;
-  absl::Status s = ScanAll(router, v1::CATEGORY, {Edge(v1::SUBCATEGORY_OF, v1::OUT, 1)},
+  absl::Status s = ScanAll(router, options, v1::CATEGORY, {Edge(v1::SUBCATEGORY_OF, v1::OUT, 1)},
                            [&records](const ScannedEntity& e) {
                              if (records.size() >= kMaxCategories) {
                                return absl::ResourceExhaustedError(absl::StrCat(
@@ -125,20 +126,10 @@ absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router) {
   return knowledge::Taxonomy::Build(std::move(records));
 }
 
-// The model line's view of an entity: title, description and other attributes.
-knowledge::ProductInput InputOf(const v1::Entity& e, const std::string& brand) {
-  knowledge::ProductInput in;
-  in.title = e.name();
-  in.brand = brand;
-  for (const auto& [name, value] : e.attributes()) {
-    if (name == "description") {
-      in.description = value;
-    } else {
-      in.attributes.emplace_back(name, value);
-    }
-  }
-  std::sort(in.attributes.begin(), in.attributes.end());
-  return in;
+// A scanned PRODUCT as the categorizer sees it.
+knowledge::ProductInput InputOf(const v1::Entity& e, std::string brand) {
+  return knowledge::StoredProduct(e.name(), {e.attributes().begin(), e.attributes().end()},
+                                  std::move(brand));
 }
 
 // Checks a TrainModels field against its range; 0 keeps the default.
@@ -248,20 +239,21 @@ KnowledgeOps::~KnowledgeOps() {
   if (trainer.joinable()) trainer.join();
 }
 
-void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
-                              v1::CategorizeResponse* resp, Done done) {
+void KnowledgeOps::Queue(std::function<absl::Status()> work, Done done) {
   auto shared = std::make_shared<Done>(std::move(done));
-  if (!queue_.Submit([this, o, &req, resp, shared] { (*shared)(CategorizeNow(o, req, resp)); })) {
+  if (!queue_.Submit([work = std::move(work), shared] { (*shared)(work()); })) {
     (*shared)(absl::ResourceExhaustedError("too many knowledge requests queued; retry"));
   }
 }
 
+void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
+                              v1::CategorizeResponse* resp, Done done) {
+  Queue([this, o, &req, resp] { return CategorizeNow(o, req, resp); }, std::move(done));
+}
+
 void KnowledgeOps::GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyRequest& req,
                                v1::GetTaxonomyResponse* resp, Done done) {
-  auto shared = std::make_shared<Done>(std::move(done));
-  if (!queue_.Submit([this, o, &req, resp, shared] { (*shared)(GetTaxonomyNow(o, req, resp)); })) {
-    (*shared)(absl::ResourceExhaustedError("too many knowledge requests queued; retry"));
-  }
+  Queue([this, o, &req, resp] { return GetTaxonomyNow(o, req, resp); }, std::move(done));
 }
 
 absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
@@ -333,7 +325,6 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
     RunAndWait(&lists, router, o, &PartitionClient::GetNeighbors);
     // Products of every aggregate, categorized together.
     CategorizeScatter products(partitions);
-    std::map<int, std::vector<std::pair<uint32_t, int>>> members;  // item -> (slot p, index)
     for (auto& slot : lists.slots()) {
       for (size_t j = 0; j < slot->items.size(); ++j) {
         int i = slot->items[j];
@@ -356,7 +347,6 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
           ps.req.set_top_k(1);
           ps.req.set_prefer_stored(true);
           ps.items.push_back(i);
-          members[i].emplace_back(p, ps.req.items_size() - 1);
         }
       }
     }
@@ -424,7 +414,7 @@ absl::Status KnowledgeOps::GetTaxonomyNow(const CallOptions& o, const v1::GetTax
   }
   const Router& router = *router_;
   // The whole tree, live: every category with its parent.
-  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router);
+  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router, [&o] { return o; });
   if (!scanned.ok()) return scanned.status();
   const knowledge::Taxonomy& tree = *scanned;
   // Direct product counts, then sums over subtrees.
@@ -568,13 +558,13 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
     progress(m);
   };
   report("scanning the taxonomy", 0.0);
-  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router);
+  absl::StatusOr<knowledge::Taxonomy> scanned = ScanTaxonomy(router, FreshOptions);
   if (!scanned.ok()) return scanned.status();
   auto taxonomy = std::make_shared<const knowledge::Taxonomy>(std::move(*scanned));
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning brands", 0.02);
   absl::flat_hash_map<uint64_t, std::string> brands;
-  s = ScanAll(router, v1::BRAND, {}, [&brands](const ScannedEntity& e) {
+  s = ScanAll(router, FreshOptions, v1::BRAND, {}, [&brands](const ScannedEntity& e) {
     brands[e.entity().key().id()] = e.entity().name();
     return absl::OkStatus();
   });
@@ -583,7 +573,8 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   report("scanning products", 0.04);
   std::vector<knowledge::LabelledProduct> examples;
   s = ScanAll(
-      router, v1::PRODUCT, {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1)},
+      router, FreshOptions, v1::PRODUCT,
+      {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1)},
       [&](const ScannedEntity& e) {
         if (e.edges(0).ids_size() == 0) return absl::OkStatus();  // not labelled
         std::string brand;

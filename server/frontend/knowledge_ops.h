@@ -55,6 +55,9 @@ class KnowledgeOps {
   void TrainModels(const v1::TrainModelsRequest& req, ProgressFn progress, Done finish);
 
  private:
+  // Runs `work` on the work queue and passes its status to `done` (RESOURCE_EXHAUSTED at
+  // once when the queue is full).
+  void Queue(std::function<absl::Status()> work, Done done);
   absl::Status CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
                              v1::CategorizeResponse* resp) const;
   absl::Status GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,

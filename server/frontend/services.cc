@@ -175,28 +175,35 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 }  // namespace
 
-#define KG_RAW_GRAPH_HANDLER(Method, Response)                                                 \
-  grpc::ServerUnaryReactor* GraphServiceImpl::Method(                                          \
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
-    return RawUnary<v1::Method##Request, Response>(                                            \
-        ctx, policy_, req, resp,                                                               \
-        [this](const CallOptions& o, const v1::Method##Request& r, Response* out, Done done) { \
-          absl::Status ready = gate_->Check();                                                 \
-          if (!ready.ok()) return done(ready);                                                 \
-          ops_->Method(o, r, out, std::move(done));                                            \
-        });                                                                                    \
+// A raw unary handler of `Service` calling ops_->Method; `Gate` (a ServingGate*, or
+// nullptr for methods that answer while loading) refuses it with UNAVAILABLE when closed.
+#define KG_RAW_HANDLER(Service, Method, Response, Gate)                                            \
+  grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* ctx,                      \
+                                            const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
+    return RawUnary<v1::Method##Request, Response>(                                                \
+        ctx, policy_, req, resp,                                                                   \
+        [this](const CallOptions& o, const v1::Method##Request& r, Response* out, Done done) {     \
+          const ServingGate* gate = Gate;                                                          \
+          absl::Status ready = gate != nullptr ? gate->Check() : absl::OkStatus();                 \
+          if (!ready.ok()) return done(ready);                                                     \
+          ops_->Method(o, r, out, std::move(done));                                                \
+        });                                                                                        \
   }
 
-KG_RAW_GRAPH_HANDLER(GetEntities, internal::v1::EncodedGetEntitiesResponse)
-KG_RAW_GRAPH_HANDLER(GetNeighbors, internal::v1::EncodedGetNeighborsResponse)
-KG_RAW_GRAPH_HANDLER(UpsertEntities, v1::UpsertEntitiesResponse)
-KG_RAW_GRAPH_HANDLER(DeleteEntities, v1::DeleteEntitiesResponse)
-KG_RAW_GRAPH_HANDLER(UpsertEdges, v1::UpsertEdgesResponse)
-KG_RAW_GRAPH_HANDLER(DeleteEdges, v1::DeleteEdgesResponse)
-KG_RAW_GRAPH_HANDLER(CountNeighbors, v1::CountNeighborsResponse)
-KG_RAW_GRAPH_HANDLER(Traverse, v1::TraverseResponse)
+KG_RAW_HANDLER(GraphServiceImpl, GetEntities, internal::v1::EncodedGetEntitiesResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, GetNeighbors, internal::v1::EncodedGetNeighborsResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, UpsertEntities, v1::UpsertEntitiesResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, DeleteEntities, v1::DeleteEntitiesResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, UpsertEdges, v1::UpsertEdgesResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, DeleteEdges, v1::DeleteEdgesResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, CountNeighbors, v1::CountNeighborsResponse, gate_)
+KG_RAW_HANDLER(GraphServiceImpl, Traverse, v1::TraverseResponse, gate_)
+KG_RAW_HANDLER(AdminServiceImpl, GetClusterInfo, v1::GetClusterInfoResponse, nullptr)
+KG_RAW_HANDLER(AdminServiceImpl, Checkpoint, v1::CheckpointResponse, nullptr)
+KG_RAW_HANDLER(KnowledgeServiceImpl, Categorize, v1::CategorizeResponse, gate_)
+KG_RAW_HANDLER(KnowledgeServiceImpl, GetTaxonomy, v1::GetTaxonomyResponse, gate_)
 
-#undef KG_RAW_GRAPH_HANDLER
+#undef KG_RAW_HANDLER
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* GraphServiceImpl::Import(
     grpc::CallbackServerContext* ctx, grpc::ByteBuffer* resp) {
@@ -206,43 +213,11 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* GraphServiceImpl::Import(
   return new ImportReactor(ops_, o, resp, gate_->Check(), metrics_);
 }
 
-#define KG_RAW_ADMIN_HANDLER(Method)                                                           \
-  grpc::ServerUnaryReactor* AdminServiceImpl::Method(                                          \
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
-    return RawUnary<v1::Method##Request, v1::Method##Response>(                                \
-        ctx, policy_, req, resp,                                                               \
-        [this](const CallOptions& o, const v1::Method##Request& r, v1::Method##Response* out,  \
-               Done done) { ops_->Method(o, r, out, std::move(done)); });                      \
-  }
-
-KG_RAW_ADMIN_HANDLER(GetClusterInfo)
-KG_RAW_ADMIN_HANDLER(Checkpoint)
-
-#undef KG_RAW_ADMIN_HANDLER
-
-#define KG_RAW_KNOWLEDGE_HANDLER(Method)                                                       \
-  grpc::ServerUnaryReactor* KnowledgeServiceImpl::Method(                                      \
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
-    return RawUnary<v1::Method##Request, v1::Method##Response>(                                \
-        ctx, policy_, req, resp,                                                               \
-        [this](const CallOptions& o, const v1::Method##Request& r, v1::Method##Response* out,  \
-               Done done) {                                                                    \
-          absl::Status ready = gate_->Check();                                                 \
-          if (!ready.ok()) return done(ready);                                                 \
-          ops_->Method(o, r, out, std::move(done));                                            \
-        });                                                                                    \
-  }
-
-KG_RAW_KNOWLEDGE_HANDLER(Categorize)
-KG_RAW_KNOWLEDGE_HANDLER(GetTaxonomy)
-
-#undef KG_RAW_KNOWLEDGE_HANDLER
-
 namespace {
 
-// Streams TrainModels progress. The training thread outlives a client that goes away, so
-// what both sides touch lives in a shared State, and the reactor detaches from it in
-// OnDone. Progress messages are thinned to one per 1% or new stage.
+// Streams TrainModels progress. The training thread outlives a call that is cancelled (it
+// ends at once), so what both sides touch lives in a shared State, and the reactor detaches
+// from it in OnDone. Progress messages are thinned to one per 1% or new stage.
 class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   TrainReactor(KnowledgeOps* ops, const grpc::ByteBuffer* request, absl::Status ready)
@@ -265,6 +240,9 @@ class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
   void OnWriteDone(bool ok) override { state_->Written(ok); }
+  // The client went away or the server is stopping: the call ends now; the training goes
+  // on (and is cancelled only when the server stops).
+  void OnCancel() override { state_->Cancelled(); }
   void OnDone() override {
     state_->Detach();
     delete this;
@@ -307,6 +285,14 @@ class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       if (!queue.empty()) queue.pop_front();
       if (!ok) queue.clear();  // the client is gone: nothing more to send
       StartNextLocked();
+    }
+    void Cancelled() {
+      std::lock_guard<std::mutex> lock(mu);
+      if (reactor == nullptr) return;
+      TrainReactor* r = reactor;
+      reactor = nullptr;
+      queue.clear();
+      r->Finish(grpc::Status::CANCELLED);
     }
     void Detach() {
       std::lock_guard<std::mutex> lock(mu);

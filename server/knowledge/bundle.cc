@@ -15,15 +15,6 @@ namespace {
 constexpr absl::string_view kMagic = "KGMODEL\n";
 constexpr uint64_t kFormat = 1;
 
-uint64_t Checksum(absl::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 std::string EncodeMeta(const ModelBundle& b) {
   ByteWriter w;
   w.Bytes(b.version);
@@ -77,7 +68,7 @@ std::string EncodeBundle(const ModelBundle& bundle) {
   }
   w.Bytes("brands");
   w.Bytes(brands.str());
-  uint64_t sum = Checksum(w.str());
+  uint64_t sum = Fnv1a64(w.str());
   char tail[8];
   std::memcpy(tail, &sum, 8);
   w.str().append(tail, 8);
@@ -94,7 +85,7 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
   uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   absl::string_view body = bytes.substr(0, bytes.size() - 8);
-  if (Checksum(body) != stored) return bad("checksum mismatch (the file is damaged)");
+  if (Fnv1a64(body) != stored) return bad("checksum mismatch (the file is damaged)");
   ByteReader r(body.substr(kMagic.size()));
   uint64_t format = 0;
   if (!r.Varint(&format) || format != kFormat) {

@@ -1,5 +1,5 @@
-// ByteWriter / ByteReader: the little binary encoding of the model bundle's sections
-// (varints, length-prefixed strings, little-endian floats). The reader never reads past
+// ByteWriter / ByteReader (and a stable hash): the little binary encoding of the model bundle's
+// sections (varints, length-prefixed strings, little-endian floats). The reader never reads past
 // its input: every method returns false on truncated or malformed bytes.
 #ifndef KG_SERVER_KNOWLEDGE_BYTES_H_
 #define KG_SERVER_KNOWLEDGE_BYTES_H_
@@ -11,6 +11,17 @@
 #include "absl/strings/string_view.h"
 
 namespace kg::knowledge {
+
+// FNV-1a, 64 bits, with the offset basis mixed with `seed` (0: plain FNV-1a): the bundle's
+// checksum and the categorizer's deterministic validation split.
+inline uint64_t Fnv1a64(absl::string_view bytes, uint64_t seed = 0) {
+  uint64_t h = 1469598103934665603ull ^ (seed * 0x9e3779b97f4a7c15ull);
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
 
 class ByteWriter {
  public:

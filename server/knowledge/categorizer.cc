@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "server/knowledge/bytes.h"
 #include "server/knowledge/text.h"
 
@@ -28,16 +29,6 @@ constexpr char kLabelPrefix[] = "__label__";
 constexpr size_t kMaxDescriptionTokens = 64;
 constexpr int kEncodingVersion = 3;
 constexpr size_t kNeighbors = 10;
-
-// A stable 64-bit hash of a string (FNV-1a), for the deterministic validation split.
-uint64_t Fnv1a(absl::string_view s, uint64_t seed) {
-  uint64_t h = 1469598103934665603ull ^ (seed * 0x9e3779b97f4a7c15ull);
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // A token without spaces for a phrase: "hot wheels" -> "hot_wheels".
 std::string Joined(absl::string_view text) {
@@ -62,12 +53,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// The first `n` levels of a path (all of it when shorter).
-bool SamePrefix(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t n) {
-  size_t la = std::min(a.size(), n), lb = std::min(b.size(), n);
-  return la == lb && std::equal(a.begin(), a.begin() + la, b.begin());
-}
 
 // Pool-adjacent-violators: a non-decreasing step function fitted to (x, y) pairs. Returns
 // the upper x of each step and its value.
@@ -99,23 +84,44 @@ void Isotonic(std::vector<std::pair<double, double>> points, std::vector<double>
 
 }  // namespace
 
+ProductInput StoredProduct(std::string name,
+                           std::vector<std::pair<std::string, std::string>> attributes,
+                           std::string brand) {
+  ProductInput in;
+  in.title = std::move(name);
+  in.brand = std::move(brand);
+  for (auto& [key, value] : attributes) {
+    if (key == "description") {
+      in.description = std::move(value);
+    } else {
+      in.attributes.emplace_back(std::move(key), std::move(value));
+    }
+  }
+  std::sort(in.attributes.begin(), in.attributes.end());
+  return in;
+}
+
 Categorizer::Categorizer() : model_(std::make_unique<fasttext::FastText>()) {}
 Categorizer::~Categorizer() = default;
 
-std::string Categorizer::ModelLine(const ProductInput& input) {
-  std::string line = NormalizeText(input.title);
+Categorizer::Prepared Categorizer::Prepare(const ProductInput& input) {
+  Prepared p;
+  std::string title = NormalizeText(input.title);
+  p.brand = Joined(input.brand);
+  p.neighbor_tokens = absl::StrSplit(title, ' ', absl::SkipEmpty());
+  if (!p.brand.empty()) p.neighbor_tokens.push_back("__brand__" + p.brand);
+  p.line = std::move(title);
   std::vector<std::string> desc = Tokenize(input.description);
   if (desc.size() > kMaxDescriptionTokens) desc.resize(kMaxDescriptionTokens);
-  if (!desc.empty()) absl::StrAppend(&line, " ", absl::StrJoin(desc, " "));
-  std::string brand = Joined(input.brand);
-  if (!brand.empty()) absl::StrAppend(&line, " __brand__", brand);
+  if (!desc.empty()) absl::StrAppend(&p.line, " ", absl::StrJoin(desc, " "));
+  if (!p.brand.empty()) absl::StrAppend(&p.line, " __brand__", p.brand);
   for (const auto& [name, value] : input.attributes) {
     std::string n = Joined(name), v = Joined(value);
     if (!n.empty() && !v.empty() && v.size() <= 64) {
-      absl::StrAppend(&line, " __attr__", n, "__", v);
+      absl::StrAppend(&p.line, " __attr__", n, "__", v);
     }
   }
-  return line;
+  return p;
 }
 
 absl::Status Categorizer::IndexLabels(const fasttext::FastText& model,
@@ -148,16 +154,15 @@ std::vector<std::vector<uint64_t>> Categorizer::Ancestors(
   return out;
 }
 
-std::vector<double> Categorizer::FineDistribution(const ProductInput& input) const {
-  std::vector<double> q;
-  if (fine_ == nullptr) return q;
-  q.assign(fine_category_.size(), 0.0);
-  std::istringstream in(ModelLine(input) + "\n");
+std::vector<double> Categorizer::Probabilities(const fasttext::FastText& model, size_t labels,
+                                               const std::string& line) {
+  std::istringstream in(line + "\n");
   std::vector<int32_t> words, unused;
-  fine_->getDictionary()->getLine(in, words, unused);
+  model.getDictionary()->getLine(in, words, unused);
   if (words.empty()) return {};
   fasttext::Predictions predictions;
-  fine_->predict(static_cast<int32_t>(q.size()), words, predictions, 0.0);
+  model.predict(static_cast<int32_t>(labels), words, predictions, 0.0);
+  std::vector<double> q(labels, 0.0);
   for (const auto& [logp, label] : predictions) q[label] = std::exp(logp);
   return q;
 }
@@ -192,32 +197,14 @@ std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
   return out;
 }
 
-std::vector<std::string> Categorizer::NeighborTokens(const ProductInput& input) {
-  std::vector<std::string> tokens = Tokenize(input.title);
-  std::string brand = Joined(input.brand);
-  if (!brand.empty()) tokens.push_back("__brand__" + brand);
-  return tokens;
-}
-
 Categorizer::Evidence Categorizer::Gather(const ProductInput& input) const {
+  Prepared p = Prepare(input);
   Evidence ev;
-  const size_t labels = label_category_.size();
-  ev.text.assign(labels, 0.0);
-  std::istringstream in(ModelLine(input) + "\n");
-  std::vector<int32_t> words, unused;
-  model_->getDictionary()->getLine(in, words, unused);
-  fasttext::Predictions predictions;
-  if (!words.empty()) {
-    model_->predict(static_cast<int32_t>(labels), words, predictions, 0.0);
-  }
-  if (predictions.empty()) {
-    ev.text = label_prior_;  // nothing the model knows: the label prior
-  } else {
-    for (const auto& [logp, label] : predictions) ev.text[label] = std::exp(logp);
-  }
-  ev.near = neighbors_.Query(NeighborTokens(input), kNeighbors);
-  ev.brand = Joined(input.brand);
-  ev.fine = FineDistribution(input);
+  ev.text = Probabilities(*model_, label_category_.size(), p.line);
+  if (ev.text.empty()) ev.text = label_prior_;  // nothing the model knows: the label prior
+  ev.near = neighbors_.Query(p.neighbor_tokens, kNeighbors);
+  ev.brand = std::move(p.brand);
+  if (fine_ != nullptr) ev.fine = Probabilities(*fine_, fine_category_.size(), p.line);
   return ev;
 }
 
@@ -333,7 +320,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
       continue;
     }
     ++categories[e.category];
-    bool held_out = (Fnv1a(NormalizeText(e.input.title), params.seed) % 10000) <
+    bool held_out = (Fnv1a64(NormalizeText(e.input.title), params.seed) % 10000) <
                     static_cast<uint64_t>(params.validation_share * 10000);
     (held_out ? validation : train).push_back(&e);
   }
@@ -380,7 +367,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   {
     std::ofstream coarse(tmp.File("coarse.txt")), fine(tmp.File("fine.txt"));
     for (const LabelledProduct* e : train) {
-      std::string line = ModelLine(e->input);
+      std::string line = Prepare(e->input).line;
       tokens += static_cast<size_t>(std::count(line.begin(), line.end(), ' ')) + 1;
       uint64_t coarse_label = label_of(e->category), fine_label = fine_label_of(e->category);
       needs_fine |= fine_label != coarse_label && t.IsWithin(fine_label, coarse_label);
@@ -466,7 +453,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
     docs.reserve(train.size());
     for (const LabelledProduct* e : train) {
       auto it = label_index.find(label_of(e->category));
-      if (it != label_index.end()) docs.emplace_back(NeighborTokens(e->input), it->second);
+      if (it != label_index.end()) docs.emplace_back(Prepare(e->input).neighbor_tokens, it->second);
     }
     c->neighbors_.Build(docs, labels);
   }
@@ -497,7 +484,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
           auto decided = c->Decide(evidence[i], w, nw, top_down, 1);
           if (decided.empty()) continue;
           std::vector<uint64_t> path = t.PathTo(decided[0].first);
-          for (int d = 0; d < 3; ++d) ch.depth[d] += SamePrefix(path, gold_paths[i], d + 1);
+          for (int d = 0; d < 3; ++d) ch.depth[d] += SameFirstLevels(path, gold_paths[i], d + 1);
           ch.leaf += decided[0].first == validation[i]->category;
         }
         ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];

@@ -45,6 +45,13 @@ struct ProductInput {
   std::vector<std::pair<std::string, std::string>> attributes;
 };
 
+// A product stored in the graph as the models see it, for training and serving alike: its
+// name as the title, its "description" attribute, its other attributes (sorted by name) and
+// its brand's name.
+ProductInput StoredProduct(std::string name,
+                           std::vector<std::pair<std::string, std::string>> attributes,
+                           std::string brand);
+
 struct LabelledProduct {
   ProductInput input;
   uint64_t category = 0;  // the category the product is IN_CATEGORY of
@@ -124,8 +131,18 @@ class Categorizer {
 
  private:
   Categorizer();
-  // The model's line for a product: normalised tokens plus brand and attribute tokens.
-  static std::string ModelLine(const ProductInput& input);
+  // A product normalised once: the text models' line (title and description tokens, brand
+  // and attribute tokens), the neighbour index's tokens (title and brand), the brand.
+  struct Prepared {
+    std::string line;
+    std::vector<std::string> neighbor_tokens;
+    std::string brand;
+  };
+  static Prepared Prepare(const ProductInput& input);
+  // A text model's probability of each of its `labels` for a line; empty when the model
+  // knows none of its words.
+  static std::vector<double> Probabilities(const fasttext::FastText& model, size_t labels,
+                                           const std::string& line);
   // Probabilities over labels (index = fastText label index), with the brand prior.
   // What the models say of a product, before the tuned weights combine it.
   struct Evidence {
@@ -138,13 +155,10 @@ class Categorizer {
   // The coarse labels' probabilities with the nearest products and the brand prior mixed in.
   std::vector<double> Mix(const Evidence& evidence, double brand_weight,
                           double neighbor_weight) const;
-  // The tokens the neighbour index knows a product by.
-  static std::vector<std::string> NeighborTokens(const ProductInput& input);
+
   // The decoded best label and the ranking of the rest.
   std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
                                            int top_k) const;
-  // The fine model's probabilities for a product (empty without a fine model).
-  std::vector<double> FineDistribution(const ProductInput& input) const;
   // The deepest category under `category` the fine model prefers (or `category` itself),
   // and its share of the fine model's probability within the subtree.
   std::pair<uint64_t, double> Refine(uint64_t category, const std::vector<double>& fine) const;

@@ -109,4 +109,9 @@ absl::StatusOr<Taxonomy> Taxonomy::Decode(absl::string_view bytes) {
   return Build(std::move(records));
 }
 
+bool SameFirstLevels(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t n) {
+  size_t la = std::min(a.size(), n), lb = std::min(b.size(), n);
+  return la == lb && std::equal(a.begin(), a.begin() + la, b.begin());
+}
+
 }  // namespace kg::knowledge

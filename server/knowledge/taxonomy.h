@@ -67,6 +67,10 @@ class Taxonomy {
   size_t cut_cycles_ = 0;
 };
 
+// Whether two root-first paths agree on their first `n` levels (the whole path when it is
+// shorter): top-1 "accuracy at depth n".
+bool SameFirstLevels(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, size_t n);
+
 }  // namespace kg::knowledge
 
 #endif  // KG_SERVER_KNOWLEDGE_TAXONOMY_H_

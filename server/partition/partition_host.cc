@@ -567,13 +567,11 @@ absl::Status PartitionHost::ScanEntities(const internal::v1::ScanEntitiesRequest
   std::vector<uint64_t> ids;
   bool more = false;
   while (stripe < graph.stripe_count() && ids.size() < req.limit()) {
-    size_t before = ids.size();
     more = graph.ScanEntityIds(type, stripe, after, req.limit() - ids.size(), &ids);
     if (more) {
       after = ids.back();
       break;
     }
-    (void)before;
     ++stripe;
     after = 0;
   }
@@ -630,14 +628,7 @@ absl::Status PartitionHost::Categorize(const internal::v1::CategorizeRequest& re
       }
       if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
       bool found = s.ok() && part->graph.ReadEntity(key, [&](const EntityData& data) {
-        input.title = data.name;
-        for (const auto& [name, value] : data.attributes) {
-          if (name == "description") {
-            input.description = value;
-          } else {
-            input.attributes.emplace_back(name, value);
-          }
-        }
+        input = knowledge::StoredProduct(data.name, data.attributes, "");
       });
       if (s.ok() && !found) {
         s = absl::NotFoundError(absl::StrCat(field, ": PRODUCT:", key.id, " not found"));

@@ -87,9 +87,6 @@ class PartitionHost {
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);
 
-  // The server's model bundle (kept under <data_dir>/models when durable).
-  ModelHost& models() { return *models_; }
-
   // Writes: `done` runs once the write is durable (at once in memory), possibly on the
   // store's commit thread; it must not block.
   void UpsertEntities(const internal::v1::UpsertEntitiesRequest& req,

@@ -245,8 +245,8 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::
   options.create_if_missing = create;
   options.error_if_exists = create;
   options.paranoid_checks = true;
-  // The MANIFEST records every log file, and the size of each closed one: a deleted or
-  // shortened log is refused by name.
+  // RocksDB also records its log files in the MANIFEST (with the size of each closed one)
+  // and checks them on open; missing or emptied live logs are caught by the ACKED check.
   options.track_and_verify_wals_in_manifest = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction(64 << 20);

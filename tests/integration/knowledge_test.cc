@@ -405,8 +405,8 @@ TEST(KnowledgeDurableTest, RestartServesTheSameVersionAndRefusesADamagedBundle) 
   EXPECT_NE(server.ReadLog().find(bundle), std::string::npos) << server.LogTail();
 }
 
-// SIGTERM while a training runs: the training is cancelled and the server exits 0 within
-// its drain timeout.
+// While a training runs a second one is refused (ABORTED); SIGTERM then cancels it and the
+// server exits 0 within its drain timeout.
 TEST(KnowledgeLifecycleTest, SigtermDuringTrainingExitsPromptly) {
   TempDir dir;
   ServerProcess server("training", dir.path());
@@ -420,6 +420,7 @@ TEST(KnowledgeLifecycleTest, SigtermDuringTrainingExitsPromptly) {
   SetDeadline(&ctx, Millis(60000));
   v1::TrainModelsRequest req;
   req.set_epoch(200);
+  req.set_dim(300);  // many seconds of training, unless cancelled
   auto stream = admin->TrainModels(&ctx, req);
   v1::TrainModelsProgress m;
   bool training = false;
@@ -427,6 +428,17 @@ TEST(KnowledgeLifecycleTest, SigtermDuringTrainingExitsPromptly) {
     training = m.stage().find("text model") != std::string::npos;
   }
   ASSERT_TRUE(training) << "never saw the text model training";
+  // One training at a time: a second call meanwhile is refused.
+  {
+    grpc::ClientContext second_ctx;
+    SetDeadline(&second_ctx);
+    auto second = admin->TrainModels(&second_ctx, v1::TrainModelsRequest());
+    v1::TrainModelsProgress ignored;
+    while (second->Read(&ignored)) {
+    }
+    grpc::Status refused = second->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED) << refused.error_message();
+  }
   const auto start = std::chrono::steady_clock::now();
   server.Signal(SIGTERM);
   auto code = server.WaitExit(Millis(10000));

@@ -46,6 +46,7 @@
 #include "absl/time/time.h"
 #include "client/cpp/client.h"
 #include "client/importer/record_reader.h"
+#include "google/protobuf/text_format.h"
 #include "server/knowledge/taxonomy.h"
 #include "server/knowledge/text.h"
 
@@ -58,6 +59,12 @@ ABSL_FLAG(int32_t, baseline_epoch, 25, "baseline fastText: epochs");
 ABSL_FLAG(double, baseline_lr, 0.5, "baseline fastText: learning rate");
 ABSL_FLAG(int32_t, baseline_word_ngrams, 2, "baseline fastText: word n-grams");
 ABSL_FLAG(bool, skip_import, false, "the server already holds the training part (re-scoring)");
+ABSL_FLAG(std::string, train_request, "",
+          "TrainModels settings in protobuf text format, e.g. \"epoch: 30 dim: 100\" (default: "
+          "the service's defaults)");
+ABSL_FLAG(bool, validation_only, false,
+          "tuning: import and train, print the validation figures TrainModels reports (its "
+          "held-out slice of the training part), never touch the test part");
 
 namespace kg {
 namespace {
@@ -242,16 +249,27 @@ int Run() {
   // 4. Train, then categorize the test products through the API.
   absl::Time start = absl::Now();
   double last_fraction = -1;
-  auto trained = (*client)->TrainModels(v1::TrainModelsRequest(), 7200000,
-                                        [&](const v1::TrainModelsProgress& m) {
-                                          if (m.fraction() >= last_fraction + 0.1 || m.done()) {
-                                            std::fprintf(stderr, "kg_eval: train %3.0f%% %s\n",
-                                                         100 * m.fraction(), m.stage().c_str());
-                                            last_fraction = m.fraction();
-                                          }
-                                        });
+  v1::TrainModelsRequest train_request;
+  if (!google::protobuf::TextFormat::ParseFromString(absl::GetFlag(FLAGS_train_request),
+                                                     &train_request)) {
+    return Fail("--train_request", absl::InvalidArgumentError("not a kg.v1.TrainModelsRequest"));
+  }
+  auto trained =
+      (*client)->TrainModels(train_request, 7200000, [&](const v1::TrainModelsProgress& m) {
+        if (m.fraction() >= last_fraction + 0.1 || m.done()) {
+          std::fprintf(stderr, "kg_eval: train %3.0f%% %s\n", 100 * m.fraction(),
+                       m.stage().c_str());
+          last_fraction = m.fraction();
+        }
+      });
   if (!trained.ok()) return Fail("TrainModels", trained.status());
   const double train_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (absl::GetFlag(FLAGS_validation_only)) {
+    std::printf("model %s: TrainModels %.1f s; validation figures (the test part untouched):\n%s",
+                trained->model_version().c_str(), train_seconds,
+                trained->categorizer().DebugString().c_str());
+    return 0;
+  }
   std::vector<uint64_t> gold, service, baseline;
   std::vector<double> confidence;
   std::vector<const Product*> tests;
@@ -371,7 +389,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Scores KnowledgeService.Categorize on a CSV catalog through the public API, with a "
       "plain fastText baseline in the same run.\n"
-      "  kg_eval --addr=HOST:PORT --csv=FILE --mapping=FILE [--id_attribute=uniq_id]");
+      "  kg_eval --addr=HOST:PORT --csv=FILE --mapping=FILE [--id_attribute=uniq_id]\n"
+      "  tuning: add --validation_only [--train_request='epoch: 30'] [--skip_import]");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_csv).empty() || absl::GetFlag(FLAGS_mapping).empty()) {
     std::cerr << "kg_eval: --csv and --mapping are required (see --help)\n";

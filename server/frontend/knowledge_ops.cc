@@ -169,8 +169,8 @@ absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
   if (item.has_key()) {
     absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
     if (!s.ok()) return s;
-    v1::EdgeType edge;
-    v1::Direction dir;
+    v1::EdgeType edge{};
+    v1::Direction dir{};
     if (item.key().type() != v1::PRODUCT && !MixEdge(item.key().type(), &edge, &dir)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
@@ -225,7 +225,34 @@ absl::Status Collect(CategorizeScatter* scatter, std::vector<v1::CategorizeResul
   return absl::OkStatus();
 }
 
+// The reply's model version: UNAVAILABLE when partitions answered with different ones.
+absl::Status SetVersion(const std::set<std::string>& versions, v1::CategorizeResponse* resp) {
+  if (versions.size() > 1) {
+    return absl::UnavailableError(
+        "partition servers answered with different model versions (a bundle is being "
+        "installed); retry");
+  }
+  if (!versions.empty()) resp->set_model_version(*versions.begin());
+  return absl::OkStatus();
+}
+
+// Whether a request has MERCHANT / INFLUENCER / CONTENT keys (aggregates).
+bool HasAggregates(const v1::CategorizeRequest& req) {
+  for (const v1::KnowledgeItem& item : req.items()) {
+    if (item.has_key() && item.key().type() != v1::PRODUCT) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+struct KnowledgeOps::CategorizePlan {
+  explicit CategorizePlan(uint32_t partitions) : scatter(partitions) {}
+  std::vector<v1::CategorizeResult*> results;
+  CategorizeScatter scatter;
+  std::vector<int> mixes;
+  std::set<std::string> versions;
+};
 
 KnowledgeOps::KnowledgeOps(const Router* router) : router_(router), queue_(8, 256) {}
 
@@ -248,7 +275,28 @@ void KnowledgeOps::Queue(std::function<absl::Status()> work, Done done) {
 
 void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,
                               v1::CategorizeResponse* resp, Done done) {
+  if (!HasAggregates(req)) {
+    CategorizeDirect(o, req, resp, std::move(done));
+    return;
+  }
   Queue([this, o, &req, resp] { return CategorizeNow(o, req, resp); }, std::move(done));
+}
+
+void KnowledgeOps::CategorizeDirect(const CallOptions& o, const v1::CategorizeRequest& req,
+                                    v1::CategorizeResponse* resp, Done done) const {
+  auto plan = std::make_shared<CategorizePlan>(router_->partition_count());
+  absl::Status s = PlanCategorize(o, req, resp, plan.get());
+  if (!s.ok() || plan->scatter.slots().empty()) {
+    done(s);
+    return;
+  }
+  CategorizePlan* p = plan.get();
+  p->scatter.Run(*router_, o, &PartitionClient::Categorize,
+                 [plan = std::move(plan), resp, done = std::move(done)] {
+                   absl::Status collected =
+                       Collect(&plan->scatter, &plan->results, &plan->versions);
+                   done(collected.ok() ? SetVersion(plan->versions, resp) : collected);
+                 });
 }
 
 void KnowledgeOps::GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyRequest& req,
@@ -256,8 +304,9 @@ void KnowledgeOps::GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyReques
   Queue([this, o, &req, resp] { return GetTaxonomyNow(o, req, resp); }, std::move(done));
 }
 
-absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
-                                         v1::CategorizeResponse* resp) const {
+absl::Status KnowledgeOps::PlanCategorize(const CallOptions& o, const v1::CategorizeRequest& req,
+                                          v1::CategorizeResponse* resp,
+                                          CategorizePlan* plan) const {
   absl::Status s = CheckDeadline(o);
   if (!s.ok()) return s;
   if (req.items_size() < 1 || req.items_size() > kMaxKnowledgeItems) {
@@ -270,37 +319,46 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
   }
   const Router& router = *router_;
   const uint32_t partitions = router.partition_count();
-  std::vector<v1::CategorizeResult*> results;
-  for (int i = 0; i < req.items_size(); ++i) results.push_back(resp->add_results());
-  CategorizeScatter scatter(partitions);
-  std::vector<int> mixes;
+  for (int i = 0; i < req.items_size(); ++i) plan->results.push_back(resp->add_results());
   uint32_t next = next_partition_.fetch_add(static_cast<uint32_t>(req.items_size()));
   for (int i = 0; i < req.items_size(); ++i) {
     const v1::KnowledgeItem& item = req.items(i);
     absl::Status item_ok = CheckItem(item, i);
     if (!item_ok.ok()) {
-      SetItemStatus(item_ok, results[i]->mutable_status());
+      SetItemStatus(item_ok, plan->results[i]->mutable_status());
       continue;
     }
     uint32_t p;
     if (item.has_key()) {
       if (item.key().type() != v1::PRODUCT) {
-        mixes.push_back(i);
+        plan->mixes.push_back(i);
         continue;
       }
       p = router.PartitionOf(KeyFromProto(item.key()));
     } else {
       p = (next + static_cast<uint32_t>(i)) % partitions;
     }
-    auto& slot = scatter.At(p);
+    auto& slot = plan->scatter.At(p);
     *slot.req.add_items() = item;
     slot.req.set_top_k(req.top_k());
     slot.items.push_back(i);
   }
-  std::set<std::string> versions;
-  if (!scatter.slots().empty()) {
-    RunAndWait(&scatter, router, o, &PartitionClient::Categorize);
-    s = Collect(&scatter, &results, &versions);
+  return absl::OkStatus();
+}
+
+absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
+                                         v1::CategorizeResponse* resp) const {
+  const Router& router = *router_;
+  const uint32_t partitions = router.partition_count();
+  CategorizePlan plan(partitions);
+  absl::Status s = PlanCategorize(o, req, resp, &plan);
+  if (!s.ok()) return s;
+  std::vector<v1::CategorizeResult*>& results = plan.results;
+  std::vector<int>& mixes = plan.mixes;
+  std::set<std::string>& versions = plan.versions;
+  if (!plan.scatter.slots().empty()) {
+    RunAndWait(&plan.scatter, router, o, &PartitionClient::Categorize);
+    s = Collect(&plan.scatter, &results, &versions);
     if (!s.ok()) return s;
   }
 
@@ -311,8 +369,8 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
     Lists lists(partitions);
     for (int i : mixes) {
       const v1::EntityKey& key = req.items(i).key();
-      v1::EdgeType edge;
-      v1::Direction dir;
+      v1::EdgeType edge{};
+      v1::Direction dir{};
       MixEdge(key.type(), &edge, &dir);
       auto& slot = lists.At(router.PartitionOf(KeyFromProto(key)));
       internal::v1::NeighborQuery* q = slot.req.add_queries();
@@ -388,13 +446,7 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
       }
     }
   }
-  if (versions.size() > 1) {
-    return absl::UnavailableError(
-        "partition servers answered with different model versions (a bundle is being "
-        "installed); retry");
-  }
-  if (!versions.empty()) resp->set_model_version(*versions.begin());
-  return absl::OkStatus();
+  return SetVersion(versions, resp);
 }
 
 absl::Status KnowledgeOps::GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,

@@ -58,6 +58,16 @@ class KnowledgeOps {
   // Runs `work` on the work queue and passes its status to `done` (RESOURCE_EXHAUSTED at
   // once when the queue is full).
   void Queue(std::function<absl::Status()> work, Done done);
+  // A Categorize request checked and split: its product and text items grouped per
+  // partition, its MERCHANT / INFLUENCER / CONTENT keys (answered by aggregation).
+  struct CategorizePlan;
+  absl::Status PlanCategorize(const CallOptions& o, const v1::CategorizeRequest& req,
+                              v1::CategorizeResponse* resp, CategorizePlan* plan) const;
+  // Products and texts only: the partition calls run without the work queue, and `done`
+  // runs on the thread of the last reply (inline when every partition is local).
+  void CategorizeDirect(const CallOptions& o, const v1::CategorizeRequest& req,
+                        v1::CategorizeResponse* resp, Done done) const;
+  // With aggregates: dependent partition calls, waited for on the work queue.
   absl::Status CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
                              v1::CategorizeResponse* resp) const;
   absl::Status GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,

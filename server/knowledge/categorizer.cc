@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -101,7 +102,7 @@ ProductInput StoredProduct(std::string name,
   return in;
 }
 
-Categorizer::Categorizer() : model_(std::make_unique<fasttext::FastText>()) {}
+Categorizer::Categorizer() { model_.fasttext = std::make_unique<fasttext::FastText>(); }
 Categorizer::~Categorizer() = default;
 
 Categorizer::Prepared Categorizer::Prepare(const ProductInput& input) {
@@ -142,47 +143,138 @@ absl::Status Categorizer::IndexLabels(const fasttext::FastText& model,
   return absl::OkStatus();
 }
 
-std::vector<std::vector<uint64_t>> Categorizer::Ancestors(
-    const std::vector<uint64_t>& labels) const {
-  std::vector<std::vector<uint64_t>> out;
-  out.reserve(labels.size());
-  for (uint64_t c : labels) {
-    std::vector<uint64_t> up;
-    for (uint64_t a = c; a != 0; a = taxonomy_->parent(a)) up.push_back(a);
-    out.push_back(std::move(up));
-  }
-  return out;
+void Categorizer::TextModel::Bind() {
+  input = fasttext->getInputMatrix();
+  output = fasttext->getOutputMatrix();
 }
 
-std::vector<double> Categorizer::Probabilities(const fasttext::FastText& model, size_t labels,
-                                               const std::string& line) {
+std::vector<int32_t> Categorizer::TextModel::Rows(const std::string& line) const {
   std::istringstream in(line + "\n");
-  std::vector<int32_t> words, unused;
-  model.getDictionary()->getLine(in, words, unused);
-  if (words.empty()) return {};
-  fasttext::Predictions predictions;
-  model.predict(static_cast<int32_t>(labels), words, predictions, 0.0);
-  std::vector<double> q(labels, 0.0);
-  for (const auto& [logp, label] : predictions) q[label] = std::exp(logp);
-  return q;
+  std::vector<int32_t> rows, unused;
+  fasttext->getDictionary()->getLine(in, rows, unused);
+  return rows;
 }
 
-std::pair<uint64_t, double> Categorizer::Refine(uint64_t category,
-                                                const std::vector<double>& fine) const {
-  uint64_t best = category;
-  double best_q = 0, within = 0;
-  for (size_t l = 0; l < fine.size(); ++l) {
-    uint64_t c = fine_category_[l];
-    const std::vector<uint64_t>& up = fine_ancestors_[l];
-    if (std::find(up.begin(), up.end(), category) == up.end()) continue;
-    within += fine[l];
-    if (fine[l] > best_q) {
-      best_q = fine[l];
-      best = c;
+std::vector<float> Categorizer::TextModel::Hidden(const std::vector<int32_t>& rows) const {
+  std::vector<float> hidden;
+  if (rows.empty()) return hidden;
+  const int64_t dim = input->cols();
+  hidden.assign(static_cast<size_t>(dim), 0.0f);
+  for (int32_t w : rows) {
+    const float* row = input->data() + static_cast<int64_t>(w) * dim;
+    for (int64_t j = 0; j < dim; ++j) hidden[j] += row[j];
+  }
+  const float scale = 1.0f / static_cast<float>(rows.size());
+  for (float& v : hidden) v *= scale;
+  return hidden;
+}
+
+namespace {
+
+// The dot product of a matrix row and a vector (four partial sums, so it vectorises).
+float DotRow(const fasttext::DenseMatrix& m, int64_t row, const std::vector<float>& v) {
+  const int64_t dim = m.cols();
+  const float* r = m.data() + row * dim;
+  float s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= dim; j += 4) {
+    for (int k = 0; k < 4; ++k) s[k] += r[j + k] * v[j + k];
+  }
+  for (; j < dim; ++j) s[0] += r[j] * v[j];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// Softmax of logits, in place.
+void SoftmaxInPlace(std::vector<double>* z) {
+  if (z->empty()) return;
+  const double top = *std::max_element(z->begin(), z->end());
+  double sum = 0;
+  for (double& v : *z) sum += (v = std::exp(v - top));
+  for (double& v : *z) v /= sum;
+}
+
+}  // namespace
+
+std::vector<double> Categorizer::TextModel::Softmax(const std::vector<float>& hidden) const {
+  std::vector<double> z(static_cast<size_t>(output->rows()));
+  for (size_t l = 0; l < z.size(); ++l) z[l] = DotRow(*output, static_cast<int64_t>(l), hidden);
+  SoftmaxInPlace(&z);
+  return z;
+}
+
+std::vector<double> Categorizer::TextModel::Softmax(const std::vector<float>& hidden,
+                                                    const std::vector<int>& subset) const {
+  std::vector<double> z(subset.size());
+  for (size_t i = 0; i < subset.size(); ++i) z[i] = DotRow(*output, subset[i], hidden);
+  SoftmaxInPlace(&z);
+  return z;
+}
+
+void Categorizer::Index() {
+  const Taxonomy& t = *taxonomy_;
+  absl::flat_hash_map<uint64_t, int> node_of;
+  auto node = [&](uint64_t category) {
+    auto [it, added] = node_of.emplace(category, static_cast<int>(node_label_.size()));
+    if (added) {
+      node_label_.push_back(-1);
+      node_children_.emplace_back();
+    }
+    return it->second;
+  };
+  label_nodes_.assign(label_category_.size(), {});
+  for (size_t l = 0; l < label_category_.size(); ++l) {
+    int below = -1;
+    for (uint64_t a = label_category_[l]; a != 0; a = t.parent(a)) {
+      const size_t before = node_label_.size();
+      const int n = node(a);
+      const bool added = node_label_.size() > before;
+      if (a == label_category_[l]) node_label_[n] = static_cast<int>(l);
+      if (below >= 0 && std::find(node_children_[n].begin(), node_children_[n].end(), below) ==
+                            node_children_[n].end()) {
+        node_children_[n].push_back(below);
+      }
+      if (added && t.parent(a) == 0) root_nodes_.push_back(n);
+      label_nodes_[l].push_back(n);
+      below = n;
     }
   }
-  if (within <= 0) return {category, 1.0};
-  return {best, best_q / within};
+  fine_row_.clear();
+  if (has_fine()) {
+    auto coarse = model_.fasttext->getDictionary(), fine = fine_.fasttext->getDictionary();
+    const int64_t words = coarse->nwords();
+    if (fine->nwords() == words && fine_.input->rows() == model_.input->rows()) {
+      fine_row_.resize(static_cast<size_t>(model_.input->rows()));
+      for (int64_t r = 0; r < model_.input->rows(); ++r) {
+        fine_row_[r] = r < words ? fine->getId(coarse->getWord(static_cast<int32_t>(r)))
+                                 : static_cast<int32_t>(r);  // a bucket: the same row
+        if (fine_row_[r] < 0) {  // another vocabulary: each model reads the line
+          fine_row_.clear();
+          break;
+        }
+      }
+    }
+  }
+  fine_within_.assign(label_category_.size(), {});
+  for (size_t f = 0; f < fine_category_.size(); ++f) {
+    for (uint64_t a = fine_category_[f]; a != 0; a = t.parent(a)) {
+      auto it = node_of.find(a);
+      if (it != node_of.end() && node_label_[it->second] >= 0) {
+        fine_within_[node_label_[it->second]].push_back(static_cast<int>(f));
+      }
+    }
+  }
+}
+
+std::pair<uint64_t, double> Categorizer::Refine(int label, const std::vector<float>& fine) const {
+  const uint64_t category = label_category_[label];
+  const std::vector<int>& within = fine_within_[label];
+  if (fine.empty() || within.empty()) return {category, 1.0};
+  std::vector<double> q = fine_.Softmax(fine, within);
+  size_t best = 0;
+  for (size_t i = 1; i < q.size(); ++i) {
+    if (q[i] > q[best]) best = i;
+  }
+  return {fine_category_[within[best]], q[best]};
 }
 
 std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
@@ -191,7 +283,7 @@ std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
                                                              int top_k) const {
   std::vector<std::pair<uint64_t, double>> out;
   for (const auto& [label, raw] : Rank(Mix(ev, brand_weight, neighbor_weight), top_down, top_k)) {
-    auto [category, share] = Refine(label_category_[label], ev.fine);
+    auto [category, share] = Refine(label, ev.fine);
     out.emplace_back(category, raw * share);
   }
   return out;
@@ -200,11 +292,19 @@ std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
 Categorizer::Evidence Categorizer::Gather(const ProductInput& input) const {
   Prepared p = Prepare(input);
   Evidence ev;
-  ev.text = Probabilities(*model_, label_category_.size(), p.line);
-  if (ev.text.empty()) ev.text = label_prior_;  // nothing the model knows: the label prior
+  std::vector<int32_t> rows = model_.Rows(p.line);
+  // Nothing the model knows: the label prior.
+  ev.text = rows.empty() ? label_prior_ : model_.Softmax(model_.Hidden(rows));
   ev.near = neighbors_.Query(p.neighbor_tokens, kNeighbors);
   ev.brand = std::move(p.brand);
-  if (fine_ != nullptr) ev.fine = Probabilities(*fine_, fine_category_.size(), p.line);
+  if (has_fine()) {
+    if (fine_row_.empty()) {
+      rows = fine_.Rows(p.line);
+    } else {
+      for (int32_t& r : rows) r = fine_row_[r];
+    }
+    ev.fine = fine_.Hidden(rows);
+  }
   return ev;
 }
 
@@ -248,35 +348,25 @@ std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>&
   if (top_down && !q.empty()) {
     // Probability mass of every category's subtree, then down from the roots along the
     // heaviest subtree, stopping where the category itself outweighs each child.
-    const Taxonomy& t = *taxonomy_;
-    absl::flat_hash_map<uint64_t, double> mass;
-    absl::flat_hash_map<uint64_t, int> label_of;
+    std::vector<double> mass(node_label_.size(), 0.0);
     for (size_t l = 0; l < q.size(); ++l) {
-      label_of[label_category_[l]] = static_cast<int>(l);
-      for (uint64_t c : label_ancestors_[l]) mass[c] += q[l];
+      for (int n : label_nodes_[l]) mass[n] += q[l];
     }
-    auto heaviest = [&mass](const std::vector<uint64_t>& ids) {
-      uint64_t pick = 0;
-      double m = -1;
-      for (uint64_t id : ids) {
-        auto it = mass.find(id);
-        if (it != mass.end() && it->second > m) {
-          m = it->second;
-          pick = id;
-        }
+    auto heaviest = [&mass](const std::vector<int>& nodes) {
+      int pick = -1;
+      for (int n : nodes) {
+        if (pick < 0 || mass[n] > mass[pick]) pick = n;
       }
-      return std::make_pair(pick, m);
+      return pick;
     };
-    uint64_t at = heaviest(t.roots()).first;
-    while (at != 0) {
-      auto [child, child_mass] = heaviest(t.children(at));
-      auto own = label_of.find(at);
-      double own_q = own == label_of.end() ? -1 : q[own->second];
-      if (child == 0 || own_q >= child_mass) break;
+    int at = heaviest(root_nodes_);
+    while (at >= 0) {
+      const int child = heaviest(node_children_[at]);
+      const int own = node_label_[at];
+      if (child < 0 || (own >= 0 && q[own] >= mass[child])) break;
       at = child;
     }
-    auto chosen = label_of.find(at);
-    if (chosen != label_of.end()) best = chosen->second;
+    if (at >= 0 && node_label_[at] >= 0) best = node_label_[at];
   }
   std::vector<std::pair<int, double>> ranked;
   if (best < 0) return ranked;
@@ -312,17 +402,26 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   c->taxonomy_ = std::move(taxonomy);
   const Taxonomy& t = *c->taxonomy_;
   // The split: by a hash of the normalised title, so duplicates stay on one side.
+  // Validation counts each distinct title once: listings repeated under one title (often
+  // many, in real catalogs) would otherwise dominate the tuning, which is about titles the
+  // models have not seen.
   std::vector<const LabelledProduct*> train, validation;
   absl::flat_hash_map<uint64_t, int> categories;
+  absl::flat_hash_set<std::string> validation_titles;
   for (const LabelledProduct& e : examples) {
-    if (!t.Contains(e.category) || NormalizeText(e.input.title).empty()) {
+    std::string title = NormalizeText(e.input.title);
+    if (!t.Contains(e.category) || title.empty()) {
       ++figures->skipped_examples;
       continue;
     }
     ++categories[e.category];
-    bool held_out = (Fnv1a64(NormalizeText(e.input.title), params.seed) % 10000) <
+    bool held_out = (Fnv1a64(title, params.seed) % 10000) <
                     static_cast<uint64_t>(params.validation_share * 10000);
-    (held_out ? validation : train).push_back(&e);
+    if (!held_out) {
+      train.push_back(&e);
+    } else if (validation_titles.insert(std::move(title)).second) {
+      validation.push_back(&e);
+    }
   }
   if (train.size() + validation.size() < kMinExamples || categories.size() < 2) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -396,15 +495,15 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   const double share = needs_fine ? 0.45 : 0.9;
   try {
     args.input = tmp.File("coarse.txt");
-    c->model_->train(args, [&](float p, float, double, double, int64_t) {
-      if (cancel != nullptr && cancel->load()) c->model_->abort();
+    c->model_.fasttext->train(args, [&](float p, float, double, double, int64_t) {
+      if (cancel != nullptr && cancel->load()) c->model_.fasttext->abort();
       if (progress) progress(share * p, "training the coarse text model");
     });
     if (needs_fine) {
-      c->fine_ = std::make_unique<fasttext::FastText>();
+      c->fine_.fasttext = std::make_unique<fasttext::FastText>();
       args.input = tmp.File("fine.txt");
-      c->fine_->train(args, [&](float p, float, double, double, int64_t) {
-        if (cancel != nullptr && cancel->load()) c->fine_->abort();
+      c->fine_.fasttext->train(args, [&](float p, float, double, double, int64_t) {
+        if (cancel != nullptr && cancel->load()) c->fine_.fasttext->abort();
         if (progress) progress(0.45 + 0.45 * p, "training the fine text model");
       });
     }
@@ -414,14 +513,15 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
     }
     return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
   }
-  if (c->fine_ != nullptr) {
-    absl::Status fine_indexed = c->IndexLabels(*c->fine_, &c->fine_category_);
+  if (c->has_fine()) {
+    absl::Status fine_indexed = c->IndexLabels(*c->fine_.fasttext, &c->fine_category_);
     if (!fine_indexed.ok()) return fine_indexed;
+    c->fine_.Bind();
   }
-  absl::Status indexed = c->IndexLabels(*c->model_, &c->label_category_);
+  absl::Status indexed = c->IndexLabels(*c->model_.fasttext, &c->label_category_);
   if (!indexed.ok()) return indexed;
-  c->label_ancestors_ = c->Ancestors(c->label_category_);
-  c->fine_ancestors_ = c->Ancestors(c->fine_category_);
+  c->model_.Bind();
+  c->Index();
   const size_t labels = c->label_category_.size();
   figures->labels = labels + c->fine_category_.size();
   absl::flat_hash_map<uint64_t, int> label_index;
@@ -541,8 +641,8 @@ std::string Categorizer::Encode() const {
     bytes.assign(std::istreambuf_iterator<char>(in), {});
     return bytes;
   };
-  w.Bytes(save(model_.get()));
-  w.Bytes(save(fine_.get()));
+  w.Bytes(save(model_.fasttext.get()));
+  w.Bytes(save(fine_.fasttext.get()));
   w.Double(brand_weight_);
   w.Varint(top_down_ ? 1 : 0);
   w.Varint(label_prior_.size());
@@ -600,19 +700,20 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
     }
     return absl::OkStatus();
   };
-  absl::Status loaded = load(model, c->model_.get());
+  absl::Status loaded = load(model, c->model_.fasttext.get());
   if (!loaded.ok()) return loaded;
-  absl::Status indexed = c->IndexLabels(*c->model_, &c->label_category_);
+  absl::Status indexed = c->IndexLabels(*c->model_.fasttext, &c->label_category_);
   if (!indexed.ok()) return indexed;
+  c->model_.Bind();
   if (!fine.empty()) {
-    c->fine_ = std::make_unique<fasttext::FastText>();
-    loaded = load(fine, c->fine_.get());
+    c->fine_.fasttext = std::make_unique<fasttext::FastText>();
+    loaded = load(fine, c->fine_.fasttext.get());
     if (!loaded.ok()) return loaded;
-    indexed = c->IndexLabels(*c->fine_, &c->fine_category_);
+    indexed = c->IndexLabels(*c->fine_.fasttext, &c->fine_category_);
     if (!indexed.ok()) return indexed;
+    c->fine_.Bind();
   }
-  c->label_ancestors_ = c->Ancestors(c->label_category_);
-  c->fine_ancestors_ = c->Ancestors(c->fine_category_);
+  c->Index();
   const size_t labels = c->label_category_.size();
   if (!r.Double(&c->brand_weight_) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
     return bad("truncated settings");

@@ -32,8 +32,9 @@
 #include "server/knowledge/taxonomy.h"
 
 namespace fasttext {
+class DenseMatrix;
 class FastText;
-}
+}  // namespace fasttext
 
 namespace kg::knowledge {
 
@@ -131,6 +132,7 @@ class Categorizer {
 
  private:
   Categorizer();
+  bool has_fine() const { return fine_.fasttext != nullptr; }
   // A product normalised once: the text models' line (title and description tokens, brand
   // and attribute tokens), the neighbour index's tokens (title and brand), the brand.
   struct Prepared {
@@ -139,17 +141,29 @@ class Categorizer {
     std::string brand;
   };
   static Prepared Prepare(const ProductInput& input);
-  // A text model's probability of each of its `labels` for a line; empty when the model
-  // knows none of its words.
-  static std::vector<double> Probabilities(const fasttext::FastText& model, size_t labels,
-                                           const std::string& line);
-  // Probabilities over labels (index = fastText label index), with the brand prior.
+  // A fastText softmax classifier read directly (its matrices), so that a prediction
+  // scores only the labels it needs: the hidden vector of a line (the mean of its word and
+  // word n-gram rows), then softmax over all labels or over a subset of them.
+  struct TextModel {
+    std::unique_ptr<fasttext::FastText> fasttext;
+    std::shared_ptr<const fasttext::DenseMatrix> input, output;  // set by Bind()
+    void Bind();
+    // The input rows of a line: its known words and its word n-grams' hash buckets.
+    std::vector<int32_t> Rows(const std::string& line) const;
+    // The mean of the rows (empty for no rows).
+    std::vector<float> Hidden(const std::vector<int32_t>& rows) const;
+    // p(label) for every label.
+    std::vector<double> Softmax(const std::vector<float>& hidden) const;
+    // p(label | label in subset) for each label of `subset`, in its order.
+    std::vector<double> Softmax(const std::vector<float>& hidden,
+                                const std::vector<int>& subset) const;
+  };
   // What the models say of a product, before the tuned weights combine it.
   struct Evidence {
     std::vector<double> text;  // coarse text model, per label
     std::vector<double> near;  // nearest products' labels (empty: none)
     std::string brand;         // normalised brand
-    std::vector<double> fine;  // fine text model (empty without one)
+    std::vector<float> fine;   // fine text model's hidden vector (empty: none)
   };
   Evidence Gather(const ProductInput& input) const;
   // The coarse labels' probabilities with the nearest products and the brand prior mixed in.
@@ -159,24 +173,35 @@ class Categorizer {
   // The decoded best label and the ranking of the rest.
   std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
                                            int top_k) const;
-  // The deepest category under `category` the fine model prefers (or `category` itself),
-  // and its share of the fine model's probability within the subtree.
-  std::pair<uint64_t, double> Refine(uint64_t category, const std::vector<double>& fine) const;
+  // The deepest category under coarse label `label`'s category the fine model prefers (or
+  // that category itself), and its share of the fine model's probability within the
+  // subtree.
+  std::pair<uint64_t, double> Refine(int label, const std::vector<float>& fine) const;
   // Coarse ranking refined: (category, raw score) best first.
   std::vector<std::pair<uint64_t, double>> Decide(const Evidence& evidence, double brand_weight,
                                                   double neighbor_weight, bool top_down,
                                                   int top_k) const;
   double Calibrate(double raw) const;
   absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
-  std::vector<std::vector<uint64_t>> Ancestors(const std::vector<uint64_t>& labels) const;
+  // Precomputes what prediction needs from the labels and the taxonomy (after training or
+  // decoding): the subtree nodes, and the fine labels under each coarse label.
+  void Index();
 
   std::shared_ptr<const Taxonomy> taxonomy_;
-  std::unique_ptr<fasttext::FastText> model_;
-  std::vector<uint64_t> label_category_;      // fastText label index -> category id
-  std::unique_ptr<fasttext::FastText> fine_;  // null when the coarse labels are the finest
+  TextModel model_;
+  std::vector<uint64_t> label_category_;  // fastText label index -> category id
+  TextModel fine_;                        // no fasttext when the coarse labels are the finest
   std::vector<uint64_t> fine_category_;
-  // Each label's category and its ancestors (precomputed for prediction).
-  std::vector<std::vector<uint64_t>> label_ancestors_, fine_ancestors_;
+  // The categories on the coarse labels' paths as dense nodes: each label's node and its
+  // ancestors' (for subtree mass), each node's children and label (-1: none), the roots.
+  std::vector<std::vector<int>> label_nodes_;
+  std::vector<std::vector<int>> node_children_;
+  std::vector<int> node_label_, root_nodes_;
+  // Fine label indices within each coarse label's subtree.
+  std::vector<std::vector<int>> fine_within_;
+  // The fine model's input row of each coarse model row, when both models have the same
+  // vocabulary and buckets (they are trained on the same lines): a line is then read once.
+  std::vector<int32_t> fine_row_;
   // Brand (normalised) -> (label index, count) in the training slice; label totals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int, uint32_t>>> brand_counts_;
   std::vector<double> label_prior_;

@@ -15,6 +15,10 @@ namespace {
 // (their postings would dominate the cost of a query).
 constexpr double kMaxDocumentShare = 0.05;
 constexpr size_t kMinUsefulDf = 50;
+// A query reads at most this many postings (plus those of its rarest token), rarest tokens
+// first: the cost of a query stays bounded however large the catalog grows, and the
+// common tokens it skips weigh least.
+constexpr size_t kMaxPostings = 1024;
 
 }  // namespace
 
@@ -39,13 +43,16 @@ void NeighborIndex::Build(const std::vector<std::pair<std::vector<std::string>, 
 void NeighborIndex::Finish() {
   const double n = static_cast<double>(labels_.size());
   idf_.assign(postings_.size(), 0.0f);
-  norms_.assign(labels_.size(), 0.0f);
+  std::vector<float> norms(labels_.size(), 0.0f);
   for (size_t t = 0; t < postings_.size(); ++t) {
     idf_[t] =
         static_cast<float>(std::log((n + 1) / (static_cast<double>(postings_[t].size()) + 1)) + 1);
-    for (uint32_t d : postings_[t]) norms_[d] += idf_[t] * idf_[t];
+    for (uint32_t d : postings_[t]) norms[d] += idf_[t] * idf_[t];
   }
-  for (float& norm : norms_) norm = std::sqrt(norm);
+  inverse_norms_.resize(norms.size());
+  for (size_t d = 0; d < norms.size(); ++d) {
+    inverse_norms_[d] = norms[d] > 0 ? 1.0f / std::sqrt(norms[d]) : 0.0f;
+  }
 }
 
 std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens, size_t k) const {
@@ -53,33 +60,60 @@ std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens,
   if (labels_.empty()) return dist;
   const size_t max_df =
       std::max(kMinUsefulDf, static_cast<size_t>(kMaxDocumentShare * labels_.size()));
-  absl::flat_hash_map<uint32_t, float> score;
-  absl::flat_hash_set<std::string> seen;
+  // Scores in a per-thread dense array (one slot per document), reset after use.
+  thread_local std::vector<float> score;
+  thread_local std::vector<uint32_t> touched;
+  if (score.size() < labels_.size()) score.assign(labels_.size(), 0.0f);
+  touched.clear();
+  std::vector<std::pair<size_t, uint32_t>> found;  // (document frequency, token)
   double query_norm = 0;
   for (const std::string& t : tokens) {
-    if (!seen.insert(t).second) continue;
     auto it = token_id_.find(t);
     if (it == token_id_.end()) continue;
-    const float w = idf_[it->second];
-    query_norm += static_cast<double>(w) * w;
-    if (postings_[it->second].size() > max_df) continue;
-    for (uint32_t d : postings_[it->second]) score[d] += w * w;
+    const uint32_t id = it->second;
+    if (std::any_of(found.begin(), found.end(), [id](const auto& f) { return f.second == id; })) {
+      continue;
+    }
+    found.emplace_back(postings_[id].size(), id);
+    query_norm += static_cast<double>(idf_[id]) * idf_[id];
   }
-  if (score.empty() || query_norm <= 0) return dist;
-  std::vector<std::pair<double, uint32_t>> ranked;
-  ranked.reserve(score.size());
-  const double qn = std::sqrt(query_norm);
-  for (const auto& [d, s] : score) ranked.emplace_back(s / (qn * norms_[d]), d);
-  size_t top = std::min(k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(),
-                    [](const auto& a, const auto& b) {
-                      return a.first > b.first || (a.first == b.first && a.second < b.second);
-                    });
+  std::sort(found.begin(), found.end());
+  size_t read = 0;
+  for (const auto& [df, id] : found) {
+    if (df > max_df || (read > 0 && read + df > kMaxPostings)) break;
+    read += df;
+    const float w = idf_[id];
+    for (uint32_t d : postings_[id]) {
+      if (score[d] == 0.0f) touched.push_back(d);
+      score[d] += w * w;
+    }
+  }
+  // The k best (cosine, then lower document first) in a heap whose front is the worst
+  // kept. The query's norm scales every cosine alike and the distribution is normalised,
+  // so it is left out.
+  auto before = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  std::vector<std::pair<float, uint32_t>> best;
+  best.reserve(k + 1);
+  for (uint32_t d : touched) {
+    const std::pair<float, uint32_t> candidate(score[d] * inverse_norms_[d], d);
+    score[d] = 0.0f;
+    if (best.size() < k) {
+      best.push_back(candidate);
+      std::push_heap(best.begin(), best.end(), before);
+    } else if (k > 0 && before(candidate, best.front())) {
+      std::pop_heap(best.begin(), best.end(), before);
+      best.back() = candidate;
+      std::push_heap(best.begin(), best.end(), before);
+    }
+  }
+  if (best.empty() || query_norm <= 0) return dist;
   dist.assign(label_count_, 0.0);
   double total = 0;
-  for (size_t i = 0; i < top; ++i) {
-    dist[labels_[ranked[i].second]] += ranked[i].first;
-    total += ranked[i].first;
+  for (const auto& [similarity, d] : best) {
+    dist[labels_[d]] += similarity;
+    total += similarity;
   }
   if (total <= 0) return {};
   for (double& v : dist) v /= total;

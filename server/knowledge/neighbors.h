@@ -37,7 +37,7 @@ class NeighborIndex {
   std::vector<std::vector<uint32_t>> postings_;  // token -> documents
   std::vector<float> idf_;                       // token -> idf
   std::vector<int> labels_;                      // document -> label
-  std::vector<float> norms_;                     // document -> vector length
+  std::vector<float> inverse_norms_;             // document -> 1 / vector length
 };
 
 }  // namespace kg::knowledge

@@ -28,6 +28,23 @@ bool IsTokenChar(utf8proc_int32_t c) {
   }
 }
 
+// Scripts written without spaces between words (Han, kana, Thai, Lao, Khmer, Myanmar):
+// each of their letters is a token of its own (with the marks that follow it), so a title
+// in Chinese or Japanese is not one long token; the text models' word bigrams then see
+// character pairs.
+bool IsUnspaced(utf8proc_int32_t c) {
+  return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F) ||
+         (c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) ||
+         (c >= 0x0E00 && c <= 0x0EFF) || (c >= 0x1780 && c <= 0x17FF) ||
+         (c >= 0x1000 && c <= 0x109F);
+}
+
+bool IsMark(utf8proc_int32_t c) {
+  const utf8proc_category_t cat = utf8proc_category(c);
+  return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC;
+}
+
 }  // namespace
 
 std::string NormalizeText(absl::string_view text) {
@@ -58,17 +75,21 @@ std::string NormalizeText(absl::string_view text) {
   std::string out;
   if (len < 0 || mapped == nullptr) return out;
   out.reserve(static_cast<size_t>(len));
-  bool pending_space = false;
+  bool pending_space = false, after_unspaced = false;
   for (utf8proc_ssize_t i = 0; i < len;) {
     utf8proc_int32_t c = 0;
     utf8proc_ssize_t n = utf8proc_iterate(mapped + i, len - i, &c);
     if (n <= 0) break;
     if (IsTokenChar(c)) {
+      const bool mark = IsMark(c), unspaced = IsUnspaced(c);
+      if (!mark && (unspaced || after_unspaced)) pending_space = true;
+      if (!mark) after_unspaced = unspaced;
       if (pending_space && !out.empty()) out.push_back(' ');
       pending_space = false;
       out.append(reinterpret_cast<const char*>(mapped + i), static_cast<size_t>(n));
     } else {
       pending_space = true;
+      after_unspaced = false;
     }
     i += n;
   }

@@ -33,6 +33,23 @@ TEST(TextTest, NormalizesUnicodeCasePunctuationAndBadBytes) {
   EXPECT_EQ(Tokenize("Hot-Wheels  car"), (std::vector<std::string>{"hot", "wheels", "car"}));
 }
 
+TEST(TextTest, SplitsScriptsWrittenWithoutSpacesIntoLetters) {
+  // Chinese: one token per character, Latin words around it stay whole.
+  EXPECT_EQ(NormalizeText("\xE8\x80\x90\xE5\x85\x8B\xE8\xB7\x91\xE6\xAD\xA5\xE9\x9E\x8B"
+                          "Air Max 90"),
+            "\xE8\x80\x90 \xE5\x85\x8B \xE8\xB7\x91 \xE6\xAD\xA5 \xE9\x9E\x8B air max 90");
+  // Half-width katakana becomes full-width (NFKC), each letter a token.
+  EXPECT_EQ(NormalizeText("\xEF\xBD\xB6\xEF\xBE\x92\xEF\xBE\x97"),
+            "\xE3\x82\xAB \xE3\x83\xA1 \xE3\x83\xA9");
+  // Thai: a vowel mark stays with the letter before it.
+  EXPECT_EQ(NormalizeText("\xE0\xB8\xA3\xE0\xB8\xB5\xE0\xB8\x94"),
+            "\xE0\xB8\xA3\xE0\xB8\xB5 \xE0\xB8\x94");
+  // Spaced scripts are untouched.
+  EXPECT_EQ(NormalizeText("\xD0\x9A\xD1\x80\xD0\xB0\xD1\x81\xD0\xBD\xD1\x8B\xD0\xB9 "
+                          "\xEC\x8B\xA0\xEB\xB0\x9C"),
+            "\xD0\xBA\xD1\x80\xD0\xB0\xD1\x81\xD0\xBD\xD1\x8B\xD0\xB9 \xEC\x8B\xA0\xEB\xB0\x9C");
+}
+
 TEST(NeighborIndexTest, FindsTheNearestLabelsAndRoundTrips) {
   NeighborIndex index;
   index.Build({{{"red", "running", "shoe", "nimbus"}, 0},

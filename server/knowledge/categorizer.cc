@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "server/knowledge/bytes.h"
+#include "server/knowledge/learn.h"
 #include "server/knowledge/text.h"
 
 namespace kg::knowledge {
@@ -54,34 +55,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// Pool-adjacent-violators: a non-decreasing step function fitted to (x, y) pairs. Returns
-// the upper x of each step and its value.
-void Isotonic(std::vector<std::pair<double, double>> points, std::vector<double>* xs,
-              std::vector<double>* ys) {
-  std::sort(points.begin(), points.end());
-  struct Block {
-    double sum, count, max_x;
-  };
-  std::vector<Block> blocks;
-  for (const auto& [x, y] : points) {
-    blocks.push_back({y, 1, x});
-    while (blocks.size() > 1 && blocks[blocks.size() - 2].sum / blocks[blocks.size() - 2].count >=
-                                    blocks.back().sum / blocks.back().count) {
-      Block b = blocks.back();
-      blocks.pop_back();
-      blocks.back().sum += b.sum;
-      blocks.back().count += b.count;
-      blocks.back().max_x = b.max_x;
-    }
-  }
-  xs->clear();
-  ys->clear();
-  for (const Block& b : blocks) {
-    xs->push_back(b.max_x);
-    ys->push_back(b.sum / b.count);
-  }
-}
 
 }  // namespace
 
@@ -378,17 +351,16 @@ std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>&
   return ranked;
 }
 
-double Categorizer::Calibrate(double raw) const {
-  if (calib_x_.empty()) return raw;
-  size_t i = std::lower_bound(calib_x_.begin(), calib_x_.end(), raw) - calib_x_.begin();
-  return calib_y_[std::min(i, calib_y_.size() - 1)];
+std::vector<double> Categorizer::TitleDistribution(absl::string_view title) const {
+  std::vector<int32_t> rows = model_.Rows(NormalizeText(title));
+  return rows.empty() ? label_prior_ : model_.Softmax(model_.Hidden(rows));
 }
 
 std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int top_k) const {
   std::vector<CategoryScore> out;
   for (const auto& [category, raw] :
        Decide(Gather(input), brand_weight_, neighbor_weight_, top_down_, top_k)) {
-    out.push_back({category, Calibrate(raw)});
+    out.push_back({category, calibration_(raw)});
   }
   return out;
 }
@@ -613,7 +585,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
       points.emplace_back(raw, t.IsWithin(validation[i]->category, category) ? 1.0 : 0.0);
     }
   }
-  Isotonic(std::move(points), &c->calib_x_, &c->calib_y_);
+  c->calibration_.Fit(std::move(points));
   for (const LabelledProduct* e : validation) {
     std::vector<CategoryScore> p = c->Predict(e->input, 1);
     if (!p.empty() && p[0].confidence >= 0.9) {
@@ -660,11 +632,7 @@ std::string Categorizer::Encode() const {
       w.Varint(count);
     }
   }
-  w.Varint(calib_x_.size());
-  for (size_t i = 0; i < calib_x_.size(); ++i) {
-    w.Double(calib_x_[i]);
-    w.Double(calib_y_[i]);
-  }
+  calibration_.Encode(&w);
   w.Double(neighbor_weight_);
   w.Bytes(neighbors_.Encode());
   return std::move(w.str());
@@ -735,12 +703,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
       list.emplace_back(static_cast<int>(label), static_cast<uint32_t>(count));
     }
   }
-  if (!r.Varint(&n) || n > bytes.size()) return bad("truncated calibration");
-  c->calib_x_.resize(n);
-  c->calib_y_.resize(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    if (!r.Double(&c->calib_x_[i]) || !r.Double(&c->calib_y_[i])) return bad("calibration");
-  }
+  if (!c->calibration_.Decode(&r, bytes.size())) return bad("calibration");
   absl::string_view index;
   if (!r.Double(&c->neighbor_weight_) || !r.Bytes(&index)) return bad("neighbour index");
   absl::StatusOr<NeighborIndex> neighbors = NeighborIndex::Decode(index);

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/knowledge/learn.h"
 #include "server/knowledge/neighbors.h"
 #include "server/knowledge/taxonomy.h"
 
@@ -124,6 +125,11 @@ class Categorizer {
   std::vector<CategoryScore> Predict(const ProductInput& input, int top_k) const;
 
   const Taxonomy& taxonomy() const { return *taxonomy_; }
+  // The coarse text model's probability of each of its labels for a title alone (the
+  // label prior when it knows none of its words): context for the other models.
+  std::vector<double> TitleDistribution(absl::string_view title) const;
+  size_t coarse_labels() const { return label_category_.size(); }
+  const std::vector<double>& label_prior() const { return label_prior_; }
 
   std::string Encode() const;
   // DATA_LOSS when the bytes are not an encoded categorizer.
@@ -181,7 +187,6 @@ class Categorizer {
   std::vector<std::pair<uint64_t, double>> Decide(const Evidence& evidence, double brand_weight,
                                                   double neighbor_weight, bool top_down,
                                                   int top_k) const;
-  double Calibrate(double raw) const;
   absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
   // Precomputes what prediction needs from the labels and the taxonomy (after training or
   // decoding): the subtree nodes, and the fine labels under each coarse label.
@@ -210,8 +215,8 @@ class Categorizer {
   // The nearest labelled training products (by coarse label) and their weight.
   NeighborIndex neighbors_;
   double neighbor_weight_ = 0;
-  // Isotonic calibration: raw score upper bounds and the calibrated values.
-  std::vector<double> calib_x_, calib_y_;
+  // Raw score -> calibrated confidence (isotonic, on the validation slice).
+  Isotonic calibration_;
 };
 
 }  // namespace kg::knowledge

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace kg::knowledge {
@@ -40,6 +42,8 @@ bool IsUnspaced(utf8proc_int32_t c) {
          (c >= 0x1000 && c <= 0x109F);
 }
 
+bool IsTradeMark(utf8proc_int32_t c) { return c == 0x2122 || c == 0x2120; }
+
 bool IsMark(utf8proc_int32_t c) {
   const utf8proc_category_t cat = utf8proc_category(c);
   return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC;
@@ -60,6 +64,12 @@ std::string NormalizeText(absl::string_view text) {
       valid.push_back(' ');
       ++p;
       --left;
+      continue;
+    }
+    if (IsTradeMark(c)) {
+      valid.push_back(' ');
+      p += n;
+      left -= n;
       continue;
     }
     valid.append(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
@@ -99,6 +109,55 @@ std::string NormalizeText(absl::string_view text) {
 
 std::vector<std::string> Tokenize(absl::string_view text) {
   return absl::StrSplit(NormalizeText(text), ' ', absl::SkipEmpty());
+}
+
+std::vector<TokenSpan> TokenSpans(absl::string_view text) {
+  std::vector<TokenSpan> out;
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  const size_t size = text.size();
+  size_t start = 0;
+  bool in_token = false, after_unspaced = false, ascii = true;
+  auto close = [&](size_t end) {
+    if (!in_token) return;
+    in_token = false;
+    TokenSpan t;
+    t.start = start;
+    t.end = end;
+    if (ascii) {
+      t.text = std::string(text.substr(start, end - start));
+      for (char& ch : t.text)
+        ch = static_cast<char>(absl::ascii_tolower(static_cast<unsigned char>(ch)));
+    } else {
+      t.text = absl::StrReplaceAll(NormalizeText(text.substr(start, end - start)), {{" ", ""}});
+    }
+    if (!t.text.empty()) out.push_back(std::move(t));
+  };
+  for (size_t i = 0; i < size;) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(bytes + i, static_cast<utf8proc_ssize_t>(size - i), &c);
+    if (n <= 0) {  // an invalid byte separates
+      close(i);
+      ++i;
+      continue;
+    }
+    if (!IsTokenChar(c) || IsTradeMark(c)) {
+      close(i);
+      after_unspaced = false;
+    } else {
+      const bool mark = IsMark(c), unspaced = IsUnspaced(c);
+      if (!mark && (unspaced || after_unspaced)) close(i);
+      if (!mark) after_unspaced = unspaced;
+      if (!in_token) {
+        in_token = true;
+        start = i;
+        ascii = true;
+      }
+      if (c >= 0x80) ascii = false;
+    }
+    i += static_cast<size_t>(n);
+  }
+  close(size);
+  return out;
 }
 
 }  // namespace kg::knowledge

@@ -24,8 +24,9 @@ TEST(TextTest, NormalizesUnicodeCasePunctuationAndBadBytes) {
   EXPECT_EQ(NormalizeText("\xEF\xBC\xA1\xEF\xBC\xA2\xEF\xBC\xA3 Stra\xC3\x9F"
                           "e"),
             "abc strasse");
-  // e + combining accent composes; the trade mark sign is "TM" in NFKC.
-  EXPECT_EQ(NormalizeText("caf\x65\xCC\x81 \xE2\x84\xA2"), "caf\xC3\xA9 tm");
+  // e + combining accent composes; the trade mark sign separates (NFKC would make it "tm").
+  EXPECT_EQ(NormalizeText("caf\x65\xCC\x81 \xE2\x84\xA2"), "caf\xC3\xA9");
+  EXPECT_EQ(NormalizeText("Nike\xE2\x84\xA2Air"), "nike air");
   EXPECT_EQ(NormalizeText("a\xff\xfe"
                           "b"),
             "a b");

@@ -265,9 +265,12 @@ int Run() {
   if (!trained.ok()) return Fail("TrainModels", trained.status());
   const double train_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (absl::GetFlag(FLAGS_validation_only)) {
-    std::printf("model %s: TrainModels %.1f s; validation figures (the test part untouched):\n%s",
-                trained->model_version().c_str(), train_seconds,
-                trained->categorizer().DebugString().c_str());
+    std::printf(
+        "model %s: TrainModels %.1f s; validation figures (the test part untouched):\n%s",
+        trained->model_version().c_str(), train_seconds,
+        (trained->categorizer().DebugString() + trained->brands_model().DebugString() +
+         absl::StrCat("attribute_lexicon_entries: ", trained->attribute_lexicon_entries(), "\n"))
+            .c_str());
     return 0;
   }
   std::vector<uint64_t> gold, service, baseline;

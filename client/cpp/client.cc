@@ -183,6 +183,20 @@ absl::StatusOr<v1::CategorizeResponse> Client::Categorize(const v1::CategorizeRe
   });
 }
 
+absl::StatusOr<v1::RecognizeBrandsResponse> Client::RecognizeBrands(
+    const v1::RecognizeBrandsRequest& request) {
+  return Unary<v1::RecognizeBrandsResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->RecognizeBrands(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::ExtractAttributesResponse> Client::ExtractAttributes(
+    const v1::ExtractAttributesRequest& request) {
+  return Unary<v1::ExtractAttributesResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->ExtractAttributes(context, request, response);
+  });
+}
+
 absl::StatusOr<v1::GetTaxonomyResponse> Client::GetTaxonomy(const v1::GetTaxonomyRequest& request) {
   return Unary<v1::GetTaxonomyResponse>([&](grpc::ClientContext* context, auto* response) {
     return knowledge_->GetTaxonomy(context, request, response);

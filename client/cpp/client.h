@@ -98,6 +98,10 @@ class Client {
       const v1::GetClusterInfoRequest& request = v1::GetClusterInfoRequest());
   absl::StatusOr<v1::CheckpointResponse> Checkpoint(const v1::CheckpointRequest& request);
   absl::StatusOr<v1::CategorizeResponse> Categorize(const v1::CategorizeRequest& request);
+  absl::StatusOr<v1::RecognizeBrandsResponse> RecognizeBrands(
+      const v1::RecognizeBrandsRequest& request);
+  absl::StatusOr<v1::ExtractAttributesResponse> ExtractAttributes(
+      const v1::ExtractAttributesRequest& request);
   absl::StatusOr<v1::GetTaxonomyResponse> GetTaxonomy(const v1::GetTaxonomyRequest& request);
   // Trains and installs new models (a server stream): `on_progress` gets every message;
   // returns the last one (with the model version). `deadline_ms` bounds the whole call

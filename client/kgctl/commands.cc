@@ -129,6 +129,19 @@ Commands:
       --brand=NAME      the brand of the titles given
       e.g. kgctl categorize "Nike Air Zoom running shoes" PRODUCT:12 MERCHANT:3
 
+  brands ITEM...        brands mentioned in titles: each ITEM is a KEY (PRODUCT, SPU or
+                        CONTENT) or a title; prints the RecognizeBrandsResponse: mentions
+                        with byte offsets and confidence, brand id 0 for a new-brand
+                        candidate (one line per 1000 items).
+      --file=FILE       also each line of FILE as a title
+      e.g. kgctl brands "HotWheels Monster Truck 5-pack" PRODUCT:12
+
+  attributes ITEM...    attributes mined from titles (colour, size, material, measures
+                        with units normalised, pack count, target, model number): items as
+                        for brands; prints the ExtractAttributesResponse.
+      --file=FILE       also each line of FILE as a title
+      e.g. kgctl attributes "Samsung 1TB SSD, Pack of 2"
+
   taxonomy [CATEGORY]   the taxonomy around a category (CATEGORY:ID, or a path of names
                         "A > B"): the path from its root, its children and product counts;
                         no argument: the roots.
@@ -747,52 +760,85 @@ int Train(const std::vector<std::string>& args, const CommandOptions& options, s
   return kExitOk;
 }
 
-int Categorize(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
-               std::ostream& out, std::ostream& err) {
-  std::vector<v1::KnowledgeItem> items;
+// The items of a knowledge command: each argument a KEY or a title, then the lines of
+// --file as titles (with --brand).
+absl::Status KnowledgeItems(const std::vector<std::string>& args, const CommandOptions& options,
+                            std::vector<v1::KnowledgeItem>* items) {
   auto add_title = [&](const std::string& title) {
     v1::KnowledgeItem item;
     item.mutable_text()->set_title(title);
     if (!options.brand.empty()) item.mutable_text()->set_brand(options.brand);
-    items.push_back(std::move(item));
+    items->push_back(std::move(item));
   };
   for (const std::string& arg : args) {
     absl::StatusOr<v1::EntityKey> key = ParseEntityKey(arg);
     if (key.ok()) {
       v1::KnowledgeItem item;
       *item.mutable_key() = *key;
-      items.push_back(std::move(item));
+      items->push_back(std::move(item));
     } else {
       add_title(arg);
     }
   }
   if (!options.file.empty()) {
     std::ifstream in(options.file);
-    if (!in) {
-      return Fail(err, "categorize",
-                  absl::NotFoundError(absl::StrCat("--file: cannot open ", options.file)));
-    }
+    if (!in) return absl::NotFoundError(absl::StrCat("--file: cannot open ", options.file));
     std::string line;
     while (std::getline(in, line)) {
       if (!line.empty()) add_title(line);
     }
   }
-  if (items.empty()) return Usage(err, "categorize", "give titles, keys or --file");
+  return absl::OkStatus();
+}
+
+// Sends the items of a knowledge command in requests of 1000 (`prepare` sets a request's
+// other fields, `call` sends it) and prints each reply as a JSON line; fails when an item
+// failed.
+template <typename Req, typename Send>
+int SendItems(const char* command, const std::vector<std::string>& args,
+              const CommandOptions& options, std::ostream& out, std::ostream& err,
+              const std::function<void(Req*)>& prepare, Send send) {
+  std::vector<v1::KnowledgeItem> items;
+  absl::Status s = KnowledgeItems(args, options, &items);
+  if (!s.ok()) return Fail(err, command, s);
+  if (items.empty()) return Usage(err, command, "give titles, keys or --file");
   auto client = Connect(options);
-  if (!client.ok()) return Fail(err, "categorize", client.status());
+  if (!client.ok()) return Fail(err, command, client.status());
   bool item_failed = false;
   for (size_t start = 0; start < items.size(); start += 1000) {
-    v1::CategorizeRequest request;
-    request.set_top_k(options.top_k);
+    Req request;
+    prepare(&request);
     for (size_t i = start; i < std::min(items.size(), start + 1000); ++i) {
       *request.add_items() = items[i];
     }
-    auto response = (*client)->Categorize(request);
-    if (!response.ok()) return Fail(err, "categorize", response.status());
+    auto response = send(client->get(), request);
+    if (!response.ok()) return Fail(err, command, response.status());
     for (const auto& r : response->results()) item_failed |= r.status().code() != 0;
     out << ToJsonLine(*response) << "\n";
   }
   return item_failed ? kExitFailure : kExitOk;
+}
+
+int Categorize(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+               std::ostream& out, std::ostream& err) {
+  return SendItems<v1::CategorizeRequest>(
+      "categorize", args, options, out, err,
+      [&options](v1::CategorizeRequest* r) { r->set_top_k(options.top_k); },
+      [](Client* c, const v1::CategorizeRequest& r) { return c->Categorize(r); });
+}
+
+int Brands(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+           std::ostream& out, std::ostream& err) {
+  return SendItems<v1::RecognizeBrandsRequest>(
+      "brands", args, options, out, err, [](v1::RecognizeBrandsRequest*) {},
+      [](Client* c, const v1::RecognizeBrandsRequest& r) { return c->RecognizeBrands(r); });
+}
+
+int Attributes(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+               std::ostream& out, std::ostream& err) {
+  return SendItems<v1::ExtractAttributesRequest>(
+      "attributes", args, options, out, err, [](v1::ExtractAttributesRequest*) {},
+      [](Client* c, const v1::ExtractAttributesRequest& r) { return c->ExtractAttributes(r); });
 }
 
 int Taxonomy(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
@@ -929,6 +975,8 @@ const std::map<std::string, CommandFn>& Commands() {
       {"checkpoint", Checkpoint},
       {"train", Train},
       {"categorize", Categorize},
+      {"brands", Brands},
+      {"attributes", Attributes},
       {"taxonomy", Taxonomy},
       {"health", Health},
       {"generate", Generate},

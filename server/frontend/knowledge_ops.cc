@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/frontend/fanout.h"
@@ -164,21 +166,8 @@ bool MixEdge(v1::EntityType type, v1::EdgeType* edge, v1::Direction* dir) {
   }
 }
 
-// Validates one Categorize item; OK items are products, texts or mix keys.
-absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
-  if (item.has_key()) {
-    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
-    if (!s.ok()) return s;
-    v1::EdgeType edge{};
-    v1::Direction dir{};
-    if (item.key().type() != v1::PRODUCT && !MixEdge(item.key().type(), &edge, &dir)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
-          " cannot be categorized (give a PRODUCT, MERCHANT, INFLUENCER or CONTENT key, or a "
-          "text)"));
-    }
-    return absl::OkStatus();
-  }
+// Validates a text item.
+absl::Status CheckText(const v1::KnowledgeItem& item, int i) {
   if (!item.has_text()) {
     return absl::InvalidArgumentError(absl::StrCat("items[", i, "]: set key or text"));
   }
@@ -202,18 +191,54 @@ absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
   return absl::OkStatus();
 }
 
+// Validates one Categorize item; OK items are products, texts or mix keys.
+absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
+  if (item.has_key()) {
+    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
+    if (!s.ok()) return s;
+    v1::EdgeType edge{};
+    v1::Direction dir{};
+    if (item.key().type() != v1::PRODUCT && !MixEdge(item.key().type(), &edge, &dir)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
+          " cannot be categorized (give a PRODUCT, MERCHANT, INFLUENCER or CONTENT key, or a "
+          "text)"));
+    }
+    return absl::OkStatus();
+  }
+  return CheckText(item, i);
+}
+
+// Validates a RecognizeBrands / ExtractAttributes item: a text, or a key of an entity with
+// a title.
+absl::Status CheckTitled(const v1::KnowledgeItem& item, int i) {
+  if (item.has_key()) {
+    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
+    if (!s.ok()) return s;
+    const v1::EntityType type = item.key().type();
+    if (type != v1::PRODUCT && type != v1::SPU && type != v1::CONTENT) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "].key.type: ", v1::EntityType_Name(type),
+                       " has no title (give a PRODUCT, SPU or CONTENT key, or a text)"));
+    }
+    return absl::OkStatus();
+  }
+  return CheckText(item, i);
+}
+
 using CategorizeScatter =
     Scatter<internal::v1::CategorizeRequest, internal::v1::CategorizeResponse>;
 
-// Reads the replies of a categorize scatter into `out[item]`; records the versions seen.
+// Reads the replies of a scatter of items into `out[item]`; records the versions seen.
 // FAILED_PRECONDITION (no model) from any partition is returned.
-absl::Status Collect(CategorizeScatter* scatter, std::vector<v1::CategorizeResult*>* out,
+template <typename Req, typename Resp, typename Result>
+absl::Status Collect(Scatter<Req, Resp>* scatter, std::vector<Result*>* out,
                      std::set<std::string>* versions) {
   for (auto& slot : scatter->slots()) {
     if (slot->status.ok()) versions->insert(slot->resp.model_version());
     if (absl::IsFailedPrecondition(slot->status)) return slot->status;
     for (size_t j = 0; j < slot->items.size(); ++j) {
-      v1::CategorizeResult* result = (*out)[slot->items[j]];
+      Result* result = (*out)[slot->items[j]];
       absl::Status error;
       if (!slot->Answered(j, slot->resp.results_size(), &error)) {
         SetItemStatus(error, result->mutable_status());
@@ -226,7 +251,8 @@ absl::Status Collect(CategorizeScatter* scatter, std::vector<v1::CategorizeResul
 }
 
 // The reply's model version: UNAVAILABLE when partitions answered with different ones.
-absl::Status SetVersion(const std::set<std::string>& versions, v1::CategorizeResponse* resp) {
+template <typename Resp>
+absl::Status SetVersion(const std::set<std::string>& versions, Resp* resp) {
   if (versions.size() > 1) {
     return absl::UnavailableError(
         "partition servers answered with different model versions (a bundle is being "
@@ -244,7 +270,70 @@ bool HasAggregates(const v1::CategorizeRequest& req) {
   return false;
 }
 
+// The number of items of a request, checked.
+absl::Status CheckItemCount(int items) {
+  if (items < 1 || items > kMaxKnowledgeItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items: must have 1..", kMaxKnowledgeItems, " items, got ", items));
+  }
+  return absl::OkStatus();
+}
+
+// RecognizeBrands and ExtractAttributes: each item checked (its own status when bad), texts
+// spread round-robin from `first`, keys sent to their partition, the replies put back in
+// item order with one model version; `done` runs on the thread of the last reply.
+template <typename Req, typename Resp, typename InternalReq, typename InternalResp>
+void SpreadItems(const Router& router, uint32_t first, const CallOptions& o, const Req& req,
+                 Resp* resp,
+                 void (PartitionClient::*method)(const CallOptions&, const InternalReq*,
+                                                 InternalResp*, Done),
+                 Done done) {
+  absl::Status s = CheckDeadline(o);
+  if (s.ok()) s = CheckItemCount(req.items_size());
+  if (!s.ok()) return done(s);
+  using Result = std::remove_pointer_t<decltype(resp->add_results())>;
+  struct Call {
+    explicit Call(uint32_t partitions) : scatter(partitions) {}
+    Scatter<InternalReq, InternalResp> scatter;
+    std::vector<Result*> results;
+    std::set<std::string> versions;
+  };
+  auto call = std::make_shared<Call>(router.partition_count());
+  for (int i = 0; i < req.items_size(); ++i) {
+    const v1::KnowledgeItem& item = req.items(i);
+    call->results.push_back(resp->add_results());
+    absl::Status item_ok = CheckTitled(item, i);
+    if (!item_ok.ok()) {
+      SetItemStatus(item_ok, call->results.back()->mutable_status());
+      continue;
+    }
+    uint32_t p = item.has_key() ? router.PartitionOf(KeyFromProto(item.key()))
+                                : (first + static_cast<uint32_t>(i)) % router.partition_count();
+    auto& slot = call->scatter.At(p);
+    *slot.req.add_items() = item;
+    slot.items.push_back(i);
+  }
+  if (call->scatter.slots().empty()) return done(absl::OkStatus());
+  Call* c = call.get();
+  c->scatter.Run(router, o, method, [call = std::move(call), resp, done = std::move(done)] {
+    absl::Status collected = Collect(&call->scatter, &call->results, &call->versions);
+    done(collected.ok() ? SetVersion(call->versions, resp) : collected);
+  });
+}
+
 }  // namespace
+
+void KnowledgeOps::RecognizeBrands(const CallOptions& o, const v1::RecognizeBrandsRequest& req,
+                                   v1::RecognizeBrandsResponse* resp, Done done) {
+  SpreadItems(*router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req,
+              resp, &PartitionClient::RecognizeBrands, std::move(done));
+}
+
+void KnowledgeOps::ExtractAttributes(const CallOptions& o, const v1::ExtractAttributesRequest& req,
+                                     v1::ExtractAttributesResponse* resp, Done done) {
+  SpreadItems(*router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req,
+              resp, &PartitionClient::ExtractAttributes, std::move(done));
+}
 
 struct KnowledgeOps::CategorizePlan {
   explicit CategorizePlan(uint32_t partitions) : scatter(partitions) {}
@@ -309,10 +398,8 @@ absl::Status KnowledgeOps::PlanCategorize(const CallOptions& o, const v1::Catego
                                           CategorizePlan* plan) const {
   absl::Status s = CheckDeadline(o);
   if (!s.ok()) return s;
-  if (req.items_size() < 1 || req.items_size() > kMaxKnowledgeItems) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("items: must have 1..", kMaxKnowledgeItems, " items, got ", req.items_size()));
-  }
+  s = CheckItemCount(req.items_size());
+  if (!s.ok()) return s;
   if (req.top_k() < 0 || req.top_k() > kMaxTopK) {
     return absl::InvalidArgumentError(absl::StrCat("top_k: must be 0..", kMaxTopK, " (0 means ",
                                                    kDefaultTopK, "), got ", req.top_k()));
@@ -616,24 +703,46 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning brands", 0.02);
   absl::flat_hash_map<uint64_t, std::string> brands;
-  s = ScanAll(router, FreshOptions, v1::BRAND, {}, [&brands](const ScannedEntity& e) {
+  std::vector<knowledge::BrandRecord> brand_records;
+  s = ScanAll(router, FreshOptions, v1::BRAND, {}, [&](const ScannedEntity& e) {
     brands[e.entity().key().id()] = e.entity().name();
+    knowledge::BrandRecord record{e.entity().key().id(), e.entity().name(), {}};
+    auto aliases = e.entity().attributes().find("aliases");
+    if (aliases != e.entity().attributes().end()) {
+      for (absl::string_view alias : absl::StrSplit(aliases->second, absl::ByAnyChar("|;,"))) {
+        alias = absl::StripAsciiWhitespace(alias);
+        if (!alias.empty()) record.aliases.emplace_back(alias);
+      }
+    }
+    brand_records.push_back(std::move(record));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning products", 0.04);
   std::vector<knowledge::LabelledProduct> examples;
+  std::vector<knowledge::BrandExample> brand_examples;
+  std::vector<knowledge::AttributeExample> attribute_examples;
   s = ScanAll(
       router, FreshOptions, v1::PRODUCT,
       {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1)},
       [&](const ScannedEntity& e) {
-        if (e.edges(0).ids_size() == 0) return absl::OkStatus();  // not labelled
         std::string brand;
+        uint64_t brand_id = 0;
         if (e.edges(1).ids_size() > 0) {
           auto it = brands.find(e.edges(1).ids(0));
-          if (it != brands.end()) brand = it->second;
+          if (it != brands.end()) {
+            brand = it->second;
+            brand_id = it->first;
+          }
         }
+        brand_examples.push_back({e.entity().name(), brand_id});
+        if (e.entity().attributes_size() > 0) {
+          attribute_examples.push_back(
+              {e.entity().name(),
+               {e.entity().attributes().begin(), e.entity().attributes().end()}});
+        }
+        if (e.edges(0).ids_size() == 0) return absl::OkStatus();  // not labelled
         examples.push_back({InputOf(e.entity(), brand), e.edges(0).ids(0)});
         return absl::OkStatus();
       },
@@ -644,9 +753,23 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   absl::StatusOr<std::unique_ptr<knowledge::Categorizer>> categorizer =
       knowledge::Categorizer::Train(
           taxonomy, examples, params,
-          [&report](double f, absl::string_view stage) { report(stage, 0.1 + 0.75 * f); }, &figures,
+          [&report](double f, absl::string_view stage) { report(stage, 0.1 + 0.7 * f); }, &figures,
           &cancel_);
   if (!categorizer.ok()) return categorizer.status();
+  if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
+  report("training the brand recognizer", 0.8);
+  knowledge::BrandFigures brand_figures;
+  absl::StatusOr<std::unique_ptr<knowledge::BrandRecognizer>> recognizer =
+      knowledge::BrandRecognizer::Train(brand_records, brand_examples, categorizer->get(),
+                                        params.validation_share, params.seed, &brand_figures,
+                                        &cancel_);
+  if (!recognizer.ok()) return recognizer.status();
+  brand_examples = {};
+  report("learning the attribute lexicon", 0.84);
+  uint64_t attribute_entries = 0;
+  std::unique_ptr<knowledge::AttributeExtractor> attributes =
+      knowledge::AttributeExtractor::Train(attribute_examples, &attribute_entries);
+  attribute_examples = {};
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
 
   knowledge::ModelBundle bundle;
@@ -659,6 +782,8 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   bundle.taxonomy = taxonomy;
   bundle.categorizer = std::move(*categorizer);
   bundle.brands = std::move(brands);
+  bundle.brand_recognizer = std::move(*recognizer);
+  bundle.attributes = std::move(attributes);
   report("encoding the bundle", 0.86);
   const std::string bytes = knowledge::EncodeBundle(bundle);
 
@@ -709,6 +834,13 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   f->set_brand_weight(figures.brand_weight);
   f->set_top_down(figures.top_down);
   f->set_neighbor_weight(figures.neighbor_weight);
+  v1::BrandFigures* bf = last.mutable_brands_model();
+  bf->set_lexicon_keys(brand_figures.lexicon_keys);
+  bf->set_train_titles(brand_figures.train_titles);
+  bf->set_validation_titles(brand_figures.validation_titles);
+  bf->set_top_precision(brand_figures.top_precision);
+  bf->set_top_recall(brand_figures.top_recall);
+  last.set_attribute_lexicon_entries(attribute_entries);
   progress(last);
   return absl::OkStatus();
 }

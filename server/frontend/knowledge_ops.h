@@ -47,6 +47,10 @@ class KnowledgeOps {
                   v1::CategorizeResponse* resp, Done done);
   void GetTaxonomy(const CallOptions& o, const v1::GetTaxonomyRequest& req,
                    v1::GetTaxonomyResponse* resp, Done done);
+  void RecognizeBrands(const CallOptions& o, const v1::RecognizeBrandsRequest& req,
+                       v1::RecognizeBrandsResponse* resp, Done done);
+  void ExtractAttributes(const CallOptions& o, const v1::ExtractAttributesRequest& req,
+                         v1::ExtractAttributesResponse* resp, Done done);
 
   // Trains and installs a new bundle. `progress` gets each message (the last with `done`
   // set) on the training thread; `finish` runs once, after the last progress message, with

@@ -202,6 +202,8 @@ KG_RAW_HANDLER(AdminServiceImpl, GetClusterInfo, v1::GetClusterInfoResponse, nul
 KG_RAW_HANDLER(AdminServiceImpl, Checkpoint, v1::CheckpointResponse, nullptr)
 KG_RAW_HANDLER(KnowledgeServiceImpl, Categorize, v1::CategorizeResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, GetTaxonomy, v1::GetTaxonomyResponse, gate_)
+KG_RAW_HANDLER(KnowledgeServiceImpl, RecognizeBrands, v1::RecognizeBrandsResponse, gate_)
+KG_RAW_HANDLER(KnowledgeServiceImpl, ExtractAttributes, v1::ExtractAttributesResponse, gate_)
 
 #undef KG_RAW_HANDLER
 

@@ -40,7 +40,10 @@ using AdminServiceBase = v1::AdminService::WithRawCallbackMethod_GetClusterInfo<
     v1::AdminService::WithRawCallbackMethod_Checkpoint<
         v1::AdminService::WithRawCallbackMethod_TrainModels<v1::AdminService::CallbackService>>>;
 using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categorize<
-    v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<v1::KnowledgeService::CallbackService>>;
+    v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<
+        v1::KnowledgeService::WithRawCallbackMethod_RecognizeBrands<
+            v1::KnowledgeService::WithRawCallbackMethod_ExtractAttributes<
+                v1::KnowledgeService::CallbackService>>>>;
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
@@ -102,6 +105,8 @@ class KnowledgeServiceImpl final : public KnowledgeServiceBase {
 
   KG_DECLARE_RAW_UNARY(Categorize)
   KG_DECLARE_RAW_UNARY(GetTaxonomy)
+  KG_DECLARE_RAW_UNARY(RecognizeBrands)
+  KG_DECLARE_RAW_UNARY(ExtractAttributes)
 #undef KG_DECLARE_RAW_UNARY
 
  private:

@@ -68,6 +68,14 @@ std::string EncodeBundle(const ModelBundle& bundle) {
   }
   w.Bytes("brands");
   w.Bytes(brands.str());
+  if (bundle.brand_recognizer != nullptr) {
+    w.Bytes("brand_recognizer");
+    w.Bytes(bundle.brand_recognizer->Encode());
+  }
+  if (bundle.attributes != nullptr) {
+    w.Bytes("attributes");
+    w.Bytes(bundle.attributes->Encode());
+  }
   uint64_t sum = Fnv1a64(w.str());
   char tail[8];
   std::memcpy(tail, &sum, 8);
@@ -93,7 +101,8 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
         absl::StrCat("unknown format ", format, " (this server reads format ", kFormat, ")"));
   }
   ModelBundle b;
-  absl::string_view meta, taxonomy, categorizer, brands;
+  absl::string_view meta, taxonomy, categorizer, brands, recognizer, attributes;
+  bool has_recognizer = false, has_attributes = false;
   while (!r.done()) {
     absl::string_view name, payload;
     if (!r.Bytes(&name) || !r.Bytes(&payload)) return bad("truncated section");
@@ -101,6 +110,8 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
     if (name == "taxonomy") taxonomy = payload;
     if (name == "categorizer") categorizer = payload;
     if (name == "brands") brands = payload;
+    if (name == "brand_recognizer") recognizer = payload, has_recognizer = true;
+    if (name == "attributes") attributes = payload, has_attributes = true;
   }
   if (meta.empty() || !DecodeMeta(meta, &b)) return bad("missing or damaged meta section");
   absl::StatusOr<Taxonomy> t = Taxonomy::Decode(taxonomy);
@@ -117,6 +128,17 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
     std::string name;
     if (!br.Varint(&id) || !br.String(&name)) return bad("damaged brands section");
     b.brands[id] = std::move(name);
+  }
+  // Bundles of earlier trainings may lack these two sections: their RPCs then say so.
+  if (has_recognizer) {
+    absl::StatusOr<std::unique_ptr<BrandRecognizer>> br = BrandRecognizer::Decode(recognizer);
+    if (!br.ok()) return bad(br.status().message());
+    b.brand_recognizer = std::move(*br);
+  }
+  if (has_attributes) {
+    absl::StatusOr<std::unique_ptr<AttributeExtractor>> ax = AttributeExtractor::Decode(attributes);
+    if (!ax.ok()) return bad(ax.status().message());
+    b.attributes = std::move(*ax);
   }
   return b;
 }

@@ -4,7 +4,8 @@
 //   "KGMODEL\n" | varint format | sections | FNV-1a 64 of all before it (8 bytes, LE)
 //   a section: name (varint length + bytes) | payload (varint length + bytes)
 //   sections: "meta" (version, created_ms, validation figures), "taxonomy", "categorizer",
-//   "brands" (BRAND ids and names, so a partition can name a product's brand locally)
+//   "brands" (BRAND ids and names, so a partition can name a product's brand locally),
+//   "brand_recognizer", "attributes" (absent from bundles of earlier versions)
 #ifndef KG_SERVER_KNOWLEDGE_BUNDLE_H_
 #define KG_SERVER_KNOWLEDGE_BUNDLE_H_
 
@@ -15,6 +16,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/knowledge/attributes.h"
+#include "server/knowledge/brands.h"
 #include "server/knowledge/categorizer.h"
 #include "server/knowledge/taxonomy.h"
 
@@ -28,6 +31,9 @@ struct ModelBundle {
   std::shared_ptr<const Categorizer> categorizer;
   // BRAND id -> name, as the graph had them at training time.
   absl::flat_hash_map<uint64_t, std::string> brands;
+  // Null in bundles written before they existed.
+  std::shared_ptr<const BrandRecognizer> brand_recognizer;
+  std::shared_ptr<const AttributeExtractor> attributes;
 };
 
 std::string EncodeBundle(const ModelBundle& bundle);

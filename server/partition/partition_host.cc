@@ -533,6 +533,9 @@ std::vector<uint64_t> FirstNeighbors(const GraphPartition& graph, const EntityKe
   return ids;
 }
 
+// Brand mentions returned per item.
+constexpr size_t kMaxMentions = 5;
+
 void AddPrediction(const knowledge::Taxonomy& taxonomy, uint64_t category, double confidence,
                    v1::CategorizeResult* out) {
   v1::CategoryPrediction* p = out->add_predictions();
@@ -662,6 +665,91 @@ absl::Status PartitionHost::Categorize(const internal::v1::CategorizeRequest& re
     }
     for (const knowledge::CategoryScore& p : bundle->categorizer->Predict(input, top_k)) {
       AddPrediction(taxonomy, p.category, p.confidence, out);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PartitionHost::ItemTitle(const GraphPartition& graph,
+                                                     uint32_t partition,
+                                                     const v1::KnowledgeItem& item, int i) const {
+  if (!item.has_key()) return item.text().title();
+  std::string field = absl::StrCat("items[", i, "].key");
+  EntityKey key = KeyFromProto(item.key());
+  KG_RETURN_IF_ERROR(ValidateKey(item.key(), field));
+  if (key.type != EntityType::kProduct && key.type != EntityType::kSpu &&
+      key.type != EntityType::kContent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".type: must be PRODUCT, SPU or CONTENT (an entity with a title)"));
+  }
+  KG_RETURN_IF_ERROR(CheckOwner(key, partition, field));
+  std::string title;
+  if (!graph.ReadEntity(key, [&title](const EntityData& data) { title = data.name; })) {
+    return absl::NotFoundError(absl::StrCat(field, ": ", v1::EntityType_Name(item.key().type()),
+                                            ":", key.id, " not found"));
+  }
+  return title;
+}
+
+absl::Status PartitionHost::RecognizeBrands(const internal::v1::RecognizeBrandsRequest& req,
+                                            internal::v1::RecognizeBrandsResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  std::shared_ptr<const knowledge::ModelBundle> bundle = models_->current();
+  if (bundle == nullptr || bundle->brand_recognizer == nullptr) {
+    return absl::FailedPreconditionError(
+        "no brand recognizer yet: train the models with AdminService.TrainModels (kgctl "
+        "train)");
+  }
+  resp->set_model_version(bundle->version);
+  for (int i = 0; i < req.items_size(); ++i) {
+    v1::RecognizeBrandsResult* out = resp->add_results();
+    absl::StatusOr<std::string> title =
+        ItemTitle(part->graph, req.target().partition(), req.items(i), i);
+    if (!title.ok()) {
+      SetItemStatus(title.status(), out->mutable_status());
+      continue;
+    }
+    for (const knowledge::BrandMention& m :
+         bundle->brand_recognizer->Recognize(*title, bundle->categorizer.get(), kMaxMentions)) {
+      v1::BrandMention* b = out->add_mentions();
+      b->mutable_brand()->set_type(v1::BRAND);
+      b->mutable_brand()->set_id(m.brand);
+      b->set_name(m.name);
+      b->set_start(static_cast<int32_t>(m.start));
+      b->set_end(static_cast<int32_t>(m.end));
+      b->set_confidence(m.confidence);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionHost::ExtractAttributes(const internal::v1::ExtractAttributesRequest& req,
+                                              internal::v1::ExtractAttributesResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  std::shared_ptr<const knowledge::ModelBundle> bundle = models_->current();
+  if (bundle == nullptr || bundle->attributes == nullptr) {
+    return absl::FailedPreconditionError(
+        "no attribute extractor yet: train the models with AdminService.TrainModels (kgctl "
+        "train)");
+  }
+  resp->set_model_version(bundle->version);
+  for (int i = 0; i < req.items_size(); ++i) {
+    v1::ExtractAttributesResult* out = resp->add_results();
+    absl::StatusOr<std::string> title =
+        ItemTitle(part->graph, req.target().partition(), req.items(i), i);
+    if (!title.ok()) {
+      SetItemStatus(title.status(), out->mutable_status());
+      continue;
+    }
+    for (const knowledge::ExtractedAttribute& a : bundle->attributes->Extract(*title)) {
+      v1::ExtractedAttribute* x = out->add_attributes();
+      x->set_name(a.name);
+      x->set_value(a.value);
+      x->set_normalized_value(a.normalized_value);
+      x->set_unit(a.unit);
+      x->set_start(static_cast<int32_t>(a.start));
+      x->set_end(static_cast<int32_t>(a.end));
+      x->set_confidence(a.confidence);
     }
   }
   return absl::OkStatus();

@@ -83,6 +83,12 @@ class PartitionHost {
   // FAILED_PRECONDITION when there is none yet.
   absl::Status Categorize(const internal::v1::CategorizeRequest& req,
                           internal::v1::CategorizeResponse* resp) const;
+  // Texts and the partition's keys with a name (PRODUCT, SPU, CONTENT) -> brand mentions
+  // and attributes, with the server's model bundle; FAILED_PRECONDITION when it has none.
+  absl::Status RecognizeBrands(const internal::v1::RecognizeBrandsRequest& req,
+                               internal::v1::RecognizeBrandsResponse* resp) const;
+  absl::Status ExtractAttributes(const internal::v1::ExtractAttributesRequest& req,
+                                 internal::v1::ExtractAttributesResponse* resp) const;
   // One chunk of a model bundle for this server (ModelHost::InstallChunk).
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);
@@ -106,6 +112,10 @@ class PartitionHost {
   absl::StatusOr<Part*> Resolve(const internal::v1::Target& target) const;
   // OK when `key` hashes to `partition`; FAILED_PRECONDITION naming `field` otherwise.
   absl::Status CheckOwner(const EntityKey& key, uint32_t partition, absl::string_view field) const;
+  // The title of item `i`: a text's title, or the stored name of a key of this partition
+  // whose type has one (PRODUCT, SPU, CONTENT).
+  absl::StatusOr<std::string> ItemTitle(const GraphPartition& graph, uint32_t partition,
+                                        const v1::KnowledgeItem& item, int i) const;
   // The frame of every write: resolves the target (else `done` gets the error), runs
   // `body(part, batch)` under the partition's write lock (so disk order is memory order),
   // queues the batch, and completes `done` once it is durable (at once in memory).

@@ -55,6 +55,12 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* Categorize(grpc::CallbackServerContext* ctx,
                                        const internal::v1::CategorizeRequest* req,
                                        internal::v1::CategorizeResponse* resp) override;
+  grpc::ServerUnaryReactor* RecognizeBrands(grpc::CallbackServerContext* ctx,
+                                            const internal::v1::RecognizeBrandsRequest* req,
+                                            internal::v1::RecognizeBrandsResponse* resp) override;
+  grpc::ServerUnaryReactor* ExtractAttributes(
+      grpc::CallbackServerContext* ctx, const internal::v1::ExtractAttributesRequest* req,
+      internal::v1::ExtractAttributesResponse* resp) override;
   grpc::ServerUnaryReactor* InstallBundle(grpc::CallbackServerContext* ctx,
                                           const internal::v1::InstallBundleRequest* req,
                                           internal::v1::InstallBundleResponse* resp) override;

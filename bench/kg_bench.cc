@@ -43,7 +43,8 @@
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
 ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
           "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
-          "Categorize (--batch titles per call, product names read from the server), "
+          "Categorize, RecognizeBrands, ExtractAttributes (--batch titles per call, product "
+          "names read from the server or --titles_file), "
           "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
           "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
           "and products, timed now: writes to the server's graph)");
@@ -96,8 +97,15 @@ enum class Kind {
   kCount,
   kTraverse,
   kUpsertEdges,
-  kCategorize
+  kCategorize,
+  kRecognizeBrands,
+  kExtractAttributes
 };
+
+// The kinds that send titles.
+bool TakesTitles(Kind k) {
+  return k == Kind::kCategorize || k == Kind::kRecognizeBrands || k == Kind::kExtractAttributes;
+}
 
 struct KindInfo {
   const char* name;
@@ -110,7 +118,9 @@ constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
                                {"CountNeighbors", Kind::kCount},
                                {"Traverse", Kind::kTraverse},
                                {"UpsertEdges", Kind::kUpsertEdges},
-                               {"Categorize", Kind::kCategorize}};
+                               {"Categorize", Kind::kCategorize},
+                               {"RecognizeBrands", Kind::kRecognizeBrands},
+                               {"ExtractAttributes", Kind::kExtractAttributes}};
 
 struct Settings {
   int concurrency, channels, batch, limit;
@@ -356,6 +366,23 @@ class Runner {
         };
         StartUnary<v1::CategorizeRequest, v1::CategorizeResponse>(
             st.channel, "/kg.v1.KnowledgeService/Categorize", fill, deadline, done);
+        return;
+      }
+      case Kind::kRecognizeBrands:
+      case Kind::kExtractAttributes: {
+        auto fill = [&](auto* req) {
+          for (int i = 0; i < s_.batch; ++i) {
+            req->add_items()->mutable_text()->set_title(s_.titles[draw.Below(s_.titles.size())]);
+          }
+          return static_cast<uint64_t>(s_.batch);
+        };
+        if (kind == Kind::kRecognizeBrands) {
+          StartUnary<v1::RecognizeBrandsRequest, v1::RecognizeBrandsResponse>(
+              st.channel, "/kg.v1.KnowledgeService/RecognizeBrands", fill, deadline, done);
+        } else {
+          StartUnary<v1::ExtractAttributesRequest, v1::ExtractAttributesResponse>(
+              st.channel, "/kg.v1.KnowledgeService/ExtractAttributes", fill, deadline, done);
+        }
         return;
       }
       case Kind::kTraverse: {
@@ -629,7 +656,7 @@ int Main() {
 
   for (const Phase& phase : phases) {
     for (const auto& [kind, weight] : phase.kinds) {
-      if (kind != Kind::kCategorize || !s.titles.empty()) continue;
+      if (!TakesTitles(kind) || !s.titles.empty()) continue;
       if (!absl::GetFlag(FLAGS_titles_file).empty()) {
         std::ifstream in(absl::GetFlag(FLAGS_titles_file));
         std::string line;

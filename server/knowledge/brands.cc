@@ -19,8 +19,8 @@ constexpr size_t kMaxKeyTokens = 6;      // longest brand name matched, in token
 constexpr size_t kSpanStarts = 4;        // a new-brand span starts in the first 4 tokens
 constexpr size_t kSpanMaxLength = 3;     // and has at most 3 tokens
 constexpr size_t kCategoryEntries = 16;  // per brand, its main coarse categories
-constexpr size_t kLexicalFeatures = 10;
-constexpr size_t kSpanFeatures = 13;
+constexpr size_t kLexicalFeatures = 11;
+constexpr size_t kSpanFeatures = 20;
 constexpr size_t kMaxTrainingRows = 400000;  // per model; beyond, every k-th row
 
 double Logit(double p) {
@@ -45,6 +45,17 @@ bool AllDigits(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Written in capitals ("SUNFLAME"), at least two letters.
+bool AllUpper(absl::string_view title, const TokenSpan& t) {
+  size_t letters = 0;
+  for (size_t i = t.start; i < t.end && i < title.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(title[i]);
+    if (absl::ascii_islower(c)) return false;
+    letters += absl::ascii_isupper(c) ? 1 : 0;
+  }
+  return letters >= 2;
+}
+
 bool Capitalised(absl::string_view title, const TokenSpan& t) {
   return t.start < title.size() && absl::ascii_isupper(static_cast<unsigned char>(title[t.start]));
 }
@@ -55,10 +66,12 @@ struct BrandRecognizer::Model {
   struct Entry {
     uint64_t brand = 0;
     bool alias = false;
-    uint32_t linked = 0;  // training titles matching the key whose product is this brand
+    uint32_t linked = 0;        // training titles matching the key whose product is this brand
+    uint32_t linked_first = 0;  // ... where the match starts the title
   };
   struct Key {
-    uint32_t seen = 0;  // training titles matching the key
+    uint32_t seen = 0;        // training titles matching the key
+    uint32_t seen_first = 0;  // ... at the start of the title
     uint32_t tokens = 1;
     std::vector<Entry> entries;
   };
@@ -91,7 +104,8 @@ struct BrandRecognizer::Model {
     bool has_span = false;
     size_t span_i = 0, span_j = 0;
     const std::vector<double>* dist = nullptr;
-    absl::flat_hash_set<std::string> keys;  // lexicon keys matched in it
+    absl::flat_hash_set<std::string> keys;        // lexicon keys matched in it
+    absl::flat_hash_set<std::string> first_keys;  // ... at its start
   };
 
   absl::flat_hash_map<std::string, Key> lexicon;
@@ -155,21 +169,20 @@ struct BrandRecognizer::Model {
   std::vector<double> LexicalFeatures(const Title& t, const Match& m, const Entry& e,
                                       const Own* own) const {
     const bool in_own = own != nullptr && own->keys.contains(m.squashed);
+    const bool first_own = own != nullptr && own->first_keys.contains(m.squashed);
     const double seen = m.key->seen - (in_own ? 1.0 : 0.0);
     const double linked = e.linked - (in_own && own->brand == e.brand ? 1.0 : 0.0);
+    const double seen_first = m.key->seen_first - (first_own ? 1.0 : 0.0);
+    const double linked_first = e.linked_first - (first_own && own->brand == e.brand ? 1.0 : 0.0);
     auto b = brands.find(e.brand);
     double products = b == brands.end() ? 0 : b->second.products;
     if (own != nullptr && own->brand == e.brand) products -= 1;
-    return {1.0,
-            std::log((linked + 0.5) / (seen + 1)),
-            m.i == 0 ? 1.0 : 0.0,
-            std::log1p(static_cast<double>(m.i)),
-            std::log(Lift(e.brand, t, own)),
-            std::log1p(std::max(products, 0.0)),
-            static_cast<double>(m.j - m.i),
-            e.alias ? 1.0 : 0.0,
-            seen <= 0 ? 1.0 : 0.0,
-            m.j - m.i == t.tokens.size() ? 1.0 : 0.0};
+    return {1.0, std::log((linked + 0.5) / (seen + 1)), m.i == 0 ? 1.0 : 0.0,
+            std::log1p(static_cast<double>(m.i)), std::log(Lift(e.brand, t, own)),
+            std::log1p(std::max(products, 0.0)), static_cast<double>(m.j - m.i),
+            e.alias ? 1.0 : 0.0, seen <= 0 ? 1.0 : 0.0, m.j - m.i == t.tokens.size() ? 1.0 : 0.0,
+            // How often the key starting a title is this brand, for a match at the start.
+            m.i == 0 ? std::log((linked_first + 0.5) / (seen_first + 1)) : 0.0};
   }
 
   // logit of how often a token is part of a brand mention (leaving the title out).
@@ -209,6 +222,19 @@ struct BrandRecognizer::Model {
       title_capitalised += Capitalised(t.text, tok) ? 1.0 / t.tokens.size() : 0.0;
     }
     const bool after = s + len < t.tokens.size();
+    // Words never seen in training titles (as a new brand's are), inside and after.
+    double unseen = 0, upper = 0;
+    for (size_t k = s; k < s + len; ++k) {
+      double titles = 0;
+      TokenRate(t, k, own, &titles);
+      unseen += titles <= 0 ? 1.0 / len : 0.0;
+      upper += AllUpper(t.text, t.tokens[k]) ? 1.0 / len : 0.0;
+    }
+    double next_titles = 0;
+    if (after) TokenRate(t, s + len, own, &next_titles);
+    const bool next_digits =
+        after && std::any_of(t.tokens[s + len].text.begin(), t.tokens[s + len].text.end(),
+                             [](char c) { return c >= '0' && c <= '9'; });
     return {1.0,
             s == 0 ? 1.0 : 0.0,
             std::log1p(static_cast<double>(s)),
@@ -221,7 +247,14 @@ struct BrandRecognizer::Model {
             std::log1p(first_titles),
             digits > 0 ? 1.0 : 0.0,
             capitalised,
-            capitalised - title_capitalised};
+            capitalised - title_capitalised,
+            unseen,
+            after && next_titles <= 0 ? 1.0 : 0.0,
+            after ? std::log1p(next_titles) : 0.0,
+            next_digits ? 1.0 : 0.0,
+            upper,
+            after && AllUpper(t.text, t.tokens[s + len]) ? 1.0 : 0.0,
+            after && Capitalised(t.text, t.tokens[s + len]) ? 1.0 : 0.0};
   }
 
   // The spans a new brand may occupy.
@@ -278,7 +311,7 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Train(
       key.tokens = static_cast<uint32_t>(t.size());
       bool known = std::any_of(key.entries.begin(), key.entries.end(),
                                [&](const Model::Entry& e) { return e.brand == b.id; });
-      if (!known) key.entries.push_back({b.id, n > 0, 0});
+      if (!known) key.entries.push_back({b.id, n > 0, 0, 0});
     }
   }
   figures->lexicon_keys = m.lexicon.size();
@@ -306,11 +339,19 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Train(
     Model::Own own;
     own.brand = e->brand;
     std::vector<Model::Match> matches = m.Matches(t);
-    for (const Model::Match& match : matches) own.keys.insert(match.squashed);
+    for (const Model::Match& match : matches) {
+      own.keys.insert(match.squashed);
+      if (match.i == 0) own.first_keys.insert(match.squashed);
+    }
     for (const std::string& key : own.keys) {
       Model::Key& k = m.lexicon[key];
+      const bool first = own.first_keys.contains(key);
       ++k.seen;
-      for (Model::Entry& entry : k.entries) entry.linked += entry.brand == e->brand ? 1 : 0;
+      k.seen_first += first ? 1 : 0;
+      for (Model::Entry& entry : k.entries) {
+        entry.linked += entry.brand == e->brand ? 1 : 0;
+        entry.linked_first += first && entry.brand == e->brand ? 1 : 0;
+      }
     }
     if (e->brand != 0) {
       auto b = m.brands.find(e->brand);
@@ -497,12 +538,14 @@ std::string BrandRecognizer::Encode() const {
     const Model::Key& k = m.lexicon.at(*key);
     w.Bytes(*key);
     w.Varint(k.seen);
+    w.Varint(k.seen_first);
     w.Varint(k.tokens);
     w.Varint(k.entries.size());
     for (const Model::Entry& e : k.entries) {
       w.Varint(e.brand);
       w.Varint(e.alias ? 1 : 0);
       w.Varint(e.linked);
+      w.Varint(e.linked_first);
     }
   }
   std::vector<uint64_t> ids;
@@ -551,18 +594,23 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Decode(absl::s
   if (!in.Varint(&n) || n > bytes.size()) return bad("lexicon");
   for (uint64_t i = 0; i < n; ++i) {
     std::string key;
-    uint64_t seen = 0, tokens = 0, entries = 0;
-    if (!in.String(&key) || !in.Varint(&seen) || !in.Varint(&tokens) || !in.Varint(&entries) ||
-        entries > bytes.size()) {
+    uint64_t seen = 0, seen_first = 0, tokens = 0, entries = 0;
+    if (!in.String(&key) || !in.Varint(&seen) || !in.Varint(&seen_first) || !in.Varint(&tokens) ||
+        !in.Varint(&entries) || entries > bytes.size()) {
       return bad("lexicon");
     }
     Model::Key& k = m.lexicon[key];
     k.seen = static_cast<uint32_t>(seen);
+    k.seen_first = static_cast<uint32_t>(seen_first);
     k.tokens = static_cast<uint32_t>(tokens);
     for (uint64_t e = 0; e < entries; ++e) {
-      uint64_t brand = 0, alias = 0, linked = 0;
-      if (!in.Varint(&brand) || !in.Varint(&alias) || !in.Varint(&linked)) return bad("lexicon");
-      k.entries.push_back({brand, alias != 0, static_cast<uint32_t>(linked)});
+      uint64_t brand = 0, alias = 0, linked = 0, linked_first = 0;
+      if (!in.Varint(&brand) || !in.Varint(&alias) || !in.Varint(&linked) ||
+          !in.Varint(&linked_first)) {
+        return bad("lexicon");
+      }
+      k.entries.push_back(
+          {brand, alias != 0, static_cast<uint32_t>(linked), static_cast<uint32_t>(linked_first)});
     }
   }
   if (!in.Varint(&n) || n > bytes.size()) return bad("brands");

@@ -70,6 +70,7 @@ Catalog MakeCatalog() {
     v1::Entity e;
     *e.mutable_key() = Key(v1::BRAND, b);
     e.set_name(absl::StrCat("Brand", b));
+    if (b == 2) (*e.mutable_attributes())["aliases"] = "Bee Two|B-2 Co";
     e.set_update_time_ms(1);
     c.data.entities.push_back(e);
   }
@@ -83,9 +84,12 @@ Catalog MakeCatalog() {
     uint64_t leaf = c.leaves[(p - 1) % c.leaves.size()];
     v1::Entity e;
     *e.mutable_key() = Key(v1::PRODUCT, p);
-    e.set_name(absl::StrCat(LeafWords(leaf, static_cast<int>(rng() % 12)), " noise", rng() % 40,
-                            " item ", p));
-    (*e.mutable_attributes())["colour"] = rng() % 2 ? "red" : "blue";
+    // "Brand3 leaf5word1 leaf5term2 noise7 item 12, Red": the brand first, the colour last.
+    const std::string colour = rng() % 2 ? "Red" : "Blue";
+    e.set_name(absl::StrCat("Brand", 1 + (leaf % 6), " ",
+                            LeafWords(leaf, static_cast<int>(rng() % 12)), " noise", rng() % 40,
+                            " item ", p, ", ", colour));
+    (*e.mutable_attributes())["colour"] = colour;
     e.set_update_time_ms(1);
     c.data.entities.push_back(e);
     c.product_leaf[p] = leaf;
@@ -336,6 +340,101 @@ TEST_P(KnowledgeTest, TaxonomyIsLiveWithCounts) {
   v1::GetTaxonomyRequest wrong_type;
   *wrong_type.mutable_category() = Key(v1::PRODUCT, 1);
   EXPECT_EQ(taxonomy(wrong_type, &around).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
+  const Catalog& catalog = TheCatalog();
+  auto brands = [this](const v1::RecognizeBrandsRequest& req, v1::RecognizeBrandsResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    return knowledge_->RecognizeBrands(&ctx, req, resp);
+  };
+  auto attributes = [this](const v1::ExtractAttributesRequest& req,
+                           v1::ExtractAttributesResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    return knowledge_->ExtractAttributes(&ctx, req, resp);
+  };
+  // No model yet.
+  v1::RecognizeBrandsRequest early;
+  *early.add_items() = TextItem("Brand1 anything");
+  v1::RecognizeBrandsResponse early_resp;
+  EXPECT_EQ(brands(early, &early_resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  std::vector<v1::TrainModelsProgress> messages;
+  grpc::Status s = Train(cluster_->admin(), &messages);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const v1::TrainModelsProgress& last = messages.back();
+  EXPECT_EQ(last.brands_model().lexicon_keys(), 8u);  // six names, two aliases
+  EXPECT_GT(last.brands_model().top_precision(), 0.9);
+  EXPECT_GE(last.attribute_lexicon_entries(), 2u);  // red, blue
+
+  // Brands: a name, an alias spelled another way, a product's stored title, a brand the
+  // graph does not know, and bad items.
+  const std::string leaf_words = LeafWords(catalog.leaves[0], 3);
+  v1::RecognizeBrandsRequest req;
+  *req.add_items() = TextItem("Brand3 " + leaf_words + " new one");
+  *req.add_items() = TextItem("BeeTwo " + leaf_words + " new one");
+  *req.add_items() = KeyItem(v1::PRODUCT, 17);
+  *req.add_items() = TextItem("Zyxwvut " + leaf_words + " new one");
+  const int bad = req.items_size();
+  *req.add_items() = KeyItem(v1::BUYER, 3);
+  *req.add_items() = KeyItem(v1::PRODUCT, 99999);
+  *req.add_items() = TextItem(" -- ");
+  v1::RecognizeBrandsResponse resp;
+  s = brands(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), req.items_size());
+  EXPECT_EQ(resp.model_version(), last.model_version());
+  auto top = [&resp](int i) -> const v1::BrandMention& {
+    EXPECT_EQ(resp.results(i).status().code(), 0) << resp.results(i).status().message();
+    EXPECT_GE(resp.results(i).mentions_size(), 1) << i;
+    static const v1::BrandMention kNone;
+    return resp.results(i).mentions_size() > 0 ? resp.results(i).mentions(0) : kNone;
+  };
+  EXPECT_EQ(top(0).brand().id(), 3u);
+  EXPECT_EQ(top(0).name(), "Brand3");
+  EXPECT_EQ(top(0).start(), 0);
+  EXPECT_EQ(top(0).end(), 6);
+  EXPECT_GE(top(0).confidence(), 0.5);
+  EXPECT_EQ(top(1).brand().id(), 2u);
+  EXPECT_EQ(top(1).end(), 6);
+  EXPECT_EQ(top(2).brand().id(), 1 + catalog.product_leaf.at(17) % 6);
+  EXPECT_EQ(top(3).brand().id(), 0u);  // a new-brand candidate
+  EXPECT_EQ(top(3).name(), "Zyxwvut");
+  EXPECT_EQ(resp.results(bad).status().code(), 3);
+  EXPECT_NE(resp.results(bad).status().message().find("items[" + std::to_string(bad) + "].key"),
+            std::string::npos);
+  EXPECT_EQ(resp.results(bad + 1).status().code(), 5);
+  EXPECT_EQ(resp.results(bad + 2).status().code(), 3);
+  EXPECT_NE(resp.results(bad + 2).status().message().find(".text.title"), std::string::npos);
+
+  // Attributes: a learned colour, a pattern's measure and pack count, a stored title.
+  v1::ExtractAttributesRequest areq;
+  const std::string title = "Brand1 Caf\xC3\xA9 thing, Red, 2 x 500\xC2\xA0ml";
+  *areq.add_items() = TextItem(title);
+  *areq.add_items() = KeyItem(v1::PRODUCT, 17);
+  *areq.add_items() = KeyItem(v1::MERCHANT, 1);
+  v1::ExtractAttributesResponse aresp;
+  s = attributes(areq, &aresp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(aresp.results_size(), 3);
+  std::map<std::string, v1::ExtractedAttribute> found;
+  for (const auto& a : aresp.results(0).attributes()) {
+    found[a.name()] = a;
+    EXPECT_EQ(title.substr(a.start(), a.end() - a.start()), a.value());
+  }
+  EXPECT_EQ(found["colour"].normalized_value(), "red");
+  EXPECT_EQ(found["volume"].normalized_value(), "500");
+  EXPECT_EQ(found["volume"].unit(), "ml");
+  EXPECT_EQ(found["pack_count"].normalized_value(), "2");
+  bool stored_colour = false;
+  for (const auto& a : aresp.results(1).attributes()) stored_colour |= a.name() == "colour";
+  EXPECT_TRUE(stored_colour);
+  EXPECT_EQ(aresp.results(2).status().code(), 3);
+
+  v1::ExtractAttributesRequest too_many;
+  for (int i = 0; i < 1001; ++i) *too_many.add_items() = TextItem("x");
+  EXPECT_EQ(attributes(too_many, &aresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KnowledgeTest, ::testing::Values("embedded", "split"),

@@ -203,6 +203,16 @@ absl::StatusOr<v1::GetTaxonomyResponse> Client::GetTaxonomy(const v1::GetTaxonom
   });
 }
 
+absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
+    const v1::DevelopBrandsRequest& request, int64_t deadline_ms) {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline_ms);
+  v1::DevelopBrandsResponse response;
+  grpc::Status status = admin_->DevelopBrands(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::TrainModelsProgress> Client::TrainModels(
     const v1::TrainModelsRequest& request, int64_t deadline_ms,
     const std::function<void(const v1::TrainModelsProgress&)>& on_progress) {

@@ -136,6 +136,15 @@ Commands:
       --file=FILE       also each line of FILE as a title
       e.g. kgctl brands "HotWheels Monster Truck 5-pack" PRODUCT:12
 
+  brands candidates     brand development over the products without a HAS_BRAND edge:
+                        the most frequent new-brand candidates (names the graph has no
+                        BRAND for) with counts and example titles, and the known brands
+                        recognised in their titles; prints the DevelopBrandsResponse.
+      --min_confidence=X  least confidence of a known brand to count or write (0 = 0.9)
+      --max_candidates=N  candidates listed (0 = 50)
+      --apply           write those HAS_BRAND edges (durably); says how many on stderr
+      e.g. kgctl brands candidates --apply --min_confidence=0.95
+
   attributes ITEM...    attributes mined from titles (colour, size, material, measures
                         with units normalised, pack count, target, model number): items as
                         for brands; prints the ExtractAttributesResponse.
@@ -829,6 +838,24 @@ int Categorize(const std::vector<std::string>& args, const CommandOptions& optio
 
 int Brands(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
            std::ostream& out, std::ostream& err) {
+  if (!args.empty() && args[0] == "candidates") {
+    if (args.size() > 1) return Usage(err, "brands candidates", "takes no arguments");
+    auto client = Connect(options);
+    if (!client.ok()) return Fail(err, "brands candidates", client.status());
+    v1::DevelopBrandsRequest request;
+    request.set_apply(options.apply);
+    request.set_min_confidence(options.min_confidence);
+    request.set_max_candidates(options.max_candidates);
+    auto response = (*client)->DevelopBrands(request, options.train_deadline_ms);
+    if (!response.ok()) return Fail(err, "brands candidates", response.status());
+    out << ToJsonLine(*response) << "\n";
+    if (options.apply) {
+      err << "kgctl: wrote " << response->edges_written() << " HAS_BRAND edges ("
+          << response->write_failures() << " refused) for " << response->recognized_size()
+          << " brands\n";
+    }
+    return response->write_failures() > 0 ? kExitFailure : kExitOk;
+  }
   return SendItems<v1::RecognizeBrandsRequest>(
       "brands", args, options, out, err, [](v1::RecognizeBrandsRequest*) {},
       [](Client* c, const v1::RecognizeBrandsRequest& r) { return c->RecognizeBrands(r); });

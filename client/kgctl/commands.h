@@ -70,6 +70,10 @@ struct CommandOptions {
   std::string file;
   std::string brand;
   int32_t depth = 0;
+  // brands candidates.
+  bool apply = false;
+  double min_confidence = 0;
+  int32_t max_candidates = 0;
   // Progress lines on stderr when it is a terminal (import, generate, train).
   bool progress = true;
 };

@@ -57,6 +57,11 @@ ABSL_FLAG(int32_t, top_k, 0, "categorize: predictions per item (0 = 3, at most 2
 ABSL_FLAG(std::string, file, "", "categorize: a file of titles, one per line.");
 ABSL_FLAG(std::string, brand, "", "categorize: the brand of the titles given.");
 ABSL_FLAG(int32_t, depth, 0, "taxonomy: levels of children (0 = 1, at most 5).");
+ABSL_FLAG(bool, apply, false,
+          "brands candidates: write HAS_BRAND edges for the recognised known brands.");
+ABSL_FLAG(double, min_confidence, 0,
+          "brands candidates: least confidence of a brand to count or write (0 = 0.9).");
+ABSL_FLAG(int32_t, max_candidates, 0, "brands candidates: new-brand candidates listed (0 = 50).");
 ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
 
 int main(int argc, char** argv) {
@@ -116,6 +121,9 @@ int main(int argc, char** argv) {
   options.file = absl::GetFlag(FLAGS_file);
   options.brand = absl::GetFlag(FLAGS_brand);
   options.depth = absl::GetFlag(FLAGS_depth);
+  options.apply = absl::GetFlag(FLAGS_apply);
+  options.min_confidence = absl::GetFlag(FLAGS_min_confidence);
+  options.max_candidates = absl::GetFlag(FLAGS_max_candidates);
 
   std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());

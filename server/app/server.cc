@@ -292,7 +292,7 @@ absl::Status RunServer(const ServerOptions& options) {
     KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &serving, &metrics));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
     graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving, &metrics);
-    knowledge = std::make_unique<KnowledgeOps>(router.get());
+    knowledge = std::make_unique<KnowledgeOps>(router.get(), ops.get());
     admin_service =
         std::make_unique<AdminServiceImpl>(ops.get(), knowledge.get(), policy, &serving);
     knowledge_service = std::make_unique<KnowledgeServiceImpl>(knowledge.get(), policy, &serving);

@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -65,6 +66,13 @@ void RunAndWait(Scatter<Req, Resp>* scatter, const Router& router, const CallOpt
   std::future<void> future = all.get_future();
   scatter->Run(router, o, method, [&all] { all.set_value(); });
   future.wait();
+}
+
+v1::EntityKey Key(v1::EntityType type, uint64_t id) {
+  v1::EntityKey key;
+  key.set_type(type);
+  key.set_id(id);
+  return key;
 }
 
 ScanEdgeSpec Edge(v1::EdgeType type, v1::Direction dir, uint32_t limit) {
@@ -343,7 +351,8 @@ struct KnowledgeOps::CategorizePlan {
   std::set<std::string> versions;
 };
 
-KnowledgeOps::KnowledgeOps(const Router* router) : router_(router), queue_(8, 256) {}
+KnowledgeOps::KnowledgeOps(const Router* router, const GraphOps* graph)
+    : router_(router), graph_(graph), queue_(8, 256) {}
 
 KnowledgeOps::~KnowledgeOps() {
   cancel_ = true;
@@ -534,6 +543,168 @@ absl::Status KnowledgeOps::CategorizeNow(const CallOptions& o, const v1::Categor
     }
   }
   return SetVersion(versions, resp);
+}
+
+void KnowledgeOps::DevelopBrands(const CallOptions& o, const v1::DevelopBrandsRequest& req,
+                                 v1::DevelopBrandsResponse* resp, Done done) {
+  Queue([this, o, &req, resp] { return DevelopBrandsNow(o, req, resp); }, std::move(done));
+}
+
+absl::Status KnowledgeOps::DevelopBrandsNow(const CallOptions& o,
+                                            const v1::DevelopBrandsRequest& req,
+                                            v1::DevelopBrandsResponse* resp) const {
+  absl::Status s = CheckDeadline(o);
+  int max_candidates = 50, examples = 3;
+  double min_confidence = 0.9;
+  int64_t max_products = 1000000;
+  if (s.ok()) s = Setting(req.max_candidates(), 1, 1000, "max_candidates", &max_candidates);
+  if (s.ok() && req.examples() == -1) {
+    examples = 0;
+  } else if (s.ok()) {
+    s = Setting(req.examples(), 1, 10, "examples", &examples);
+  }
+  if (s.ok()) s = Setting(req.min_confidence(), 0.5, 1.0, "min_confidence", &min_confidence);
+  if (s.ok()) {
+    s = Setting<int64_t>(req.max_products(), 1, 10000000, "max_products", &max_products);
+  }
+  if (s.ok() && req.apply() && graph_ == nullptr) {
+    s = absl::FailedPreconditionError("apply: this server cannot write edges");
+  }
+  if (!s.ok()) return s;
+  const Router& router = *router_;
+  // 1. The products without a brand, by partition, with their titles.
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> unbranded(router.partition_count());
+  uint64_t kept = 0;
+  s = ScanAll(
+      router, [&o] { return o; }, v1::PRODUCT, {Edge(v1::HAS_BRAND, v1::OUT, 1)},
+      [&](const ScannedEntity& e) {
+        resp->set_products_scanned(resp->products_scanned() + 1);
+        if (e.edges(0).ids_size() > 0) return absl::OkStatus();
+        resp->set_products_without_brand(resp->products_without_brand() + 1);
+        if (kept >= static_cast<uint64_t>(max_products)) return absl::OkStatus();
+        ++kept;
+        const EntityKey key = KeyFromProto(e.entity().key());
+        unbranded[router.PartitionOf(key)].emplace_back(key.id, e.entity().name());
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  // 2. Their brands, read on their partitions.
+  struct Candidate {
+    std::map<std::string, uint64_t> spellings;
+    uint64_t products = 0;
+    double confidence = 0;
+    std::vector<std::pair<uint64_t, std::string>> examples;
+  };
+  std::map<std::string, Candidate> candidates;  // by the name's normalised form
+  std::map<uint64_t, std::pair<std::string, std::vector<uint64_t>>> known;
+  std::set<std::string> versions;
+  for (uint32_t p = 0; p < router.partition_count(); ++p) {
+    for (size_t start = 0; start < unbranded[p].size(); start += kMaxKnowledgeItems) {
+      s = CheckDeadline(o);
+      if (!s.ok()) return s;
+      const size_t end = std::min(unbranded[p].size(), start + kMaxKnowledgeItems);
+      internal::v1::RecognizeBrandsRequest call;
+      for (size_t i = start; i < end; ++i) {
+        *call.add_items()->mutable_key() = Key(v1::PRODUCT, unbranded[p][i].first);
+      }
+      internal::v1::RecognizeBrandsResponse reply;
+      s = CallPartition(router, p, o, &PartitionClient::RecognizeBrands, &call, &reply);
+      if (!s.ok()) return s;
+      versions.insert(reply.model_version());
+      for (int j = 0; j < reply.results_size() && start + j < end; ++j) {
+        const v1::RecognizeBrandsResult& r = reply.results(j);
+        if (r.status().code() != 0 || r.mentions_size() == 0) continue;
+        const v1::BrandMention& m = r.mentions(0);
+        const auto& [id, title] = unbranded[p][start + j];
+        if (m.brand().id() == 0) {
+          Candidate& c =
+              candidates[absl::StrReplaceAll(knowledge::NormalizeText(m.name()), {{" ", ""}})];
+          ++c.spellings[m.name()];
+          ++c.products;
+          c.confidence += m.confidence();
+          if (c.examples.size() < static_cast<size_t>(examples)) c.examples.emplace_back(id, title);
+        } else if (m.confidence() >= min_confidence) {
+          auto& [name, products] = known[m.brand().id()];
+          name = m.name();
+          products.push_back(id);
+        }
+      }
+    }
+  }
+  if (versions.size() > 1) {
+    return absl::UnavailableError(
+        "partition servers answered with different model versions (a bundle is being "
+        "installed); retry");
+  }
+  if (!versions.empty()) resp->set_model_version(*versions.begin());
+  std::vector<const Candidate*> ranked;
+  for (const auto& [key, c] : candidates) ranked.push_back(&c);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Candidate* a, const Candidate* b) {
+    return a->products > b->products;
+  });
+  if (ranked.size() > static_cast<size_t>(max_candidates)) ranked.resize(max_candidates);
+  for (const Candidate* c : ranked) {
+    v1::BrandCandidate* out = resp->add_candidates();
+    auto spelling =
+        std::max_element(c->spellings.begin(), c->spellings.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    out->set_name(spelling->first);
+    out->set_products(c->products);
+    out->set_mean_confidence(c->confidence / static_cast<double>(c->products));
+    for (const auto& [id, title] : c->examples) {
+      out->add_example_titles(title);
+      *out->add_example_products() = Key(v1::PRODUCT, id);
+    }
+  }
+  std::vector<std::pair<uint64_t, const std::pair<std::string, std::vector<uint64_t>>*>> brands;
+  for (const auto& [id, entry] : known) brands.emplace_back(id, &entry);
+  std::stable_sort(brands.begin(), brands.end(), [](const auto& a, const auto& b) {
+    return a.second->second.size() > b.second->second.size();
+  });
+  for (const auto& [id, entry] : brands) {
+    v1::BrandAssignment* out = resp->add_recognized();
+    *out->mutable_brand() = Key(v1::BRAND, id);
+    out->set_name(entry->first);
+    out->set_products(entry->second.size());
+  }
+  // 3. With apply: the edges, through the graph's durable write path.
+  if (!req.apply()) return absl::OkStatus();
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  v1::UpsertEdgesRequest batch;
+  auto flush = [&]() -> absl::Status {
+    if (batch.edges_size() == 0) return absl::OkStatus();
+    v1::UpsertEdgesResponse written;
+    std::promise<absl::Status> result;
+    std::future<absl::Status> future = result.get_future();
+    graph_->UpsertEdges(o, batch, &written,
+                        [&result](absl::Status st) { result.set_value(std::move(st)); });
+    absl::Status st = future.get();
+    if (!st.ok()) return st;
+    for (const v1::ItemStatus& r : written.results()) {
+      if (r.code() == 0) {
+        resp->set_edges_written(resp->edges_written() + 1);
+      } else {
+        resp->set_write_failures(resp->write_failures() + 1);
+      }
+    }
+    batch.clear_edges();
+    return absl::OkStatus();
+  };
+  for (const auto& [id, entry] : brands) {
+    for (uint64_t product : entry->second) {
+      v1::Edge* e = batch.add_edges();
+      *e->mutable_src() = Key(v1::PRODUCT, product);
+      e->set_type(v1::HAS_BRAND);
+      *e->mutable_dst() = Key(v1::BRAND, id);
+      e->set_time_ms(now);
+      e->set_weight(1);
+      if (batch.edges_size() >= kMaxBatch) {
+        s = flush();
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  return flush();
 }
 
 absl::Status KnowledgeOps::GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,

@@ -18,6 +18,7 @@
 #include "kg/v1/admin.pb.h"
 #include "kg/v1/knowledge.pb.h"
 #include "server/frontend/cluster.h"
+#include "server/frontend/graph_ops.h"
 #include "server/frontend/partition_client.h"
 #include "server/frontend/work_queue.h"
 
@@ -37,8 +38,9 @@ inline constexpr size_t kMaxCategories = 1000000;
 
 class KnowledgeOps {
  public:
-  // `router` must outlive this object.
-  explicit KnowledgeOps(const Router* router);
+  // `router` (and `graph`, which writes the HAS_BRAND edges of DevelopBrands; may be null,
+  // then `apply` is refused) must outlive this object.
+  explicit KnowledgeOps(const Router* router, const GraphOps* graph = nullptr);
   // Cancels a training in progress (it ends with CANCELLED within about 100 ms) and waits
   // for it.
   ~KnowledgeOps();
@@ -51,6 +53,9 @@ class KnowledgeOps {
                        v1::RecognizeBrandsResponse* resp, Done done);
   void ExtractAttributes(const CallOptions& o, const v1::ExtractAttributesRequest& req,
                          v1::ExtractAttributesResponse* resp, Done done);
+  // AdminService.DevelopBrands (admin.proto), on the work queue.
+  void DevelopBrands(const CallOptions& o, const v1::DevelopBrandsRequest& req,
+                     v1::DevelopBrandsResponse* resp, Done done);
 
   // Trains and installs a new bundle. `progress` gets each message (the last with `done`
   // set) on the training thread; `finish` runs once, after the last progress message, with
@@ -74,11 +79,14 @@ class KnowledgeOps {
   // With aggregates: dependent partition calls, waited for on the work queue.
   absl::Status CategorizeNow(const CallOptions& o, const v1::CategorizeRequest& req,
                              v1::CategorizeResponse* resp) const;
+  absl::Status DevelopBrandsNow(const CallOptions& o, const v1::DevelopBrandsRequest& req,
+                                v1::DevelopBrandsResponse* resp) const;
   absl::Status GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,
                               v1::GetTaxonomyResponse* resp) const;
   absl::Status Train(const v1::TrainModelsRequest& req, const ProgressFn& progress) const;
 
   const Router* router_;
+  const GraphOps* graph_;
   mutable std::atomic<uint32_t> next_partition_{0};  // spreads texts over partitions
   WorkQueue queue_;
   std::mutex train_mu_;

@@ -177,7 +177,9 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 // A raw unary handler of `Service` calling ops_->Method; `Gate` (a ServingGate*, or
 // nullptr for methods that answer while loading) refuses it with UNAVAILABLE when closed.
-#define KG_RAW_HANDLER(Service, Method, Response, Gate)                                            \
+#define KG_RAW_HANDLER(Service, Method, Response, Gate) \
+  KG_RAW_HANDLER_ON(Service, ops_, Method, Response, Gate)
+#define KG_RAW_HANDLER_ON(Service, Ops, Method, Response, Gate)                                    \
   grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* ctx,                      \
                                             const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
     return RawUnary<v1::Method##Request, Response>(                                                \
@@ -186,7 +188,7 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
           const ServingGate* gate = Gate;                                                          \
           absl::Status ready = gate != nullptr ? gate->Check() : absl::OkStatus();                 \
           if (!ready.ok()) return done(ready);                                                     \
-          ops_->Method(o, r, out, std::move(done));                                                \
+          Ops->Method(o, r, out, std::move(done));                                                 \
         });                                                                                        \
   }
 
@@ -204,8 +206,10 @@ KG_RAW_HANDLER(KnowledgeServiceImpl, Categorize, v1::CategorizeResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, GetTaxonomy, v1::GetTaxonomyResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, RecognizeBrands, v1::RecognizeBrandsResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, ExtractAttributes, v1::ExtractAttributesResponse, gate_)
+KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, DevelopBrands, v1::DevelopBrandsResponse, gate_)
 
 #undef KG_RAW_HANDLER
+#undef KG_RAW_HANDLER_ON
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* GraphServiceImpl::Import(
     grpc::CallbackServerContext* ctx, grpc::ByteBuffer* resp) {

@@ -38,7 +38,9 @@ using GraphServiceBase = v1::GraphService::WithRawCallbackMethod_GetEntities<
                                     v1::GraphService::CallbackService>>>>>>>>>;
 using AdminServiceBase = v1::AdminService::WithRawCallbackMethod_GetClusterInfo<
     v1::AdminService::WithRawCallbackMethod_Checkpoint<
-        v1::AdminService::WithRawCallbackMethod_TrainModels<v1::AdminService::CallbackService>>>;
+        v1::AdminService::WithRawCallbackMethod_TrainModels<
+            v1::AdminService::WithRawCallbackMethod_DevelopBrands<
+                v1::AdminService::CallbackService>>>>;
 using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categorize<
     v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<
         v1::KnowledgeService::WithRawCallbackMethod_RecognizeBrands<
@@ -86,6 +88,7 @@ class AdminServiceImpl final : public AdminServiceBase {
 
   KG_DECLARE_RAW_UNARY(GetClusterInfo)
   KG_DECLARE_RAW_UNARY(Checkpoint)
+  KG_DECLARE_RAW_UNARY(DevelopBrands)
   // Server streaming: progress messages, the last one with the new model version.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* TrainModels(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* req) override;

@@ -435,6 +435,62 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   v1::ExtractAttributesRequest too_many;
   for (int i = 0; i < 1001; ++i) *too_many.add_items() = TextItem("x");
   EXPECT_EQ(attributes(too_many, &aresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Brand development: new products without a brand, four of a known brand, three of one
+  // the graph does not know.
+  Dataset fresh;
+  for (uint64_t p = 5001; p <= 5007; ++p) {
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::PRODUCT, p);
+    e.set_name(absl::StrCat(p <= 5004 ? "Brand4 " : "Novabrand ", leaf_words, " fresh ", p));
+    e.set_update_time_ms(1);
+    fresh.entities.push_back(e);
+  }
+  ASSERT_TRUE(LoadViaRpc(cluster_->graph(), fresh).ok());
+  auto develop = [this](const v1::DevelopBrandsRequest& req, v1::DevelopBrandsResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(60000));
+    return cluster_->admin()->DevelopBrands(&ctx, req, resp);
+  };
+  v1::DevelopBrandsRequest dreq;
+  dreq.set_min_confidence(0.6);
+  v1::DevelopBrandsResponse dresp;
+  s = develop(dreq, &dresp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(dresp.products_scanned(), kCatalogProducts + 7u);
+  EXPECT_EQ(dresp.products_without_brand(), 7u);
+  ASSERT_GE(dresp.candidates_size(), 1);
+  EXPECT_EQ(dresp.candidates(0).name(), "Novabrand");
+  EXPECT_EQ(dresp.candidates(0).products(), 3u);
+  EXPECT_EQ(dresp.candidates(0).example_titles_size(), 3);
+  ASSERT_EQ(dresp.recognized_size(), 1);
+  EXPECT_EQ(dresp.recognized(0).brand().id(), 4u);
+  EXPECT_EQ(dresp.recognized(0).products(), 4u);
+  EXPECT_EQ(dresp.edges_written(), 0u);
+  // Out of range.
+  v1::DevelopBrandsRequest low = dreq;
+  low.set_min_confidence(0.2);
+  EXPECT_EQ(develop(low, &dresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Apply: the edges are written and read back; the products no longer lack a brand.
+  dreq.set_apply(true);
+  s = develop(dreq, &dresp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(dresp.edges_written(), 4u);
+  EXPECT_EQ(dresp.write_failures(), 0u);
+  v1::GetNeighborsRequest nreq;
+  *nreq.add_keys() = Key(v1::PRODUCT, 5002);
+  nreq.set_edge_type(v1::HAS_BRAND);
+  nreq.set_direction(v1::OUT);
+  v1::GetNeighborsResponse nresp;
+  grpc::ClientContext nctx;
+  SetDeadline(&nctx);
+  ASSERT_TRUE(cluster_->graph()->GetNeighbors(&nctx, nreq, &nresp).ok());
+  ASSERT_EQ(nresp.results_size(), 1);
+  ASSERT_EQ(nresp.results(0).neighbors_size(), 1);
+  EXPECT_EQ(nresp.results(0).neighbors(0).key().id(), 4u);
+  dreq.set_apply(false);
+  ASSERT_TRUE(develop(dreq, &dresp).ok());
+  EXPECT_EQ(dresp.products_without_brand(), 3u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KnowledgeTest, ::testing::Values("embedded", "split"),

@@ -12,8 +12,11 @@
 // 3. Prints, per attribute the generator puts in titles (color, material, size, the gender
 //    target), precision and recall: the truth is the product's own value where the title
 //    carries it (its normalised words occur in the normalised title); an extraction is
-//    right when its normalised value equals the truth's (case folded). Brands: the top
-//    mention against the product's brand.
+//    right when its normalised value (alone or with its unit) or its value as written
+//    equals the truth once both are normalised (case folded). Brands: the top mention
+//    against the product's brand.
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -133,17 +136,22 @@ int Run() {
     if (!brand_resp.ok()) return Fail("RecognizeBrands", brand_resp.status());
     for (int k = 0; k < resp->results_size(); ++k) {
       const TestProduct& t = *order[i + k];
-      std::map<std::string, std::string> got;
+      // An extraction's spellings: as normalised (with its unit), and as written.
+      std::map<std::string, std::vector<std::string>> got;
       for (const auto& a : resp->results(k).attributes()) {
-        got.emplace(a.name(), knowledge::NormalizeText(a.normalized_value()));
+        if (got.count(a.name())) continue;  // the first of each name
+        got[a.name()] = {knowledge::NormalizeText(a.normalized_value()),
+                         knowledge::NormalizeText(a.normalized_value() + " " + a.unit()),
+                         knowledge::NormalizeText(a.value())};
       }
       for (const std::string& name : Scored()) {
         auto truth = t.truth.find(name);
         auto extracted = got.find(name);
         counts[name][0] += truth != t.truth.end();
         counts[name][1] += extracted != got.end();
-        counts[name][2] +=
-            truth != t.truth.end() && extracted != got.end() && truth->second == extracted->second;
+        counts[name][2] += truth != t.truth.end() && extracted != got.end() &&
+                           std::find(extracted->second.begin(), extracted->second.end(),
+                                     truth->second) != extracted->second.end();
       }
       const auto& mentions = brand_resp->results(k).mentions();
       if (mentions.empty()) continue;

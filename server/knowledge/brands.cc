@@ -402,6 +402,7 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Train(
     const size_t step = (x->size() + kMaxTrainingRows - 1) / kMaxTrainingRows;
     size_t out = 0;
     for (size_t i = 0; i < x->size(); i += step, ++out) {
+      if (out == i) continue;  // a vector moved onto itself would be emptied
       (*x)[out] = std::move((*x)[i]);
       (*y)[out] = (*y)[i];
     }

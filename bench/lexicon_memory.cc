@@ -47,11 +47,11 @@ int main(int argc, char** argv) {
   using kg::knowledge::BrandRecord;
   const int64_t n = absl::GetFlag(FLAGS_brands);
   const int per = absl::GetFlag(FLAGS_titles_per_brand);
-  const std::vector<std::string> syllables = {"ka", "lo", "mi", "zen", "tor", "vak", "ri",
-                                              "sun", "pel", "dra", "qu", "nix", "bo", "tal",
-                                              "wey", "fi", "gor", "hu", "jin", "mar"};
-  const std::vector<std::string> products = {"Running Shoes", "Cotton T-Shirt", "Steel Bottle",
-                                             "Leather Wallet", "Table Lamp", "Wireless Mouse",
+  const std::vector<std::string> syllables = {"ka",  "lo",  "mi",  "zen", "tor", "vak", "ri",
+                                              "sun", "pel", "dra", "qu",  "nix", "bo",  "tal",
+                                              "wey", "fi",  "gor", "hu",  "jin", "mar"};
+  const std::vector<std::string> products = {"Running Shoes",    "Cotton T-Shirt", "Steel Bottle",
+                                             "Leather Wallet",   "Table Lamp",     "Wireless Mouse",
                                              "Face Wash 100 ml", "Analog Watch"};
   std::mt19937_64 rng(1);
   std::vector<BrandRecord> brands;
@@ -103,11 +103,13 @@ int main(int argc, char** argv) {
       "recall %.4f\n",
       static_cast<long long>(n), static_cast<unsigned long long>(figures.lexicon_keys),
       examples.size(), figures.top_precision, figures.top_recall);
-  std::printf("encoded %.1f MB; resident memory of the decoded recognizer %.1f MB (%.0f bytes "
-              "a brand)\n",
-              bytes.size() / 1e6, (loaded - freed) / 1e6, (loaded - freed) / n);
-  std::printf("Recognize on one thread: %.0f titles/s (%zu of %zu with a mention); resident "
-              "before training %.1f MB\n",
-              queries.size() / seconds, found, queries.size(), before / 1e6);
+  std::printf(
+      "encoded %.1f MB; resident memory of the decoded recognizer %.1f MB (%.0f bytes "
+      "a brand)\n",
+      bytes.size() / 1e6, (loaded - freed) / 1e6, (loaded - freed) / n);
+  std::printf(
+      "Recognize on one thread: %.0f titles/s (%zu of %zu with a mention); resident "
+      "before training %.1f MB\n",
+      queries.size() / seconds, found, queries.size(), before / 1e6);
   return 0;
 }

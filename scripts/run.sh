@@ -91,7 +91,10 @@ Try (kgctl prints one JSON object per line):
   $KGCTL --addr=$ADDR categorize "$TITLE" PRODUCT:$PRODUCT_ID MERCHANT:1 --top_k=2
   # 4. the taxonomy: the roots with two levels below, product counts
   $KGCTL --addr=$ADDR taxonomy --depth=2
-  # 5. the cluster: partitions, counts, memory, model version
+  # 5. brands and attributes in a title and in a stored product's title
+  $KGCTL --addr=$ADDR brands "$TITLE" PRODUCT:$PRODUCT_ID
+  $KGCTL --addr=$ADDR attributes "$TITLE" "Acme Steel Bottle 750 ml, Pack of 2"
+  # 6. the cluster: partitions, counts, memory, model version
   $KGCTL --addr=$ADDR cluster-info
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):

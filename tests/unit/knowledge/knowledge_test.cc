@@ -26,7 +26,9 @@ TEST(TextTest, NormalizesUnicodeCasePunctuationAndBadBytes) {
             "abc strasse");
   // e + combining accent composes; the trade mark sign separates (NFKC would make it "tm").
   EXPECT_EQ(NormalizeText("caf\x65\xCC\x81 \xE2\x84\xA2"), "caf\xC3\xA9");
-  EXPECT_EQ(NormalizeText("Nike\xE2\x84\xA2" "Air"), "nike air");
+  EXPECT_EQ(NormalizeText("Nike\xE2\x84\xA2"
+                          "Air"),
+            "nike air");
   EXPECT_EQ(NormalizeText("a\xff\xfe"
                           "b"),
             "a b");
@@ -300,6 +302,31 @@ TEST(BundleTest, RoundTripsAndRefusesDamage) {
   }
   EXPECT_FALSE(DecodeBundle(bytes.substr(0, bytes.size() / 2), "half").ok());
   EXPECT_FALSE(DecodeBundle("", "empty").ok());
+  // Without a brand recognizer and an attribute extractor (as bundles written before they
+  // existed): it loads, without them.
+  EXPECT_EQ(back->brand_recognizer, nullptr);
+  EXPECT_EQ(back->attributes, nullptr);
+  // With them: they round-trip.
+  BrandFigures brand_figures;
+  auto recognizer = BrandRecognizer::Train(
+      {{7, "Acme", {}}, {9, "Hot Wheels", {"HotWheels"}}},
+      {{"Acme Steel Bottle", 7}, {"Acme Lamp", 7}, {"Hot Wheels Truck", 9}, {"HotWheels Car", 9}},
+      bundle.categorizer.get(), 0.1, 1, &brand_figures);
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status();
+  bundle.brand_recognizer = std::move(*recognizer);
+  bundle.attributes = AttributeExtractor::Train(
+      {{"Acme Lamp, Red", {{"color", "Red"}}}, {"Acme Bottle, Red", {{"color", "Red"}}}}, nullptr);
+  auto full = DecodeBundle(EncodeBundle(bundle), "mem");
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_NE(full->brand_recognizer, nullptr);
+  ASSERT_NE(full->attributes, nullptr);
+  auto mention = full->brand_recognizer->Recognize("hot-wheels Race Set", nullptr, 1);
+  ASSERT_EQ(mention.size(), 1u);
+  EXPECT_EQ(mention[0].brand, 9u);
+  auto extracted = full->attributes->Extract("Zeta Vase, Red, 500 ml");
+  ASSERT_EQ(extracted.size(), 2u);
+  EXPECT_EQ(extracted[0].name, "color");
+  EXPECT_EQ(extracted[1].unit, "ml");
 }
 
 }  // namespace

@@ -27,15 +27,21 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
+#include "client/importer/csv_reader.h"
 #include "server/knowledge/text.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "a kg_server with an empty graph");
 ABSL_FLAG(double, scale, 0.1, "generator scale (1.0: about 20k products)");
 ABSL_FLAG(uint64_t, seed, 42, "generator seed");
+ABSL_FLAG(std::string, abt_buy, "",
+          "also score model numbers on the Abt-Buy benchmark: its directory (abt.csv, buy.csv, "
+          "abt_buy_perfect_mapping.csv); gold: the model number ending each Abt name, input: "
+          "the matching Buy title");
 
 namespace kg {
 namespace {
@@ -49,6 +55,92 @@ struct TestProduct {
 int Fail(const std::string& what, const absl::Status& status) {
   std::cerr << "kg_eval_attributes: " << what << ": " << status << "\n";
   return 1;
+}
+
+// Rows of a CSV file with a header: column name -> value, per row.
+absl::StatusOr<std::vector<std::map<std::string, std::string>>> ReadCsv(const std::string& path) {
+  CsvReader reader;
+  absl::Status s = reader.Open(path);
+  if (!s.ok()) return s;
+  std::vector<std::string> header, fields;
+  std::vector<std::map<std::string, std::string>> rows;
+  absl::Status row_status;
+  if (!reader.Next(&header, &row_status)) return rows;
+  while (reader.Next(&fields, &row_status)) {
+    if (!row_status.ok()) continue;
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Letters and digits, upper-cased: model numbers compared across spellings.
+std::string ModelKey(absl::string_view text) {
+  std::string key;
+  for (char c : text) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
+      key.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return key;
+}
+
+// Model numbers: for each Abt-Buy match, ExtractAttributes on the Buy title; right when
+// its most confident model_number equals the model number that ends the Abt name.
+int ScoreModelNumbers(Client* client, const std::string& dir) {
+  auto abt = ReadCsv(dir + "/abt.csv");
+  auto buy = ReadCsv(dir + "/buy.csv");
+  auto pairs = ReadCsv(dir + "/abt_buy_perfect_mapping.csv");
+  if (!abt.ok() || !buy.ok() || !pairs.ok()) {
+    return Fail("--abt_buy", absl::NotFoundError("cannot read abt.csv, buy.csv or the mapping"));
+  }
+  std::map<std::string, std::string> gold_of, title_of;
+  for (auto& row : *abt) {
+    const std::string& name = row["name"];
+    size_t dash = name.rfind(" - ");
+    if (dash != std::string::npos) gold_of[row["id"]] = ModelKey(name.substr(dash + 3));
+  }
+  for (auto& row : *buy) title_of[row["id"]] = row["name"];
+  std::vector<std::pair<std::string, std::string>> items;  // Buy title, gold
+  for (auto& row : *pairs) {
+    auto g = gold_of.find(row["idAbt"]);
+    auto t = title_of.find(row["idBuy"]);
+    if (g != gold_of.end() && t != title_of.end() && !g->second.empty()) {
+      items.emplace_back(t->second, g->second);
+    }
+  }
+  double answered = 0, right = 0, in_title = 0;
+  for (size_t i = 0; i < items.size(); i += 100) {
+    v1::ExtractAttributesRequest req;
+    for (size_t j = i; j < std::min(items.size(), i + 100); ++j) {
+      req.add_items()->mutable_text()->set_title(items[j].first);
+    }
+    auto resp = client->ExtractAttributes(req);
+    if (!resp.ok()) return Fail("ExtractAttributes", resp.status());
+    for (int k = 0; k < resp->results_size(); ++k) {
+      const auto& [title, gold] = items[i + k];
+      in_title += ModelKey(title).find(gold) != std::string::npos;
+      // The most confident model number (the first of equals).
+      const v1::ExtractedAttribute* best = nullptr;
+      for (const auto& a : resp->results(k).attributes()) {
+        if (a.name() == "model_number" &&
+            (best == nullptr || a.confidence() > best->confidence())) {
+          best = &a;
+        }
+      }
+      if (best == nullptr) continue;
+      ++answered;
+      right += ModelKey(best->normalized_value()) == gold;
+    }
+  }
+  std::printf(
+      "model numbers (Abt-Buy: %zu matched pairs; the Buy title, gold from the Abt name; the "
+      "gold occurs in %.0f titles): precision %.4f, recall %.4f (of titles containing it: "
+      "%.4f)\n",
+      items.size(), in_title, answered > 0 ? right / answered : 0.0,
+      items.empty() ? 0.0 : right / items.size(), in_title > 0 ? right / in_title : 0.0);
+  return 0;
 }
 
 // The attributes the generator writes into titles, as the graph names them.
@@ -172,6 +264,9 @@ int Run() {
   std::printf("brands: top mention precision %.4f, recall %.4f\n",
               brand_answered > 0 ? brand_right / brand_answered : 0.0,
               order.empty() ? 0.0 : brand_right / order.size());
+  if (!absl::GetFlag(FLAGS_abt_buy).empty()) {
+    return ScoreModelNumbers(client->get(), absl::GetFlag(FLAGS_abt_buy));
+  }
   return 0;
 }
 

@@ -155,6 +155,8 @@ struct AttributeExtractor::Model {
   RE2 age{
       R"((?i)\b(?:age[sd]?\s*)?(\d+)\s*(?:-|to)\s*(\d+)\s*(years?|yrs?|y|months?|mths?)\b|\bage[sd]?\s*(\d+)\s*(?:-|to)\s*(\d+)\b)"};
   RE2 model_token{R"(^[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+)*$)"};
+  RE2 number_word{R"(^\d+-[A-Za-z][a-z]{2,}$)"};                    // "375-Watt", "7-Port"
+  RE2 slash_word{R"((?:^|[^A-Za-z0-9])[a-z]/|/[a-z]\b|^[a-z]+/)"};  // "w/PS2", "f/4-5.6"
 
   double Confidence(const std::string& name, double fallback) const {
     auto it = pattern_confidence.find(name);
@@ -229,6 +231,11 @@ struct AttributeExtractor::Model {
       if (it != Targets().end()) add("target", t.start, t.end, it->second, "", 0.9);
     }
     // Model numbers: whitespace-separated chunks of letters and digits (with inner - . /).
+    // A chunk that ends the title after " - " (the usual "Name - MODEL" of catalogs) is
+    // the likeliest and may be all digits ("Drive - 706018", "010-10702-00"); words with a
+    // number ("375-Watt", "7-Port") and abbreviations with a slash ("w/PS2", "f/4-5.6")
+    // are not model numbers.
+    const size_t before = out->size();
     size_t i = 0;
     while (i < title.size()) {
       while (i < title.size() && absl::ascii_isspace(static_cast<unsigned char>(title[i]))) ++i;
@@ -252,13 +259,20 @@ struct AttributeExtractor::Model {
         }
       }
       // Not a model number when it holds a measure, size or pack count ("64GB/128GB").
-      const bool holds_other = std::any_of(out->begin(), out->end(), [&](const Candidate& c) {
-        return c.a.start < e && s < c.a.end;
-      });
-      if (letters > 0 && digits > 0 && normalized.size() >= 4 && normalized.size() <= 32 &&
-          !holds_other &&
-          RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), model_token)) {
-        add("model_number", s, e, normalized, "", 0.7);
+      const bool holds_other =
+          std::any_of(out->begin(), out->begin() + before,
+                      [&](const Candidate& c) { return c.a.start < e && s < c.a.end; });
+      const bool last = title.find_first_not_of(" \t)]\".,;", j) == absl::string_view::npos;
+      const bool after_dash = s >= 3 && title.substr(s - 3, 3) == " - ";
+      const bool shaped =
+          RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), model_token) &&
+          !RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), number_word) &&
+          !RE2::PartialMatch(re2::StringPiece(chunk.data(), chunk.size()), slash_word);
+      const bool mixed = letters > 0 && digits > 0 && normalized.size() >= 4;
+      const bool catalog_code = last && after_dash && digits >= 5 && letters == 0;
+      if ((mixed || catalog_code) && normalized.size() <= 32 && !holds_other && shaped) {
+        const double confidence = last && after_dash ? 0.9 : last || after_dash ? 0.8 : 0.7;
+        add("model_number", s, e, normalized, "", Confidence("model_number", confidence));
       }
       i = j;
     }

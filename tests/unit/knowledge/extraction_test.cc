@@ -176,6 +176,23 @@ TEST(AttributeExtractorTest, UnitsPacksSizesTargetsAndModelNumbers) {
     EXPECT_EQ(normalized, c.normalized) << c.title;
     EXPECT_EQ(got_unit, c.unit) << c.title;
   }
+  // Model numbers: the "Name - MODEL" convention ranks first and may be all digits; words
+  // with a number and slash abbreviations are not model numbers.
+  auto best_model = [&](const std::string& title) {
+    const ExtractedAttribute* best = nullptr;
+    for (const auto& e : x->Extract(title)) {
+      if (e.name == "model_number" && (best == nullptr || e.confidence > best->confidence)) {
+        best = &e;
+      }
+    }
+    return best == nullptr ? std::string() : best->normalized_value;
+  };
+  EXPECT_EQ(best_model("LaCie Pocket Floppy Disk Drive - 706018"), "706018");
+  EXPECT_EQ(best_model("Netgear ProSafe GS105 Ethernet Switch - GS105NA"), "GS105NA");
+  EXPECT_EQ(best_model("Tripp Lite 375-Watt Inverter - PV375"), "PV375");
+  EXPECT_EQ(best_model("Kensington Trackball w/PS2 Adapter"), "");
+  EXPECT_EQ(best_model("Garmin USB Cable - 010-10723-01"), "0101072301");
+  EXPECT_EQ(best_model("Samsung 2020 Edition"), "");  // digits alone, not after " - "
   // Not measures: "5G" network, "5 in 1".
   EXPECT_EQ(Find(x->Extract("Phone 5G 128GB"), "weight").first, "");
   EXPECT_EQ(Find(x->Extract("Phone 5G 128GB"), "storage").second, "128");

@@ -1005,6 +1005,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   f->set_brand_weight(figures.brand_weight);
   f->set_top_down(figures.top_down);
   f->set_neighbor_weight(figures.neighbor_weight);
+  f->set_fine_weight(figures.fine_weight);
   v1::BrandFigures* bf = last.mutable_brands_model();
   bf->set_lexicon_keys(brand_figures.lexicon_keys);
   bf->set_train_titles(brand_figures.train_titles);

@@ -29,7 +29,7 @@ namespace {
 
 constexpr char kLabelPrefix[] = "__label__";
 constexpr size_t kMaxDescriptionTokens = 64;
-constexpr int kEncodingVersion = 3;
+constexpr int kEncodingVersion = 4;  // 3: without the fine weight
 constexpr size_t kNeighbors = 10;
 
 // A token without spaces for a phrase: "hot wheels" -> "hot_wheels".
@@ -228,11 +228,13 @@ void Categorizer::Index() {
     }
   }
   fine_within_.assign(label_category_.size(), {});
+  fine_to_coarse_.assign(fine_category_.size(), -1);
   for (size_t f = 0; f < fine_category_.size(); ++f) {
     for (uint64_t a = fine_category_[f]; a != 0; a = t.parent(a)) {
       auto it = node_of.find(a);
       if (it != node_of.end() && node_label_[it->second] >= 0) {
         fine_within_[node_label_[it->second]].push_back(static_cast<int>(f));
+        if (fine_to_coarse_[f] < 0) fine_to_coarse_[f] = node_label_[it->second];
       }
     }
   }
@@ -250,19 +252,17 @@ std::pair<uint64_t, double> Categorizer::Refine(int label, const std::vector<flo
   return {fine_category_[within[best]], q[best]};
 }
 
-std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
-                                                             double brand_weight,
-                                                             double neighbor_weight, bool top_down,
+std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev, const Weights& w,
                                                              int top_k) const {
   std::vector<std::pair<uint64_t, double>> out;
-  for (const auto& [label, raw] : Rank(Mix(ev, brand_weight, neighbor_weight), top_down, top_k)) {
+  for (const auto& [label, raw] : Rank(Mix(ev, w), w.top_down, top_k)) {
     auto [category, share] = Refine(label, ev.fine);
     out.emplace_back(category, raw * share);
   }
   return out;
 }
 
-Categorizer::Evidence Categorizer::Gather(const ProductInput& input) const {
+Categorizer::Evidence Categorizer::Gather(const ProductInput& input, bool fine_coarse) const {
   Prepared p = Prepare(input);
   Evidence ev;
   std::vector<int32_t> rows = model_.Rows(p.line);
@@ -277,14 +277,32 @@ Categorizer::Evidence Categorizer::Gather(const ProductInput& input) const {
       for (int32_t& r : rows) r = fine_row_[r];
     }
     ev.fine = fine_.Hidden(rows);
+    if (fine_coarse && !ev.fine.empty()) {
+      std::vector<double> full = fine_.Softmax(ev.fine);
+      ev.fine_coarse.assign(label_category_.size(), 0.0);
+      double sum = 0;
+      for (size_t f = 0; f < full.size(); ++f) {
+        if (fine_to_coarse_[f] < 0) continue;
+        ev.fine_coarse[fine_to_coarse_[f]] += full[f];
+        sum += full[f];
+      }
+      if (sum > 0) {
+        for (double& v : ev.fine_coarse) v /= sum;
+      } else {
+        ev.fine_coarse.clear();
+      }
+    }
   }
   return ev;
 }
 
-std::vector<double> Categorizer::Mix(const Evidence& ev, double brand_weight,
-                                     double neighbor_weight) const {
+std::vector<double> Categorizer::Mix(const Evidence& ev, const Weights& w) const {
+  const double brand_weight = w.brand, neighbor_weight = w.neighbor;
   const size_t labels = label_category_.size();
   std::vector<double> q = ev.text;
+  if (w.fine > 0 && !ev.fine_coarse.empty()) {
+    for (size_t l = 0; l < labels; ++l) q[l] = (1 - w.fine) * q[l] + w.fine * ev.fine_coarse[l];
+  }
   if (neighbor_weight > 0 && !ev.near.empty()) {
     for (size_t l = 0; l < labels; ++l) {
       q[l] = (1 - neighbor_weight) * q[l] + neighbor_weight * ev.near[l];
@@ -358,8 +376,7 @@ std::vector<double> Categorizer::TitleDistribution(absl::string_view title) cons
 
 std::vector<CategoryScore> Categorizer::Predict(const ProductInput& input, int top_k) const {
   std::vector<CategoryScore> out;
-  for (const auto& [category, raw] :
-       Decide(Gather(input), brand_weight_, neighbor_weight_, top_down_, top_k)) {
+  for (const auto& [category, raw] : Decide(Gather(input, weights_.fine > 0), weights_, top_k)) {
     out.push_back({category, calibration_(raw)});
   }
   return out;
@@ -536,9 +553,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   std::vector<std::vector<uint64_t>> gold_paths;
   for (const LabelledProduct* e : validation) gold_paths.push_back(t.PathTo(e->category));
   struct Choice {
-    double brand_weight;
-    double neighbor_weight;
-    bool top_down;
+    Weights weights;
     double score = -1;
     double depth[3] = {0, 0, 0};
     double leaf = 0;
@@ -546,41 +561,44 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   // The evidence of each validation product does not depend on the weights: gathered once.
   std::vector<Evidence> evidence;
   evidence.reserve(validation.size());
-  for (const LabelledProduct* e : validation) evidence.push_back(c->Gather(e->input));
-  Choice best{0, 0, false};
-  for (double w : {0.0, 0.25, 0.5, 1.0}) {
-    for (double nw : {0.0, 0.25, 0.5, 0.75}) {
-      for (bool top_down : {false, true}) {
-        Choice ch{w, nw, top_down};
-        for (size_t i = 0; i < validation.size(); ++i) {
-          auto decided = c->Decide(evidence[i], w, nw, top_down, 1);
-          if (decided.empty()) continue;
-          std::vector<uint64_t> path = t.PathTo(decided[0].first);
-          for (int d = 0; d < 3; ++d) ch.depth[d] += SameFirstLevels(path, gold_paths[i], d + 1);
-          ch.leaf += decided[0].first == validation[i]->category;
+  for (const LabelledProduct* e : validation) evidence.push_back(c->Gather(e->input, true));
+  Choice best;
+  const std::vector<double> fine_weights =
+      c->has_fine() ? std::vector<double>{0.0, 0.25, 0.5} : std::vector<double>{0.0};
+  for (double fw : fine_weights) {
+    for (double w : {0.0, 0.25, 0.5, 1.0}) {
+      for (double nw : {0.0, 0.25, 0.5, 0.75}) {
+        for (bool top_down : {false, true}) {
+          Choice ch;
+          ch.weights = Weights{w, nw, fw, top_down};
+          for (size_t i = 0; i < validation.size(); ++i) {
+            auto decided = c->Decide(evidence[i], ch.weights, 1);
+            if (decided.empty()) continue;
+            std::vector<uint64_t> path = t.PathTo(decided[0].first);
+            for (int d = 0; d < 3; ++d) ch.depth[d] += SameFirstLevels(path, gold_paths[i], d + 1);
+            ch.leaf += decided[0].first == validation[i]->category;
+          }
+          ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
+          if (ch.score > best.score) best = ch;
         }
-        ch.score = ch.depth[0] + ch.depth[1] + ch.depth[2];
-        if (ch.score > best.score) best = ch;
       }
     }
   }
-  c->brand_weight_ = best.brand_weight;
-  c->neighbor_weight_ = best.neighbor_weight;
-  c->top_down_ = best.top_down;
+  c->weights_ = best.weights;
   const double n = static_cast<double>(validation.size());
   for (int d = 0; d < 3; ++d) figures->accuracy_at_depth[d] = best.depth[d] / n;
   figures->leaf_accuracy = best.leaf / n;
-  figures->brand_weight = best.brand_weight;
-  figures->neighbor_weight = best.neighbor_weight;
-  figures->top_down = best.top_down;
+  figures->brand_weight = best.weights.brand;
+  figures->neighbor_weight = best.weights.neighbor;
+  figures->fine_weight = best.weights.fine;
+  figures->top_down = best.weights.top_down;
 
   // Calibration: every ranked prediction of the validation slice (top 3), raw score against
   // whether it is the product's category.
   if (progress) progress(0.95, "calibrating confidences");
   std::vector<std::pair<double, double>> points;
   for (size_t i = 0; i < validation.size(); ++i) {
-    for (const auto& [category, raw] :
-         c->Decide(evidence[i], c->brand_weight_, c->neighbor_weight_, c->top_down_, 3)) {
+    for (const auto& [category, raw] : c->Decide(evidence[i], c->weights_, 3)) {
       // Right: the product is in the predicted category (it, or one of its descendants).
       points.emplace_back(raw, t.IsWithin(validation[i]->category, category) ? 1.0 : 0.0);
     }
@@ -615,8 +633,8 @@ std::string Categorizer::Encode() const {
   };
   w.Bytes(save(model_.fasttext.get()));
   w.Bytes(save(fine_.fasttext.get()));
-  w.Double(brand_weight_);
-  w.Varint(top_down_ ? 1 : 0);
+  w.Double(weights_.brand);
+  w.Varint(weights_.top_down ? 1 : 0);
   w.Varint(label_prior_.size());
   for (double p : label_prior_) w.Double(p);
   w.Varint(brand_counts_.size());
@@ -633,8 +651,9 @@ std::string Categorizer::Encode() const {
     }
   }
   calibration_.Encode(&w);
-  w.Double(neighbor_weight_);
+  w.Double(weights_.neighbor);
   w.Bytes(neighbors_.Encode());
+  w.Double(weights_.fine);
   return std::move(w.str());
 }
 
@@ -648,7 +667,9 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   ByteReader r(bytes);
   uint64_t version = 0, top_down = 0, n = 0;
   absl::string_view model, fine;
-  if (!r.Varint(&version) || version != kEncodingVersion) return bad("unknown encoding version");
+  if (!r.Varint(&version) || (version != kEncodingVersion && version != 3)) {
+    return bad("unknown encoding version");
+  }
   if (!r.Bytes(&model) || model.empty()) return bad("no text model");
   if (!r.Bytes(&fine)) return bad("no fine text model section");
   TempDir tmp;
@@ -683,10 +704,10 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   }
   c->Index();
   const size_t labels = c->label_category_.size();
-  if (!r.Double(&c->brand_weight_) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
+  if (!r.Double(&c->weights_.brand) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
     return bad("truncated settings");
   }
-  c->top_down_ = top_down != 0;
+  c->weights_.top_down = top_down != 0;
   c->label_prior_.resize(labels);
   for (double& p : c->label_prior_) {
     if (!r.Double(&p)) return bad("truncated label prior");
@@ -705,10 +726,11 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   }
   if (!c->calibration_.Decode(&r, bytes.size())) return bad("calibration");
   absl::string_view index;
-  if (!r.Double(&c->neighbor_weight_) || !r.Bytes(&index)) return bad("neighbour index");
+  if (!r.Double(&c->weights_.neighbor) || !r.Bytes(&index)) return bad("neighbour index");
   absl::StatusOr<NeighborIndex> neighbors = NeighborIndex::Decode(index);
   if (!neighbors.ok()) return neighbors.status();
   c->neighbors_ = std::move(*neighbors);
+  if (version >= 4 && !r.Double(&c->weights_.fine)) return bad("fine weight");
   if (!r.done()) return bad("trailing bytes");
   return c;
 }

@@ -92,6 +92,7 @@ struct ValidationFigures {
   double leaf_accuracy = 0;                 // top-1, the exact category
   double brand_weight = 0;                  // chosen weight of the brand prior
   double neighbor_weight = 0;               // chosen weight of the nearest products
+  double fine_weight = 0;                   // chosen share of the fine model at the coarse level
   bool top_down = false;                    // chosen decoding
   // Of validation predictions with calibrated confidence >= 0.9: how many, and the share
   // that were right.
@@ -170,11 +171,21 @@ class Categorizer {
     std::vector<double> near;  // nearest products' labels (empty: none)
     std::string brand;         // normalised brand
     std::vector<float> fine;   // fine text model's hidden vector (empty: none)
+    // The fine model's probabilities summed per coarse label (empty: not gathered).
+    std::vector<double> fine_coarse;
   };
-  Evidence Gather(const ProductInput& input) const;
-  // The coarse labels' probabilities with the nearest products and the brand prior mixed in.
-  std::vector<double> Mix(const Evidence& evidence, double brand_weight,
-                          double neighbor_weight) const;
+  // How the evidence is combined, chosen on the validation slice.
+  struct Weights {
+    double brand = 0;     // the brand prior's exponent
+    double neighbor = 0;  // the nearest products' share
+    double fine = 0;      // the fine model's share at the coarse level
+    bool top_down = false;
+  };
+  // `fine_coarse`: also sum the fine model's full distribution per coarse label.
+  Evidence Gather(const ProductInput& input, bool fine_coarse) const;
+  // The coarse labels' probabilities with the fine model, the nearest products and the
+  // brand prior mixed in.
+  std::vector<double> Mix(const Evidence& evidence, const Weights& w) const;
 
   // The decoded best label and the ranking of the rest.
   std::vector<std::pair<int, double>> Rank(const std::vector<double>& q, bool top_down,
@@ -184,8 +195,7 @@ class Categorizer {
   // subtree.
   std::pair<uint64_t, double> Refine(int label, const std::vector<float>& fine) const;
   // Coarse ranking refined: (category, raw score) best first.
-  std::vector<std::pair<uint64_t, double>> Decide(const Evidence& evidence, double brand_weight,
-                                                  double neighbor_weight, bool top_down,
+  std::vector<std::pair<uint64_t, double>> Decide(const Evidence& evidence, const Weights& w,
                                                   int top_k) const;
   absl::Status IndexLabels(const fasttext::FastText& model, std::vector<uint64_t>* out) const;
   // Precomputes what prediction needs from the labels and the taxonomy (after training or
@@ -202,19 +212,19 @@ class Categorizer {
   std::vector<std::vector<int>> label_nodes_;
   std::vector<std::vector<int>> node_children_;
   std::vector<int> node_label_, root_nodes_;
-  // Fine label indices within each coarse label's subtree.
+  // Fine label indices within each coarse label's subtree; each fine label's coarse label
+  // (-1: a fine label above the coarse levels).
   std::vector<std::vector<int>> fine_within_;
+  std::vector<int> fine_to_coarse_;
   // The fine model's input row of each coarse model row, when both models have the same
   // vocabulary and buckets (they are trained on the same lines): a line is then read once.
   std::vector<int32_t> fine_row_;
   // Brand (normalised) -> (label index, count) in the training slice; label totals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int, uint32_t>>> brand_counts_;
   std::vector<double> label_prior_;
-  double brand_weight_ = 0;
-  bool top_down_ = false;
-  // The nearest labelled training products (by coarse label) and their weight.
+  // The nearest labelled training products (by coarse label).
   NeighborIndex neighbors_;
-  double neighbor_weight_ = 0;
+  Weights weights_;
   // Raw score -> calibrated confidence (isotonic, on the validation slice).
   Isotonic calibration_;
 };

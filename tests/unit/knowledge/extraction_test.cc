@@ -236,5 +236,76 @@ TEST(AttributeExtractorTest, LearnsValuesFromTheGraphAndRoundTrips) {
   EXPECT_FALSE(AttributeExtractor::Decode("x").ok());
 }
 
+// Random titles (valid and invalid UTF-8, many scripts, digits, units, punctuation): no
+// crash, and every offset is inside the title, on a character boundary (never a UTF-8
+// continuation byte), with start < end.
+TEST(ExtractionFuzzTest, OffsetsAreAlwaysOnCharacterBoundaries) {
+  std::vector<BrandRecord> brands;
+  std::vector<BrandExample> examples = Catalog(&brands);
+  BrandFigures figures;
+  auto r = BrandRecognizer::Train(brands, examples, nullptr, 0.2, 1, &figures);
+  ASSERT_TRUE(r.ok());
+  auto x = AttributeExtractor::Train(
+      {{"Acme Shirt, Red", {{"color", "Red"}}}, {"Acme Cap, Red", {{"color", "Red"}}}}, nullptr);
+  const std::vector<std::string> pieces = {"Hot",
+                                           "Wheels",
+                                           "HotWheels",
+                                           "-",
+                                           " ",
+                                           "  ",
+                                           "500",
+                                           "ml",
+                                           "1,5",
+                                           "l",
+                                           "GB",
+                                           "x",
+                                           "Pack of",
+                                           "\xC3\xA9",
+                                           "\xE4\xB8\xAD",
+                                           "\xEF\xBC\xA1",
+                                           "\xE2\x84\xA2",
+                                           "\xC2\xAE",
+                                           "\xC2\xA0",
+                                           "\xF0\x9F\x98\x80",
+                                           "\xE0\xB8\xA3\xE0\xB8\xB5",
+                                           "\xff",
+                                           "\xc3",
+                                           "\xe4\xb8",
+                                           "'s",
+                                           "Red",
+                                           "KDL-40EX400",
+                                           "/",
+                                           "(",
+                                           ")",
+                                           "Size",
+                                           "UK",
+                                           "Age 4-5",
+                                           "Women's",
+                                           "Dove",
+                                           "Acme Garden",
+                                           "0",
+                                           "99999999999999999999"};
+  std::mt19937_64 rng(3);
+  auto boundary = [](const std::string& t, size_t at) {
+    return at == t.size() || (static_cast<unsigned char>(t[at]) & 0xC0) != 0x80;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string title;
+    const int n = 1 + static_cast<int>(rng() % 14);
+    for (int i = 0; i < n; ++i) title += pieces[rng() % pieces.size()];
+    for (const BrandMention& m : (*r)->Recognize(title, nullptr, 5)) {
+      ASSERT_LT(m.start, m.end) << title;
+      ASSERT_LE(m.end, title.size()) << title;
+      ASSERT_TRUE(boundary(title, m.start) && boundary(title, m.end)) << title;
+    }
+    for (const ExtractedAttribute& a : x->Extract(title)) {
+      ASSERT_LT(a.start, a.end) << title;
+      ASSERT_LE(a.end, title.size()) << title;
+      ASSERT_TRUE(boundary(title, a.start) && boundary(title, a.end)) << title;
+      ASSERT_EQ(title.substr(a.start, a.end - a.start), a.value) << title;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kg::knowledge

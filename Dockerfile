@@ -13,7 +13,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libgrpc++1.51 libgrpc29 libprotobuf32 \
       libabsl20220623 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 libcivetweb1 librocksdb7.8 libc-ares2 libre2-9 libssl3 zlib1g \
-      libjemalloc2 libfasttext0 libutf8proc2 \
+      libjemalloc2 libfasttext0 libutf8proc2 libxgboost0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 kg
 COPY --from=build /src/build/server/app/kg_server /src/build/client/kgctl/kgctl /usr/local/bin/

@@ -1,0 +1,174 @@
+#include "server/knowledge/boosted.h"
+
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/knowledge/bytes.h"
+
+namespace kg::knowledge {
+namespace {
+
+constexpr uint64_t kEncodingVersion = 1;
+
+absl::Status XgbError(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("xgboost: ", what, ": ", XGBGetLastError()));
+}
+
+// A dense matrix for XGBoost (rows of `columns` values; NaN is missing), freed on scope
+// exit.
+class Matrix {
+ public:
+  Matrix(const std::vector<std::vector<float>>& x, size_t columns) {
+    data_.reserve(x.size() * columns);
+    for (const auto& row : x) {
+      for (size_t j = 0; j < columns; ++j) {
+        data_.push_back(j < row.size() ? row[j] : std::numeric_limits<float>::quiet_NaN());
+      }
+    }
+    ok_ = XGDMatrixCreateFromMat(data_.data(), x.size(), columns,
+                                 std::numeric_limits<float>::quiet_NaN(), &handle_) == 0;
+  }
+  ~Matrix() {
+    if (ok_) XGDMatrixFree(handle_);
+  }
+  Matrix(const Matrix&) = delete;
+  Matrix& operator=(const Matrix&) = delete;
+  bool ok() const { return ok_; }
+  DMatrixHandle handle() const { return handle_; }
+
+ private:
+  std::vector<float> data_;
+  DMatrixHandle handle_ = nullptr;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+GradientBoosted::~GradientBoosted() {
+  if (booster_ != nullptr) XGBoosterFree(booster_);
+}
+
+absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
+    const std::vector<std::vector<float>>& x, const std::vector<float>& y, const Params& params,
+    const std::atomic<bool>* cancel) {
+  if (x.empty() || x.size() != y.size() || x[0].empty()) {
+    return absl::InvalidArgumentError("boosted trees: need rows with features and one label each");
+  }
+  const size_t columns = x[0].size();
+  for (const auto& row : x) {
+    if (row.size() != columns) {
+      return absl::InvalidArgumentError("boosted trees: rows of different lengths");
+    }
+  }
+  Matrix train(x, columns);
+  if (!train.ok()) return XgbError("creating the training matrix");
+  if (XGDMatrixSetFloatInfo(train.handle(), "label", y.data(), y.size()) != 0) {
+    return XgbError("setting labels");
+  }
+  std::unique_ptr<GradientBoosted> model(new GradientBoosted());
+  model->features_ = columns;
+  DMatrixHandle dmats[] = {train.handle()};
+  if (XGBoosterCreate(dmats, 1, &model->booster_) != 0) return XgbError("creating the booster");
+  const std::vector<std::pair<std::string, std::string>> settings = {
+      {"objective", "binary:logistic"},
+      {"tree_method", "hist"},
+      {"max_depth", absl::StrCat(params.max_depth)},
+      {"eta", absl::StrCat(params.eta)},
+      {"min_child_weight", absl::StrCat(params.min_child_weight)},
+      {"lambda", absl::StrCat(params.lambda)},
+      {"seed", absl::StrCat(params.seed)},
+      {"nthread", absl::StrCat(params.threads)},
+      {"verbosity", "0"},
+  };
+  for (const auto& [name, value] : settings) {
+    if (XGBoosterSetParam(model->booster_, name.c_str(), value.c_str()) != 0) {
+      return XgbError(absl::StrCat("setting ", name));
+    }
+  }
+  for (int round = 0; round < params.rounds; ++round) {
+    if (cancel != nullptr && cancel->load()) {
+      return absl::CancelledError("boosted trees: training cancelled");
+    }
+    if (XGBoosterUpdateOneIter(model->booster_, round, train.handle()) != 0) {
+      return XgbError("training");
+    }
+  }
+  return model;
+}
+
+std::vector<float> GradientBoosted::Run(const std::vector<std::vector<float>>& x, int option_mask,
+                                        size_t* columns) const {
+  std::vector<float> out;
+  *columns = 0;
+  if (x.empty() || booster_ == nullptr) return out;
+  Matrix m(x, features_);
+  if (!m.ok()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  bst_ulong len = 0;
+  const float* result = nullptr;
+  if (XGBoosterPredict(booster_, m.handle(), option_mask, 0, 0, &len, &result) != 0) return out;
+  out.assign(result, result + len);
+  *columns = len / x.size();
+  return out;
+}
+
+std::vector<double> GradientBoosted::Predict(const std::vector<std::vector<float>>& x) const {
+  size_t columns = 0;
+  std::vector<float> raw = Run(x, 0, &columns);
+  return std::vector<double>(raw.begin(), raw.end());
+}
+
+std::vector<std::vector<double>> GradientBoosted::Contributions(
+    const std::vector<std::vector<float>>& x) const {
+  size_t columns = 0;
+  std::vector<float> raw = Run(x, 4, &columns);
+  std::vector<std::vector<double>> out;
+  if (columns == 0) return out;
+  for (size_t r = 0; r < x.size(); ++r) {
+    out.emplace_back(raw.begin() + r * columns, raw.begin() + (r + 1) * columns);
+  }
+  return out;
+}
+
+std::string GradientBoosted::Encode() const {
+  ByteWriter w;
+  w.Varint(kEncodingVersion);
+  w.Varint(features_);
+  bst_ulong len = 0;
+  const char* bytes = nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (booster_ != nullptr &&
+      XGBoosterSaveModelToBuffer(booster_, R"({"format": "ubj"})", &len, &bytes) == 0) {
+    w.Bytes(absl::string_view(bytes, len));
+  } else {
+    w.Bytes("");
+  }
+  return std::move(w.str());
+}
+
+absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Decode(absl::string_view bytes) {
+  auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("boosted trees: ", what));
+  };
+  ByteReader r(bytes);
+  uint64_t version = 0, features = 0;
+  absl::string_view model_bytes;
+  if (!r.Varint(&version) || version != kEncodingVersion) return bad("unknown encoding version");
+  if (!r.Varint(&features) || features == 0 || features > 100000 || !r.Bytes(&model_bytes) ||
+      model_bytes.empty() || !r.done()) {
+    return bad("damaged encoding");
+  }
+  std::unique_ptr<GradientBoosted> model(new GradientBoosted());
+  model->features_ = features;
+  if (XGBoosterCreate(nullptr, 0, &model->booster_) != 0) return bad("cannot create a booster");
+  if (XGBoosterLoadModelFromBuffer(model->booster_, model_bytes.data(), model_bytes.size()) != 0) {
+    return bad(absl::StrCat("the model does not load: ", XGBGetLastError()));
+  }
+  return model;
+}
+
+}  // namespace kg::knowledge

@@ -55,9 +55,10 @@ void NeighborIndex::Finish() {
   }
 }
 
-std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens, size_t k) const {
-  std::vector<double> dist;
-  if (labels_.empty()) return dist;
+std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
+    const std::vector<std::string>& tokens, size_t k) const {
+  std::vector<std::pair<uint32_t, double>> out;
+  if (labels_.empty() || k == 0) return out;
   const size_t max_df =
       std::max(kMinUsefulDf, static_cast<size_t>(kMaxDocumentShare * labels_.size()));
   // Scores in a per-thread dense array (one slot per document), reset after use.
@@ -88,9 +89,7 @@ std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens,
       score[d] += w * w;
     }
   }
-  // The k best (cosine, then lower document first) in a heap whose front is the worst
-  // kept. The query's norm scales every cosine alike and the distribution is normalised,
-  // so it is left out.
+  // The k best (cosine, then lower document first) in a heap whose front is the worst kept.
   auto before = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
@@ -102,16 +101,26 @@ std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens,
     if (best.size() < k) {
       best.push_back(candidate);
       std::push_heap(best.begin(), best.end(), before);
-    } else if (k > 0 && before(candidate, best.front())) {
+    } else if (before(candidate, best.front())) {
       std::pop_heap(best.begin(), best.end(), before);
       best.back() = candidate;
       std::push_heap(best.begin(), best.end(), before);
     }
   }
-  if (best.empty() || query_norm <= 0) return dist;
+  if (query_norm <= 0) return out;
+  std::sort(best.begin(), best.end(), before);
+  const double qn = std::sqrt(query_norm);
+  for (const auto& [similarity, d] : best) out.emplace_back(d, similarity / qn);
+  return out;
+}
+
+std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens, size_t k) const {
+  std::vector<double> dist;
+  std::vector<std::pair<uint32_t, double>> nearest = Nearest(tokens, k);
+  if (nearest.empty()) return dist;
   dist.assign(label_count_, 0.0);
   double total = 0;
-  for (const auto& [similarity, d] : best) {
+  for (const auto& [d, similarity] : nearest) {
     dist[labels_[d]] += similarity;
     total += similarity;
   }

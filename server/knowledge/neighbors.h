@@ -21,9 +21,15 @@ class NeighborIndex {
   // Indexes documents (their tokens) with their label index (0..labels-1).
   void Build(const std::vector<std::pair<std::vector<std::string>, int>>& docs, size_t labels);
 
+  // The `k` most similar documents with their cosine similarity (0..1), best first (ties:
+  // the lower document first); empty when no document shares a useful token.
+  std::vector<std::pair<uint32_t, double>> Nearest(const std::vector<std::string>& tokens,
+                                                   size_t k) const;
   // The label distribution of the `k` most similar documents (similarity-weighted, summing
   // to 1); empty when no document shares a useful token.
   std::vector<double> Query(const std::vector<std::string>& tokens, size_t k) const;
+  size_t size() const { return labels_.size(); }
+  int label(uint32_t document) const { return labels_[document]; }
 
   bool empty() const { return labels_.empty(); }
   std::string Encode() const;

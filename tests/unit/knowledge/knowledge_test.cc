@@ -64,6 +64,16 @@ TEST(NeighborIndexTest, FindsTheNearestLabelsAndRoundTrips) {
   ASSERT_EQ(near.size(), 2u);
   EXPECT_GT(near[0], 0.99);
   EXPECT_TRUE(index.Query({"unknown", "words"}, 3).empty());
+  // The nearest documents: best first, cosine 1 for the same words.
+  auto nearest = index.Nearest({"glass", "water", "bottle", "1l"}, 3);
+  ASSERT_EQ(nearest.size(), 2u);
+  EXPECT_EQ(nearest[0].first, 3u);
+  EXPECT_NEAR(nearest[0].second, 1.0, 1e-6);
+  EXPECT_EQ(nearest[1].first, 2u);
+  EXPECT_GT(nearest[1].second, 0.0);
+  EXPECT_LT(nearest[1].second, nearest[0].second);
+  EXPECT_EQ(index.label(nearest[0].first), 1);
+  EXPECT_EQ(index.size(), 4u);
   auto back = NeighborIndex::Decode(index.Encode());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->Query({"water", "bottle"}, 2), index.Query({"water", "bottle"}, 2));

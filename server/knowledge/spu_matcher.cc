@@ -1,0 +1,272 @@
+#include "server/knowledge/spu_matcher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/knowledge/bytes.h"
+#include "server/knowledge/text.h"
+
+namespace kg::knowledge {
+namespace {
+
+constexpr uint64_t kEncodingVersion = 1;
+constexpr size_t kMinSpus = 10;
+constexpr int kRandomNegatives = 2;
+
+void AddTokens(const MatchSide& side, std::vector<std::string>* out) {
+  for (std::string& t : Tokenize(side.title)) out->push_back(std::move(t));
+  std::string brand = NormalizeText(side.brand);
+  if (!brand.empty()) out->push_back("__brand__" + brand);
+}
+
+void EncodeSide(const MatchSide& s, ByteWriter* w) {
+  w->Bytes(s.title);
+  w->Bytes(s.brand);
+  w->Double(s.price);
+  w->Varint(s.category);
+}
+
+bool DecodeSide(ByteReader* r, MatchSide* s) {
+  return r->String(&s->title) && r->String(&s->brand) && r->Double(&s->price) &&
+         r->Varint(&s->category);
+}
+
+}  // namespace
+
+std::vector<std::string> RetrievalTokens(const MatchSide& side) {
+  std::vector<std::string> out;
+  AddTokens(side, &out);
+  return out;
+}
+
+SpuMatcher::~SpuMatcher() = default;
+
+std::vector<MatchSide> SpuMatcher::Sides(size_t spu) const {
+  std::vector<MatchSide> sides = {spus_[spu].name};
+  sides.insert(sides.end(), spus_[spu].members.begin(), spus_[spu].members.end());
+  return sides;
+}
+
+void SpuMatcher::BuildIndex() {
+  std::vector<std::pair<std::vector<std::string>, int>> docs;
+  docs.reserve(spus_.size());
+  for (const SpuRecord& s : spus_) {
+    std::vector<std::string> tokens;
+    AddTokens(s.name, &tokens);
+    for (const MatchSide& m : s.members) AddTokens(m, &tokens);
+    docs.emplace_back(std::move(tokens), 0);
+  }
+  index_.Build(docs, 1);
+}
+
+std::vector<SpuMatcher::Scored> SpuMatcher::Retrieve(const MatchSide& listing) const {
+  std::vector<Scored> out;
+  int rank = 0;
+  for (const auto& [doc, cosine] : index_.Nearest(RetrievalTokens(listing), kCandidates)) {
+    out.push_back({doc, cosine, rank++});
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
+    const std::vector<SpuRecord>& spus, std::shared_ptr<const AttributeExtractor> extractor,
+    double validation_share, uint64_t seed, SpuMatcherFigures* figures,
+    const std::atomic<bool>* cancel) {
+  *figures = SpuMatcherFigures();
+  std::unique_ptr<SpuMatcher> m(new SpuMatcher());
+  m->extractor_ = std::move(extractor);
+  size_t usable = 0;
+  for (const SpuRecord& s : spus) {
+    SpuRecord kept = s;
+    if (kept.members.size() > kMaxMembers) kept.members.resize(kMaxMembers);
+    usable += !kept.members.empty() && !NormalizeText(kept.members[0].title).empty();
+    m->spus_.push_back(std::move(kept));
+  }
+  figures->spus = m->spus_.size();
+  if (usable < kMinSpus) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "SPU matcher: found ", usable, " SPUs with a member product (INSTANCE_OF); at least ",
+        kMinSpus, " are needed"));
+  }
+  // Each SPU with a member lends its first member as a listing to match; the index it is
+  // matched against leaves that member out, as a new listing would be.
+  const size_t n = m->spus_.size();
+  auto held = [&](size_t i) { return !m->spus_[i].members.empty(); };
+  auto training_sides = [&](size_t i) {
+    std::vector<MatchSide> sides = {m->spus_[i].name};
+    const auto& members = m->spus_[i].members;
+    sides.insert(sides.end(), members.begin() + (held(i) ? 1 : 0), members.end());
+    return sides;
+  };
+  NeighborIndex training_index;
+  {
+    std::vector<std::pair<std::vector<std::string>, int>> docs;
+    docs.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<std::string> tokens;
+      for (const MatchSide& side : training_sides(i)) AddTokens(side, &tokens);
+      docs.emplace_back(std::move(tokens), 0);
+    }
+    training_index.Build(docs, 1);
+  }
+  std::vector<std::vector<float>> train_x, validation_x;
+  std::vector<float> train_y, validation_y;
+  struct Listing {
+    size_t spu;
+    std::vector<size_t> rows;  // its rows in validation_x
+    std::vector<size_t> candidates;
+  };
+  std::vector<Listing> validation;
+  std::mt19937_64 rng(seed);
+  double retrieved = 0, listings = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!held(i)) continue;
+    if (cancel != nullptr && cancel->load()) return absl::CancelledError("SPU matcher: cancelled");
+    const MatchSide& listing = m->spus_[i].members[0];
+    const bool is_validation = (Fnv1a64(absl::StrCat(m->spus_[i].id), seed + 11) % 10000) <
+                               static_cast<uint64_t>(validation_share * 10000);
+    auto& x = is_validation ? validation_x : train_x;
+    auto& y = is_validation ? validation_y : train_y;
+    Listing l{i, {}, {}};
+    ++listings;
+    int rank = 0;
+    bool found = false;
+    for (const auto& [doc, cosine] :
+         training_index.Nearest(RetrievalTokens(listing), kCandidates)) {
+      if (is_validation) {
+        l.rows.push_back(x.size());
+        l.candidates.push_back(doc);
+      }
+      x.push_back(ComparePair(listing, training_sides(doc), *m->extractor_, cosine, rank++).values);
+      y.push_back(doc == i ? 1.0f : 0.0f);
+      found |= doc == i;
+    }
+    retrieved += found ? 1 : 0;
+    for (int r = 0; r < kRandomNegatives && n > 1; ++r) {
+      size_t j = rng() % n;
+      if (j == i) continue;
+      x.push_back(ComparePair(listing, training_sides(j), *m->extractor_,
+                              std::numeric_limits<double>::quiet_NaN(),
+                              static_cast<int>(kCandidates))
+                      .values);
+      y.push_back(0.0f);
+    }
+    if (is_validation) validation.push_back(std::move(l));
+  }
+  figures->candidate_recall = listings > 0 ? retrieved / listings : 0;
+  figures->training_pairs = train_x.size();
+  figures->validation_listings = validation.size();
+  if (train_x.empty()) return absl::FailedPreconditionError("SPU matcher: no training pairs");
+  GradientBoosted::Params params;
+  params.seed = seed;
+  absl::StatusOr<std::unique_ptr<GradientBoosted>> scorer =
+      GradientBoosted::Fit(train_x, train_y, params, cancel);
+  if (!scorer.ok()) return scorer.status();
+  m->scorer_ = std::move(*scorer);
+  // Calibration on the held-out SPUs' listings, then their top candidates.
+  std::vector<double> raw = m->scorer_->Predict(validation_x);
+  std::vector<std::pair<double, double>> points;
+  for (size_t k = 0; k < raw.size(); ++k) points.emplace_back(raw[k], validation_y[k]);
+  m->calibration_.Fit(std::move(points));
+  double answered = 0, right = 0;
+  for (const Listing& l : validation) {
+    double best = -1;
+    size_t best_spu = 0;
+    for (size_t k = 0; k < l.rows.size(); ++k) {
+      const double p = m->calibration_(raw[l.rows[k]]);
+      if (p > best) {
+        best = p;
+        best_spu = l.candidates[k];
+      }
+    }
+    if (best < 0.5) continue;
+    ++answered;
+    right += best_spu == l.spu ? 1 : 0;
+  }
+  figures->precision = answered > 0 ? right / answered : 0;
+  figures->recall = validation.empty() ? 0 : right / static_cast<double>(validation.size());
+  m->BuildIndex();
+  return m;
+}
+
+std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top_k,
+                                            double min_score) const {
+  std::vector<SpuCandidate> out;
+  std::vector<Scored> found = Retrieve(listing);
+  if (found.empty() || scorer_ == nullptr) return out;
+  std::vector<std::vector<float>> x;
+  std::vector<std::vector<std::string>> reasons;
+  for (const Scored& s : found) {
+    PairFeatures f = ComparePair(listing, Sides(s.spu), *extractor_, s.cosine, s.rank);
+    x.push_back(std::move(f.values));
+    reasons.push_back(std::move(f.reasons));
+  }
+  std::vector<double> raw = scorer_->Predict(x);
+  for (size_t k = 0; k < found.size() && k < raw.size(); ++k) {
+    const double p = calibration_(raw[k]);
+    if (p < min_score) continue;
+    const SpuRecord& spu = spus_[found[k].spu];
+    out.push_back({spu.id, spu.name.title, p, std::move(reasons[k])});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SpuCandidate& a, const SpuCandidate& b) { return a.score > b.score; });
+  if (out.size() > top_k) out.resize(top_k);
+  return out;
+}
+
+std::string SpuMatcher::Encode() const {
+  ByteWriter w;
+  w.Varint(kEncodingVersion);
+  w.Varint(spus_.size());
+  for (const SpuRecord& s : spus_) {
+    w.Varint(s.id);
+    EncodeSide(s.name, &w);
+    w.Varint(s.members.size());
+    for (const MatchSide& member : s.members) EncodeSide(member, &w);
+  }
+  w.Bytes(scorer_ != nullptr ? scorer_->Encode() : "");
+  calibration_.Encode(&w);
+  return std::move(w.str());
+}
+
+absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Decode(
+    absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor) {
+  auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("SPU matcher: damaged ", what));
+  };
+  if (extractor == nullptr) return bad("bundle: no attribute extractor");
+  std::unique_ptr<SpuMatcher> m(new SpuMatcher());
+  m->extractor_ = std::move(extractor);
+  ByteReader r(bytes);
+  uint64_t version = 0, n = 0;
+  if (!r.Varint(&version) || version != kEncodingVersion) return bad("encoding version");
+  if (!r.Varint(&n) || n > bytes.size()) return bad("SPUs");
+  m->spus_.resize(n);
+  for (SpuRecord& s : m->spus_) {
+    uint64_t members = 0;
+    if (!r.Varint(&s.id) || !DecodeSide(&r, &s.name) || !r.Varint(&members) ||
+        members > kMaxMembers) {
+      return bad("SPUs");
+    }
+    s.members.resize(members);
+    for (MatchSide& member : s.members) {
+      if (!DecodeSide(&r, &member)) return bad("SPUs");
+    }
+  }
+  absl::string_view scorer;
+  if (!r.Bytes(&scorer)) return bad("scorer");
+  if (!scorer.empty()) {
+    absl::StatusOr<std::unique_ptr<GradientBoosted>> decoded = GradientBoosted::Decode(scorer);
+    if (!decoded.ok()) return decoded.status();
+    m->scorer_ = std::move(*decoded);
+  }
+  if (!m->calibration_.Decode(&r, bytes.size()) || !r.done()) return bad("calibration");
+  m->BuildIndex();
+  return m;
+}
+
+}  // namespace kg::knowledge

@@ -1,0 +1,104 @@
+// SpuMatcher: a listing (a product, or a text) -> the SPUs (standard product units) it may
+// be an instance of, each with a calibrated probability of being the same product and the
+// reasons. Learned from the SPUs already in the graph (their names and member products):
+//   - candidates: the SPUs whose name, members' titles and brand are nearest by TF-IDF
+//     cosine over an inverted index (NeighborIndex; rare tokens such as model numbers
+//     weigh most, common ones are skipped, the cost per query is bounded);
+//   - a scorer: gradient-boosted trees (XGBoost) over the pair features of
+//     spu_features.h, trained on held-out members of known SPUs against their own SPU
+//     (positives) and against the other candidates retrieved for them (hard negatives) and
+//     random SPUs;
+//   - calibration: isotonic regression on the listings of SPUs held out from training.
+// Plain C++; immutable after Train/Decode, so Match is thread-safe.
+#ifndef KG_SERVER_KNOWLEDGE_SPU_MATCHER_H_
+#define KG_SERVER_KNOWLEDGE_SPU_MATCHER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/knowledge/attributes.h"
+#include "server/knowledge/boosted.h"
+#include "server/knowledge/learn.h"
+#include "server/knowledge/neighbors.h"
+#include "server/knowledge/spu_features.h"
+
+namespace kg::knowledge {
+
+// An SPU as the graph has it: its name (with the SPU's brand, category and price where
+// known) and its member products (INSTANCE_OF).
+struct SpuRecord {
+  uint64_t id = 0;
+  MatchSide name;
+  std::vector<MatchSide> members;
+};
+
+struct SpuCandidate {
+  uint64_t spu = 0;
+  std::string name;
+  double score = 0;  // calibrated probability that the listing is this SPU's product
+  std::vector<std::string> reasons;
+};
+
+struct SpuMatcherFigures {
+  uint64_t spus = 0;
+  uint64_t training_pairs = 0;
+  uint64_t validation_listings = 0;
+  // Validation listings: the top candidate with score >= 0.5 is their SPU (precision over
+  // listings with such a candidate, recall over all), and how often their SPU was among the
+  // retrieved candidates at all.
+  double precision = 0;
+  double recall = 0;
+  double candidate_recall = 0;
+};
+
+class SpuMatcher {
+ public:
+  static constexpr size_t kCandidates = 20;  // retrieved per listing
+  static constexpr size_t kMaxMembers = 5;   // member titles kept per SPU
+  // FAILED_PRECONDITION with fewer than 10 SPUs with a member (saying how many).
+  static absl::StatusOr<std::unique_ptr<SpuMatcher>> Train(
+      const std::vector<SpuRecord>& spus, std::shared_ptr<const AttributeExtractor> extractor,
+      double validation_share, uint64_t seed, SpuMatcherFigures* figures,
+      const std::atomic<bool>* cancel = nullptr);
+  ~SpuMatcher();
+
+  // The best `top_k` SPUs with score >= `min_score`, best first.
+  std::vector<SpuCandidate> Match(const MatchSide& listing, size_t top_k, double min_score) const;
+  size_t size() const { return spus_.size(); }
+
+  std::string Encode() const;
+  // DATA_LOSS when the bytes are not an encoded matcher.
+  static absl::StatusOr<std::unique_ptr<SpuMatcher>> Decode(
+      absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor);
+
+ private:
+  SpuMatcher() = default;
+  // The SPU's sides: its name, then its kept members.
+  std::vector<MatchSide> Sides(size_t spu) const;
+  // Indexes every SPU (name, members' titles, brand).
+  void BuildIndex();
+  struct Scored {
+    size_t spu;
+    double cosine;
+    int rank;
+  };
+  std::vector<Scored> Retrieve(const MatchSide& listing) const;
+
+  std::shared_ptr<const AttributeExtractor> extractor_;
+  std::vector<SpuRecord> spus_;  // members cut to kMaxMembers
+  NeighborIndex index_;          // document i = spus_[i]
+  std::unique_ptr<GradientBoosted> scorer_;
+  Isotonic calibration_;
+};
+
+// The tokens a listing or an SPU is retrieved by: its normalised title words and brand.
+std::vector<std::string> RetrievalTokens(const MatchSide& side);
+
+}  // namespace kg::knowledge
+
+#endif  // KG_SERVER_KNOWLEDGE_SPU_MATCHER_H_

@@ -203,6 +203,12 @@ absl::StatusOr<v1::GetTaxonomyResponse> Client::GetTaxonomy(const v1::GetTaxonom
   });
 }
 
+absl::StatusOr<v1::MatchSpuResponse> Client::MatchSpu(const v1::MatchSpuRequest& request) {
+  return Unary<v1::MatchSpuResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->MatchSpu(context, request, response);
+  });
+}
+
 absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
     const v1::DevelopBrandsRequest& request, int64_t deadline_ms) {
   grpc::ClientContext context;

@@ -102,6 +102,7 @@ class Client {
       const v1::RecognizeBrandsRequest& request);
   absl::StatusOr<v1::ExtractAttributesResponse> ExtractAttributes(
       const v1::ExtractAttributesRequest& request);
+  absl::StatusOr<v1::MatchSpuResponse> MatchSpu(const v1::MatchSpuRequest& request);
   // AdminService.DevelopBrands; it scans every product: its own deadline.
   absl::StatusOr<v1::DevelopBrandsResponse> DevelopBrands(const v1::DevelopBrandsRequest& request,
                                                           int64_t deadline_ms);

@@ -151,6 +151,14 @@ Commands:
       --file=FILE       also each line of FILE as a title
       e.g. kgctl attributes "Samsung 1TB SSD, Pack of 2"
 
+  spu match ITEM...     SPU candidates: each ITEM is a PRODUCT KEY or a title (--brand for
+                        the titles); prints the MatchSpuResponse: SPUs with a calibrated
+                        score (the probability of the same product) and reasons.
+      --top_k=N         candidates per item (0 = 3, at most 20)
+      --min_confidence=X  only candidates with at least this score (0..1)
+      --file=FILE       also each line of FILE as a title
+      e.g. kgctl spu match "Sony PS-LX350H Belt Drive Turntable" PRODUCT:12
+
   taxonomy [CATEGORY]   the taxonomy around a category (CATEGORY:ID, or a path of names
                         "A > B"): the path from its root, its children and product counts;
                         no argument: the roots.
@@ -861,6 +869,19 @@ int Brands(const std::vector<std::string>& args, const CommandOptions& options, 
       [](Client* c, const v1::RecognizeBrandsRequest& r) { return c->RecognizeBrands(r); });
 }
 
+int Spu(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+        std::ostream& out, std::ostream& err) {
+  if (args.empty() || args[0] != "match") return Usage(err, "spu", "spu match ITEM...");
+  const std::vector<std::string> items(args.begin() + 1, args.end());
+  return SendItems<v1::MatchSpuRequest>(
+      "spu match", items, options, out, err,
+      [&options](v1::MatchSpuRequest* r) {
+        r->set_top_k(options.top_k);
+        r->set_min_score(options.min_confidence);
+      },
+      [](Client* c, const v1::MatchSpuRequest& r) { return c->MatchSpu(r); });
+}
+
 int Attributes(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
                std::ostream& out, std::ostream& err) {
   return SendItems<v1::ExtractAttributesRequest>(
@@ -1004,6 +1025,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"categorize", Categorize},
       {"brands", Brands},
       {"attributes", Attributes},
+      {"spu", Spu},
       {"taxonomy", Taxonomy},
       {"health", Health},
       {"generate", Generate},

@@ -234,6 +234,22 @@ absl::Status CheckTitled(const v1::KnowledgeItem& item, int i) {
   return CheckText(item, i);
 }
 
+// Validates a MatchSpu item: a text, or a PRODUCT key.
+absl::Status CheckProductOrText(const v1::KnowledgeItem& item, int i) {
+  if (item.has_key()) {
+    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
+    if (!s.ok()) return s;
+    if (item.key().type() != v1::PRODUCT) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
+                       " is not a product (give a PRODUCT key or "
+                       "a text)"));
+    }
+    return absl::OkStatus();
+  }
+  return CheckText(item, i);
+}
+
 using CategorizeScatter =
     Scatter<internal::v1::CategorizeRequest, internal::v1::CategorizeResponse>;
 
@@ -287,15 +303,22 @@ absl::Status CheckItemCount(int items) {
   return absl::OkStatus();
 }
 
-// RecognizeBrands and ExtractAttributes: each item checked (its own status when bad), texts
+// A type in a context that template argument deduction ignores.
+template <typename T>
+struct NonDeduced {
+  using type = T;
+};
+
+// RecognizeBrands, ExtractAttributes, MatchSpu: each item checked by `check` (its own status
+// when bad), `prepare` setting the other fields of each internal request; texts
 // spread round-robin from `first`, keys sent to their partition, the replies put back in
 // item order with one model version; `done` runs on the thread of the last reply.
 template <typename Req, typename Resp, typename InternalReq, typename InternalResp>
-void SpreadItems(const Router& router, uint32_t first, const CallOptions& o, const Req& req,
-                 Resp* resp,
-                 void (PartitionClient::*method)(const CallOptions&, const InternalReq*,
-                                                 InternalResp*, Done),
-                 Done done) {
+void SpreadItems(
+    const Router& router, uint32_t first, const CallOptions& o, const Req& req, Resp* resp,
+    void (PartitionClient::*method)(const CallOptions&, const InternalReq*, InternalResp*, Done),
+    absl::Status (*check)(const v1::KnowledgeItem&, int),
+    const std::function<void(typename NonDeduced<InternalReq>::type*)>& prepare, Done done) {
   absl::Status s = CheckDeadline(o);
   if (s.ok()) s = CheckItemCount(req.items_size());
   if (!s.ok()) return done(s);
@@ -310,7 +333,7 @@ void SpreadItems(const Router& router, uint32_t first, const CallOptions& o, con
   for (int i = 0; i < req.items_size(); ++i) {
     const v1::KnowledgeItem& item = req.items(i);
     call->results.push_back(resp->add_results());
-    absl::Status item_ok = CheckTitled(item, i);
+    absl::Status item_ok = check(item, i);
     if (!item_ok.ok()) {
       SetItemStatus(item_ok, call->results.back()->mutable_status());
       continue;
@@ -318,6 +341,7 @@ void SpreadItems(const Router& router, uint32_t first, const CallOptions& o, con
     uint32_t p = item.has_key() ? router.PartitionOf(KeyFromProto(item.key()))
                                 : (first + static_cast<uint32_t>(i)) % router.partition_count();
     auto& slot = call->scatter.At(p);
+    if (slot.items.empty() && prepare) prepare(&slot.req);
     *slot.req.add_items() = item;
     slot.items.push_back(i);
   }
@@ -333,14 +357,38 @@ void SpreadItems(const Router& router, uint32_t first, const CallOptions& o, con
 
 void KnowledgeOps::RecognizeBrands(const CallOptions& o, const v1::RecognizeBrandsRequest& req,
                                    v1::RecognizeBrandsResponse* resp, Done done) {
-  SpreadItems(*router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req,
-              resp, &PartitionClient::RecognizeBrands, std::move(done));
+  SpreadItems<v1::RecognizeBrandsRequest, v1::RecognizeBrandsResponse>(
+      *router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req, resp,
+      &PartitionClient::RecognizeBrands, &CheckTitled, {}, std::move(done));
 }
 
 void KnowledgeOps::ExtractAttributes(const CallOptions& o, const v1::ExtractAttributesRequest& req,
                                      v1::ExtractAttributesResponse* resp, Done done) {
-  SpreadItems(*router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req,
-              resp, &PartitionClient::ExtractAttributes, std::move(done));
+  SpreadItems<v1::ExtractAttributesRequest, v1::ExtractAttributesResponse>(
+      *router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req, resp,
+      &PartitionClient::ExtractAttributes, &CheckTitled, {}, std::move(done));
+}
+
+void KnowledgeOps::MatchSpu(const CallOptions& o, const v1::MatchSpuRequest& req,
+                            v1::MatchSpuResponse* resp, Done done) {
+  if (req.top_k() < 0 || req.top_k() > kMaxTopK) {
+    return done(absl::InvalidArgumentError(absl::StrCat(
+        "top_k: must be 0..", kMaxTopK, " (0 means ", kDefaultTopK, "), got ", req.top_k())));
+  }
+  if (!(req.min_score() >= 0 && req.min_score() <= 1)) {
+    return done(
+        absl::InvalidArgumentError(absl::StrCat("min_score: must be 0..1, got ", req.min_score())));
+  }
+  const int top_k = req.top_k();
+  const double min_score = req.min_score();
+  SpreadItems<v1::MatchSpuRequest, v1::MatchSpuResponse>(
+      *router_, next_partition_.fetch_add(static_cast<uint32_t>(req.items_size())), o, req, resp,
+      &PartitionClient::MatchSpu, &CheckProductOrText,
+      [top_k, min_score](internal::v1::MatchSpuRequest* r) {
+        r->set_top_k(top_k);
+        r->set_min_score(min_score);
+      },
+      std::move(done));
 }
 
 struct KnowledgeOps::CategorizePlan {
@@ -891,12 +939,29 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   if (!s.ok()) return s;
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
   report("scanning products", 0.04);
+  // SPUs: their names, brand attribute and price, then their members from the products.
+  report("scanning SPUs", 0.04);
+  std::map<uint64_t, knowledge::SpuRecord> spus;
+  s = ScanAll(router, FreshOptions, v1::SPU, {}, [&spus](const ScannedEntity& e) {
+    knowledge::SpuRecord& r = spus[e.entity().key().id()];
+    r.id = e.entity().key().id();
+    r.name.title = e.entity().name();
+    auto brand = e.entity().attributes().find("brand");
+    if (brand != e.entity().attributes().end()) r.name.brand = brand->second;
+    for (const char* metric : {"price", "list_price"}) {
+      auto price = e.entity().metrics().find(metric);
+      if (r.name.price <= 0 && price != e.entity().metrics().end()) r.name.price = price->second;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   std::vector<knowledge::LabelledProduct> examples;
   std::vector<knowledge::BrandExample> brand_examples;
   std::vector<knowledge::AttributeExample> attribute_examples;
   s = ScanAll(
       router, FreshOptions, v1::PRODUCT,
-      {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1)},
+      {Edge(v1::IN_CATEGORY, v1::OUT, 1), Edge(v1::HAS_BRAND, v1::OUT, 1),
+       Edge(v1::INSTANCE_OF, v1::OUT, 1)},
       [&](const ScannedEntity& e) {
         std::string brand;
         uint64_t brand_id = 0;
@@ -908,6 +973,17 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
           }
         }
         brand_examples.push_back({e.entity().name(), brand_id});
+        if (e.edges(2).ids_size() > 0) {
+          auto spu = spus.find(e.edges(2).ids(0));
+          if (spu != spus.end() &&
+              spu->second.members.size() < knowledge::SpuMatcher::kMaxMembers) {
+            auto price = e.entity().metrics().find("price");
+            spu->second.members.push_back(
+                {e.entity().name(), brand,
+                 price != e.entity().metrics().end() ? price->second : 0.0,
+                 e.edges(0).ids_size() > 0 ? e.edges(0).ids(0) : 0});
+          }
+        }
         if (e.entity().attributes_size() > 0) {
           attribute_examples.push_back(
               {e.entity().name(),
@@ -942,6 +1018,19 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
       knowledge::AttributeExtractor::Train(attribute_examples, &attribute_entries);
   attribute_examples = {};
   if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
+  report("training the SPU matcher", 0.86);
+  std::shared_ptr<const knowledge::AttributeExtractor> shared_attributes = std::move(attributes);
+  knowledge::SpuMatcherFigures spu_figures;
+  std::vector<knowledge::SpuRecord> spu_records;
+  spu_records.reserve(spus.size());
+  for (auto& [id, record] : spus) spu_records.push_back(std::move(record));
+  spus.clear();
+  absl::StatusOr<std::unique_ptr<knowledge::SpuMatcher>> matcher = knowledge::SpuMatcher::Train(
+      spu_records, shared_attributes, params.validation_share, params.seed, &spu_figures, &cancel_);
+  spu_records = {};
+  // Too few SPUs is not an error of the training: the bundle has no matcher then.
+  if (!matcher.ok() && !absl::IsFailedPrecondition(matcher.status())) return matcher.status();
+  if (cancel_) return absl::CancelledError("training cancelled: the server is stopping");
 
   knowledge::ModelBundle bundle;
   absl::Time now = absl::Now();
@@ -954,8 +1043,9 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   bundle.categorizer = std::move(*categorizer);
   bundle.brands = std::move(brands);
   bundle.brand_recognizer = std::move(*recognizer);
-  bundle.attributes = std::move(attributes);
-  report("encoding the bundle", 0.86);
+  bundle.attributes = shared_attributes;
+  if (matcher.ok()) bundle.spu_matcher = std::move(*matcher);
+  report("encoding the bundle", 0.9);
   const std::string bytes = knowledge::EncodeBundle(bundle);
 
   // Install on every server: once per distinct server, through its first partition.
@@ -966,7 +1056,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   v1::TrainModelsProgress last;
   int installed = 0;
   for (const auto& [address, p] : servers) {
-    report(absl::StrCat("installing on ", address), 0.88 + 0.12 * installed / servers.size());
+    report(absl::StrCat("installing on ", address), 0.92 + 0.08 * installed / servers.size());
     for (size_t offset = 0; offset < bytes.size(); offset += kInstallChunk) {
       internal::v1::InstallBundleRequest chunk;
       chunk.set_version(bundle.version);
@@ -1013,6 +1103,15 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   bf->set_top_precision(brand_figures.top_precision);
   bf->set_top_recall(brand_figures.top_recall);
   last.set_attribute_lexicon_entries(attribute_entries);
+  if (bundle.spu_matcher != nullptr) {
+    v1::SpuMatcherFigures* sf = last.mutable_spu_matcher();
+    sf->set_spus(spu_figures.spus);
+    sf->set_training_pairs(spu_figures.training_pairs);
+    sf->set_validation_listings(spu_figures.validation_listings);
+    sf->set_precision(spu_figures.precision);
+    sf->set_recall(spu_figures.recall);
+    sf->set_candidate_recall(spu_figures.candidate_recall);
+  }
   progress(last);
   return absl::OkStatus();
 }

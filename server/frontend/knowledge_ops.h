@@ -53,6 +53,8 @@ class KnowledgeOps {
                        v1::RecognizeBrandsResponse* resp, Done done);
   void ExtractAttributes(const CallOptions& o, const v1::ExtractAttributesRequest& req,
                          v1::ExtractAttributesResponse* resp, Done done);
+  void MatchSpu(const CallOptions& o, const v1::MatchSpuRequest& req, v1::MatchSpuResponse* resp,
+                Done done);
   // AdminService.DevelopBrands (admin.proto), on the work queue.
   void DevelopBrands(const CallOptions& o, const v1::DevelopBrandsRequest& req,
                      v1::DevelopBrandsResponse* resp, Done done);

@@ -206,6 +206,7 @@ KG_RAW_HANDLER(KnowledgeServiceImpl, Categorize, v1::CategorizeResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, GetTaxonomy, v1::GetTaxonomyResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, RecognizeBrands, v1::RecognizeBrandsResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, ExtractAttributes, v1::ExtractAttributesResponse, gate_)
+KG_RAW_HANDLER(KnowledgeServiceImpl, MatchSpu, v1::MatchSpuResponse, gate_)
 KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, DevelopBrands, v1::DevelopBrandsResponse, gate_)
 
 #undef KG_RAW_HANDLER

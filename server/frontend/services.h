@@ -45,7 +45,8 @@ using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categor
     v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<
         v1::KnowledgeService::WithRawCallbackMethod_RecognizeBrands<
             v1::KnowledgeService::WithRawCallbackMethod_ExtractAttributes<
-                v1::KnowledgeService::CallbackService>>>>;
+                v1::KnowledgeService::WithRawCallbackMethod_MatchSpu<
+                    v1::KnowledgeService::CallbackService>>>>>;
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
@@ -110,6 +111,7 @@ class KnowledgeServiceImpl final : public KnowledgeServiceBase {
   KG_DECLARE_RAW_UNARY(GetTaxonomy)
   KG_DECLARE_RAW_UNARY(RecognizeBrands)
   KG_DECLARE_RAW_UNARY(ExtractAttributes)
+  KG_DECLARE_RAW_UNARY(MatchSpu)
 #undef KG_DECLARE_RAW_UNARY
 
  private:

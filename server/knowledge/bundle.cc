@@ -76,6 +76,10 @@ std::string EncodeBundle(const ModelBundle& bundle) {
     w.Bytes("attributes");
     w.Bytes(bundle.attributes->Encode());
   }
+  if (bundle.spu_matcher != nullptr) {
+    w.Bytes("spu_matcher");
+    w.Bytes(bundle.spu_matcher->Encode());
+  }
   uint64_t sum = Fnv1a64(w.str());
   char tail[8];
   std::memcpy(tail, &sum, 8);
@@ -102,7 +106,8 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
   }
   ModelBundle b;
   absl::string_view meta, taxonomy, categorizer, brands, recognizer, attributes;
-  bool has_recognizer = false, has_attributes = false;
+  absl::string_view matcher;
+  bool has_recognizer = false, has_attributes = false, has_matcher = false;
   while (!r.done()) {
     absl::string_view name, payload;
     if (!r.Bytes(&name) || !r.Bytes(&payload)) return bad("truncated section");
@@ -112,6 +117,7 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
     if (name == "brands") brands = payload;
     if (name == "brand_recognizer") recognizer = payload, has_recognizer = true;
     if (name == "attributes") attributes = payload, has_attributes = true;
+    if (name == "spu_matcher") matcher = payload, has_matcher = true;
   }
   if (meta.empty() || !DecodeMeta(meta, &b)) return bad("missing or damaged meta section");
   absl::StatusOr<Taxonomy> t = Taxonomy::Decode(taxonomy);
@@ -139,6 +145,11 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
     absl::StatusOr<std::unique_ptr<AttributeExtractor>> ax = AttributeExtractor::Decode(attributes);
     if (!ax.ok()) return bad(ax.status().message());
     b.attributes = std::move(*ax);
+  }
+  if (has_matcher) {
+    absl::StatusOr<std::unique_ptr<SpuMatcher>> m = SpuMatcher::Decode(matcher, b.attributes);
+    if (!m.ok()) return bad(m.status().message());
+    b.spu_matcher = std::move(*m);
   }
   return b;
 }

@@ -5,7 +5,8 @@
 //   a section: name (varint length + bytes) | payload (varint length + bytes)
 //   sections: "meta" (version, created_ms, validation figures), "taxonomy", "categorizer",
 //   "brands" (BRAND ids and names, so a partition can name a product's brand locally),
-//   "brand_recognizer", "attributes" (absent from bundles of earlier versions)
+//   "brand_recognizer", "attributes", "spu_matcher" (absent from bundles of earlier
+//   versions; the matcher also when the graph had too few SPUs)
 #ifndef KG_SERVER_KNOWLEDGE_BUNDLE_H_
 #define KG_SERVER_KNOWLEDGE_BUNDLE_H_
 
@@ -19,6 +20,7 @@
 #include "server/knowledge/attributes.h"
 #include "server/knowledge/brands.h"
 #include "server/knowledge/categorizer.h"
+#include "server/knowledge/spu_matcher.h"
 #include "server/knowledge/taxonomy.h"
 
 namespace kg::knowledge {
@@ -34,6 +36,8 @@ struct ModelBundle {
   // Null in bundles written before they existed.
   std::shared_ptr<const BrandRecognizer> brand_recognizer;
   std::shared_ptr<const AttributeExtractor> attributes;
+  // Null without SPUs to learn from (and in bundles written before it existed).
+  std::shared_ptr<const SpuMatcher> spu_matcher;
 };
 
 std::string EncodeBundle(const ModelBundle& bundle);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/graph/schema.h"
 #include "server/graph/status_macros.h"
@@ -750,6 +751,78 @@ absl::Status PartitionHost::ExtractAttributes(const internal::v1::ExtractAttribu
       x->set_start(static_cast<int32_t>(a.start));
       x->set_end(static_cast<int32_t>(a.end));
       x->set_confidence(a.confidence);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
+                                     internal::v1::MatchSpuResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  std::shared_ptr<const knowledge::ModelBundle> bundle = models_->current();
+  if (bundle == nullptr || bundle->spu_matcher == nullptr) {
+    return absl::FailedPreconditionError(
+        "no SPU matcher: train the models (AdminService.TrainModels, kgctl train) on a graph "
+        "with at least 10 SPUs that have member products (INSTANCE_OF)");
+  }
+  resp->set_model_version(bundle->version);
+  const size_t top_k =
+      static_cast<size_t>(std::clamp(req.top_k() == 0 ? 3 : req.top_k(), 1, kMaxTopK));
+  const GraphPartition& graph = part->graph;
+  for (int i = 0; i < req.items_size(); ++i) {
+    const v1::KnowledgeItem& item = req.items(i);
+    v1::MatchSpuResult* out = resp->add_results();
+    knowledge::MatchSide listing;
+    if (item.has_key()) {
+      std::string field = absl::StrCat("items[", i, "].key");
+      EntityKey key = KeyFromProto(item.key());
+      absl::Status s = ValidateKey(item.key(), field);
+      if (s.ok() && key.type != EntityType::kProduct) {
+        s = absl::InvalidArgumentError(absl::StrCat(field, ".type: must be PRODUCT"));
+      }
+      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
+      bool found = s.ok() && graph.ReadEntity(key, [&](const EntityData& data) {
+        listing.title = data.name;
+        for (const auto& [name, value] : data.metrics) {
+          if (name == "price") listing.price = value;
+        }
+      });
+      if (s.ok() && !found) {
+        s = absl::NotFoundError(absl::StrCat(field, ": PRODUCT:", key.id, " not found"));
+      }
+      if (!s.ok()) {
+        SetItemStatus(s, out->mutable_status());
+        continue;
+      }
+      std::vector<uint64_t> brand =
+          FirstNeighbors(graph, key, EdgeType::kHasBrand, Direction::kOut, 1);
+      if (!brand.empty()) {
+        auto name = bundle->brands.find(brand[0]);
+        if (name != bundle->brands.end()) listing.brand = name->second;
+      }
+      std::vector<uint64_t> category =
+          FirstNeighbors(graph, key, EdgeType::kInCategory, Direction::kOut, 1);
+      if (!category.empty()) listing.category = category[0];
+    } else {
+      const v1::ProductText& text = item.text();
+      listing.title = text.title();
+      listing.brand = text.brand();
+      auto price = text.attributes().find("price");
+      if (price != text.attributes().end() && !absl::SimpleAtod(price->second, &listing.price)) {
+        SetItemStatus(absl::InvalidArgumentError(
+                          absl::StrCat("items[", i, "].text.attributes[\"price\"]: not a number")),
+                      out->mutable_status());
+        continue;
+      }
+    }
+    for (const knowledge::SpuCandidate& c :
+         bundle->spu_matcher->Match(listing, top_k, req.min_score())) {
+      v1::SpuCandidate* x = out->add_candidates();
+      x->mutable_spu()->set_type(v1::SPU);
+      x->mutable_spu()->set_id(c.spu);
+      x->set_name(c.name);
+      x->set_score(c.score);
+      for (const std::string& r : c.reasons) x->add_reasons(r);
     }
   }
   return absl::OkStatus();

@@ -89,6 +89,10 @@ class PartitionHost {
                                internal::v1::RecognizeBrandsResponse* resp) const;
   absl::Status ExtractAttributes(const internal::v1::ExtractAttributesRequest& req,
                                  internal::v1::ExtractAttributesResponse* resp) const;
+  // Texts and the partition's PRODUCT keys -> SPU candidates; FAILED_PRECONDITION without
+  // an SPU matcher in the server's bundle.
+  absl::Status MatchSpu(const internal::v1::MatchSpuRequest& req,
+                        internal::v1::MatchSpuResponse* resp) const;
   // One chunk of a model bundle for this server (ModelHost::InstallChunk).
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);

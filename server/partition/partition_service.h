@@ -61,6 +61,9 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* ExtractAttributes(
       grpc::CallbackServerContext* ctx, const internal::v1::ExtractAttributesRequest* req,
       internal::v1::ExtractAttributesResponse* resp) override;
+  grpc::ServerUnaryReactor* MatchSpu(grpc::CallbackServerContext* ctx,
+                                     const internal::v1::MatchSpuRequest* req,
+                                     internal::v1::MatchSpuResponse* resp) override;
   grpc::ServerUnaryReactor* InstallBundle(grpc::CallbackServerContext* ctx,
                                           const internal::v1::InstallBundleRequest* req,
                                           internal::v1::InstallBundleResponse* resp) override;

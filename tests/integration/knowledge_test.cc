@@ -26,6 +26,10 @@ namespace {
 constexpr int kRoots = 3, kMids = 2, kLeaves = 2;
 constexpr int kCatalogProducts = 480;
 constexpr uint64_t kMerchant = 1, kInfluencer = 1;
+constexpr uint64_t kSpus = 40;  // product p is an instance of SPU 1 + p % kSpus
+
+// The model code of SPU `s`, in its name and its products' titles.
+std::string ModelCode(uint64_t s) { return absl::StrCat("MDL", 7 * s, "Z"); }
 
 // Category ids: roots 1..3, then their children, then leaves.
 struct Catalog {
@@ -74,6 +78,13 @@ Catalog MakeCatalog() {
     e.set_update_time_ms(1);
     c.data.entities.push_back(e);
   }
+  for (uint64_t s = 1; s <= kSpus; ++s) {
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::SPU, s);
+    e.set_name(absl::StrCat("Gadget ", ModelCode(s)));
+    e.set_update_time_ms(1);
+    c.data.entities.push_back(e);
+  }
   v1::Entity merchant;
   *merchant.mutable_key() = Key(v1::MERCHANT, kMerchant);
   merchant.set_name("A merchant");
@@ -88,11 +99,13 @@ Catalog MakeCatalog() {
     const std::string colour = rng() % 2 ? "Red" : "Blue";
     e.set_name(absl::StrCat("Brand", 1 + (leaf % 6), " ",
                             LeafWords(leaf, static_cast<int>(rng() % 12)), " noise", rng() % 40,
-                            " item ", p, ", ", colour));
+                            " item ", p, " ", ModelCode(1 + p % kSpus), ", ", colour));
     (*e.mutable_attributes())["colour"] = colour;
     e.set_update_time_ms(1);
     c.data.entities.push_back(e);
     c.product_leaf[p] = leaf;
+    c.data.edges.push_back(
+        MakeEdge(Key(v1::PRODUCT, p), v1::INSTANCE_OF, Key(v1::SPU, 1 + p % kSpus), 1000, 1));
     if (p % 10 == 0) {
       c.unlabelled.insert(p);
     } else {
@@ -367,6 +380,45 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   EXPECT_EQ(last.brands_model().lexicon_keys(), 8u);  // six names, two aliases
   EXPECT_GT(last.brands_model().top_precision(), 0.9);
   EXPECT_GE(last.attribute_lexicon_entries(), 2u);  // red, blue
+  EXPECT_EQ(last.spu_matcher().spus(), kSpus);
+  EXPECT_GT(last.spu_matcher().candidate_recall(), 0.9);
+
+  // SPUs: a new listing with a model code, a stored product, bad items and bounds.
+  auto match = [this](const v1::MatchSpuRequest& req, v1::MatchSpuResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    return knowledge_->MatchSpu(&ctx, req, resp);
+  };
+  v1::MatchSpuRequest mreq;
+  mreq.set_top_k(2);
+  *mreq.add_items() = TextItem(absl::StrCat("Brand5 refurbished gadget ", ModelCode(21)));
+  *mreq.add_items() = KeyItem(v1::PRODUCT, 17);
+  *mreq.add_items() = KeyItem(v1::BUYER, 1);
+  *mreq.add_items() = KeyItem(v1::PRODUCT, 99999);
+  v1::MatchSpuResponse mresp;
+  s = match(mreq, &mresp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(mresp.results_size(), 4);
+  ASSERT_GE(mresp.results(0).candidates_size(), 1);
+  EXPECT_EQ(mresp.results(0).candidates(0).spu().id(), 21u);
+  EXPECT_EQ(mresp.results(0).candidates(0).name(), "Gadget " + ModelCode(21));
+  bool model_reason = false;
+  for (const std::string& r : mresp.results(0).candidates(0).reasons()) {
+    model_reason |= r == absl::StrCat("model number ", ModelCode(21), " matches");
+  }
+  EXPECT_TRUE(model_reason);
+  EXPECT_LE(mresp.results(0).candidates_size(), 2);
+  ASSERT_GE(mresp.results(1).candidates_size(), 1);
+  EXPECT_EQ(mresp.results(1).candidates(0).spu().id(), 1 + 17 % kSpus);
+  EXPECT_EQ(mresp.results(2).status().code(), 3);
+  EXPECT_NE(mresp.results(2).status().message().find("items[2].key.type"), std::string::npos);
+  EXPECT_EQ(mresp.results(3).status().code(), 5);
+  v1::MatchSpuRequest bad_score = mreq;
+  bad_score.set_min_score(2);
+  EXPECT_EQ(match(bad_score, &mresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::MatchSpuRequest bad_k = mreq;
+  bad_k.set_top_k(21);
+  EXPECT_EQ(match(bad_k, &mresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   // Brands: a name, an alias spelled another way, a product's stored title, a brand the
   // graph does not know, and bad items.

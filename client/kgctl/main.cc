@@ -60,7 +60,8 @@ ABSL_FLAG(int32_t, depth, 0, "taxonomy: levels of children (0 = 1, at most 5).")
 ABSL_FLAG(bool, apply, false,
           "brands candidates: write HAS_BRAND edges for the recognised known brands.");
 ABSL_FLAG(double, min_confidence, 0,
-          "brands candidates: least confidence of a brand to count or write (0 = 0.9).");
+          "brands candidates: least confidence of a brand to count or write (0 = 0.9); spu "
+          "match: least score of a candidate (0: all).");
 ABSL_FLAG(int32_t, max_candidates, 0, "brands candidates: new-brand candidates listed (0 = 50).");
 ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -269,6 +270,12 @@ absl::Status Collect(Scatter<Req, Resp>* scatter, std::vector<Result*>* out,
         continue;
       }
       result->Swap(slot->resp.mutable_results(static_cast<int>(j)));
+      // The partition named the item by its place in the partition's request.
+      const std::string local = absl::StrCat("items[", j, "]");
+      if (result->status().code() != 0 && absl::StartsWith(result->status().message(), local)) {
+        result->mutable_status()->set_message(absl::StrCat(
+            "items[", slot->items[j], "]", result->status().message().substr(local.size())));
+      }
     }
   }
   return absl::OkStatus();

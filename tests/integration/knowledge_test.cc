@@ -270,6 +270,10 @@ TEST_P(KnowledgeTest, TrainInstallEverywhereAndCategorize) {
       resp.results(bad).status().message().find("items[" + std::to_string(bad) + "].key.type"),
       std::string::npos);
   EXPECT_EQ(resp.results(bad + 1).status().code(), 5) << resp.results(bad + 1).status().message();
+  // Named by its place in this request, not in the partition's.
+  EXPECT_NE(resp.results(bad + 1).status().message().find("items[" + std::to_string(bad + 1) + "]"),
+            std::string::npos)
+      << resp.results(bad + 1).status().message();
   EXPECT_EQ(resp.results(bad + 2).status().code(), 3);
   EXPECT_NE(resp.results(bad + 2).status().message().find(".text.title"), std::string::npos);
   EXPECT_EQ(resp.results(bad + 3).status().code(), 3);
@@ -395,10 +399,13 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   *mreq.add_items() = KeyItem(v1::PRODUCT, 17);
   *mreq.add_items() = KeyItem(v1::BUYER, 1);
   *mreq.add_items() = KeyItem(v1::PRODUCT, 99999);
+  v1::KnowledgeItem priced = TextItem("Gadget " + ModelCode(3));
+  (*priced.mutable_text()->mutable_attributes())["price"] = "cheap";
+  *mreq.add_items() = priced;
   v1::MatchSpuResponse mresp;
   s = match(mreq, &mresp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(mresp.results_size(), 4);
+  ASSERT_EQ(mresp.results_size(), 5);
   ASSERT_GE(mresp.results(0).candidates_size(), 1);
   EXPECT_EQ(mresp.results(0).candidates(0).spu().id(), 21u);
   EXPECT_EQ(mresp.results(0).candidates(0).name(), "Gadget " + ModelCode(21));
@@ -413,6 +420,11 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   EXPECT_EQ(mresp.results(2).status().code(), 3);
   EXPECT_NE(mresp.results(2).status().message().find("items[2].key.type"), std::string::npos);
   EXPECT_EQ(mresp.results(3).status().code(), 5);
+  EXPECT_NE(mresp.results(3).status().message().find("items[3].key"), std::string::npos)
+      << mresp.results(3).status().message();
+  EXPECT_EQ(mresp.results(4).status().code(), 3);
+  EXPECT_NE(mresp.results(4).status().message().find("items[4].text.attributes[\"price\"]"),
+            std::string::npos);
   v1::MatchSpuRequest bad_score = mreq;
   bad_score.set_min_score(2);
   EXPECT_EQ(match(bad_score, &mresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -30,9 +30,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "bench/csv_rows.h"
 #include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
-#include "client/importer/csv_reader.h"
 #include "server/knowledge/text.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "a kg_server with an empty graph");
@@ -57,24 +57,6 @@ int Fail(const std::string& what, const absl::Status& status) {
   return 1;
 }
 
-// Rows of a CSV file with a header: column name -> value, per row.
-absl::StatusOr<std::vector<std::map<std::string, std::string>>> ReadCsv(const std::string& path) {
-  CsvReader reader;
-  absl::Status s = reader.Open(path);
-  if (!s.ok()) return s;
-  std::vector<std::string> header, fields;
-  std::vector<std::map<std::string, std::string>> rows;
-  absl::Status row_status;
-  if (!reader.Next(&header, &row_status)) return rows;
-  while (reader.Next(&fields, &row_status)) {
-    if (!row_status.ok()) continue;
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 // Letters and digits, upper-cased: model numbers compared across spellings.
 std::string ModelKey(absl::string_view text) {
   std::string key;
@@ -89,9 +71,9 @@ std::string ModelKey(absl::string_view text) {
 // Model numbers: for each Abt-Buy match, ExtractAttributes on the Buy title; right when
 // its most confident model_number equals the model number that ends the Abt name.
 int ScoreModelNumbers(Client* client, const std::string& dir) {
-  auto abt = ReadCsv(dir + "/abt.csv");
-  auto buy = ReadCsv(dir + "/buy.csv");
-  auto pairs = ReadCsv(dir + "/abt_buy_perfect_mapping.csv");
+  auto abt = ReadCsvRows(dir + "/abt.csv");
+  auto buy = ReadCsvRows(dir + "/buy.csv");
+  auto pairs = ReadCsvRows(dir + "/abt_buy_perfect_mapping.csv");
   if (!abt.ok() || !buy.ok() || !pairs.ok()) {
     return Fail("--abt_buy", absl::NotFoundError("cannot read abt.csv, buy.csv or the mapping"));
   }

@@ -232,6 +232,8 @@ int Run() {
   std::printf(
       "Abt-Buy: %zu gold pairs, %zu train, %zu test (hash of idAbt-idBuy mod 5 == 0); model %s\n",
       pairs.size(), trains.size(), tests.size(), trained->model_version().c_str());
+  std::printf("TrainModels' own validation (held-out SPUs): %s\n",
+              trained->spu_matcher().ShortDebugString().c_str());
   std::printf("%-42s %9s %9s %9s\n", "", "precision", "recall", "F1");
   auto at = [&](double t) {
     std::vector<uint64_t> predicted;

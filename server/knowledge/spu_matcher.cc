@@ -51,13 +51,21 @@ std::vector<MatchSide> SpuMatcher::Sides(size_t spu) const {
   return sides;
 }
 
+void SpuMatcher::AddIndexTokens(const MatchSide& side, std::vector<std::string>* out) const {
+  AddTokens(side, out);
+  // Model numbers as written differently ("PS-LX350H", "PSLX350H") share one token.
+  for (const ExtractedAttribute& a : extractor_->Extract(side.title)) {
+    if (a.name == "model_number") out->push_back("__model__" + a.normalized_value);
+  }
+}
+
 void SpuMatcher::BuildIndex() {
   std::vector<std::pair<std::vector<std::string>, int>> docs;
   docs.reserve(spus_.size());
   for (const SpuRecord& s : spus_) {
     std::vector<std::string> tokens;
-    AddTokens(s.name, &tokens);
-    for (const MatchSide& m : s.members) AddTokens(m, &tokens);
+    AddIndexTokens(s.name, &tokens);
+    for (const MatchSide& m : s.members) AddIndexTokens(m, &tokens);
     docs.emplace_back(std::move(tokens), 0);
   }
   index_.Build(docs, 1);
@@ -66,7 +74,9 @@ void SpuMatcher::BuildIndex() {
 std::vector<SpuMatcher::Scored> SpuMatcher::Retrieve(const MatchSide& listing) const {
   std::vector<Scored> out;
   int rank = 0;
-  for (const auto& [doc, cosine] : index_.Nearest(RetrievalTokens(listing), kCandidates)) {
+  std::vector<std::string> tokens;
+  AddIndexTokens(listing, &tokens);
+  for (const auto& [doc, cosine] : index_.Nearest(tokens, kCandidates)) {
     out.push_back({doc, cosine, rank++});
   }
   return out;
@@ -108,7 +118,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     docs.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       std::vector<std::string> tokens;
-      for (const MatchSide& side : training_sides(i)) AddTokens(side, &tokens);
+      for (const MatchSide& side : training_sides(i)) m->AddIndexTokens(side, &tokens);
       docs.emplace_back(std::move(tokens), 0);
     }
     training_index.Build(docs, 1);
@@ -135,8 +145,9 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     ++listings;
     int rank = 0;
     bool found = false;
-    for (const auto& [doc, cosine] :
-         training_index.Nearest(RetrievalTokens(listing), kCandidates)) {
+    std::vector<std::string> listing_tokens;
+    m->AddIndexTokens(listing, &listing_tokens);
+    for (const auto& [doc, cosine] : training_index.Nearest(listing_tokens, kCandidates)) {
       if (is_validation) {
         l.rows.push_back(x.size());
         l.candidates.push_back(doc);

@@ -1,9 +1,10 @@
 // SpuMatcher: a listing (a product, or a text) -> the SPUs (standard product units) it may
 // be an instance of, each with a calibrated probability of being the same product and the
 // reasons. Learned from the SPUs already in the graph (their names and member products):
-//   - candidates: the SPUs whose name, members' titles and brand are nearest by TF-IDF
-//     cosine over an inverted index (NeighborIndex; rare tokens such as model numbers
-//     weigh most, common ones are skipped, the cost per query is bounded);
+//   - candidates: the SPUs whose name, members' titles, brand and model numbers (as
+//     normalised by the attribute extractor, so "PS-LX350H" meets "PSLX350H") are nearest
+//     by TF-IDF cosine over an inverted index (NeighborIndex; rare tokens weigh most,
+//     common ones are skipped, the cost per query is bounded);
 //   - a scorer: gradient-boosted trees (XGBoost) over the pair features of
 //     spu_features.h, trained on held-out members of known SPUs against their own SPU
 //     (positives) and against the other candidates retrieved for them (hard negatives) and
@@ -80,7 +81,9 @@ class SpuMatcher {
   SpuMatcher() = default;
   // The SPU's sides: its name, then its kept members.
   std::vector<MatchSide> Sides(size_t spu) const;
-  // Indexes every SPU (name, members' titles, brand).
+  // The tokens a side is indexed and retrieved by: RetrievalTokens plus its model numbers.
+  void AddIndexTokens(const MatchSide& side, std::vector<std::string>* out) const;
+  // Indexes every SPU (name, members' titles, brand, model numbers).
   void BuildIndex();
   struct Scored {
     size_t spu;

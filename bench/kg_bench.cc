@@ -41,13 +41,14 @@
 #include "proto/grpc_status.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
-ABSL_FLAG(std::string, rpc, "GetEntities,GetNeighbors",
-          "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
-          "Categorize, RecognizeBrands, ExtractAttributes (--batch titles per call, product "
-          "names read from the server or --titles_file), "
-          "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
-          "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
-          "and products, timed now: writes to the server's graph)");
+ABSL_FLAG(
+    std::string, rpc, "GetEntities,GetNeighbors",
+    "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
+    "Categorize, RecognizeBrands, ExtractAttributes, MatchSpu (--batch titles per call, product "
+    "names read from the server or --titles_file), "
+    "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
+    "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
+    "and products, timed now: writes to the server's graph)");
 ABSL_FLAG(std::string, mix, "",
           "also run a weighted mix phase, e.g. GetEntities:70,GetNeighbors:25,Traverse:5 "
           "(kinds as in --rpc, integer weights; each call picks its kind at random)");
@@ -99,12 +100,14 @@ enum class Kind {
   kUpsertEdges,
   kCategorize,
   kRecognizeBrands,
-  kExtractAttributes
+  kExtractAttributes,
+  kMatchSpu
 };
 
 // The kinds that send titles.
 bool TakesTitles(Kind k) {
-  return k == Kind::kCategorize || k == Kind::kRecognizeBrands || k == Kind::kExtractAttributes;
+  return k == Kind::kCategorize || k == Kind::kRecognizeBrands || k == Kind::kExtractAttributes ||
+         k == Kind::kMatchSpu;
 }
 
 struct KindInfo {
@@ -120,7 +123,8 @@ constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
                                {"UpsertEdges", Kind::kUpsertEdges},
                                {"Categorize", Kind::kCategorize},
                                {"RecognizeBrands", Kind::kRecognizeBrands},
-                               {"ExtractAttributes", Kind::kExtractAttributes}};
+                               {"ExtractAttributes", Kind::kExtractAttributes},
+                               {"MatchSpu", Kind::kMatchSpu}};
 
 struct Settings {
   int concurrency, channels, batch, limit;
@@ -369,7 +373,8 @@ class Runner {
         return;
       }
       case Kind::kRecognizeBrands:
-      case Kind::kExtractAttributes: {
+      case Kind::kExtractAttributes:
+      case Kind::kMatchSpu: {
         auto fill = [&](auto* req) {
           for (int i = 0; i < s_.batch; ++i) {
             req->add_items()->mutable_text()->set_title(s_.titles[draw.Below(s_.titles.size())]);
@@ -379,6 +384,9 @@ class Runner {
         if (kind == Kind::kRecognizeBrands) {
           StartUnary<v1::RecognizeBrandsRequest, v1::RecognizeBrandsResponse>(
               st.channel, "/kg.v1.KnowledgeService/RecognizeBrands", fill, deadline, done);
+        } else if (kind == Kind::kMatchSpu) {
+          StartUnary<v1::MatchSpuRequest, v1::MatchSpuResponse>(
+              st.channel, "/kg.v1.KnowledgeService/MatchSpu", fill, deadline, done);
         } else {
           StartUnary<v1::ExtractAttributesRequest, v1::ExtractAttributesResponse>(
               st.channel, "/kg.v1.KnowledgeService/ExtractAttributes", fill, deadline, done);

@@ -200,55 +200,37 @@ absl::Status CheckText(const v1::KnowledgeItem& item, int i) {
   return absl::OkStatus();
 }
 
-// Validates one Categorize item; OK items are products, texts or mix keys.
+// Validates an item: a text, or a key whose type is one of `types` (`what` names what the
+// RPC does with it and `accepted` the types, for the error).
+absl::Status CheckItemOf(const v1::KnowledgeItem& item, int i,
+                         std::initializer_list<v1::EntityType> types, absl::string_view what,
+                         absl::string_view accepted) {
+  if (!item.has_key()) return CheckText(item, i);
+  absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
+  if (!s.ok()) return s;
+  if (std::find(types.begin(), types.end(), item.key().type()) == types.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()), " ", what,
+                     " (give a ", accepted, " key, or a text)"));
+  }
+  return absl::OkStatus();
+}
+
+// Categorize: products, texts or mix keys.
 absl::Status CheckItem(const v1::KnowledgeItem& item, int i) {
-  if (item.has_key()) {
-    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
-    if (!s.ok()) return s;
-    v1::EdgeType edge{};
-    v1::Direction dir{};
-    if (item.key().type() != v1::PRODUCT && !MixEdge(item.key().type(), &edge, &dir)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
-          " cannot be categorized (give a PRODUCT, MERCHANT, INFLUENCER or CONTENT key, or a "
-          "text)"));
-    }
-    return absl::OkStatus();
-  }
-  return CheckText(item, i);
+  return CheckItemOf(item, i, {v1::PRODUCT, v1::MERCHANT, v1::INFLUENCER, v1::CONTENT},
+                     "cannot be categorized", "PRODUCT, MERCHANT, INFLUENCER or CONTENT");
 }
 
-// Validates a RecognizeBrands / ExtractAttributes item: a text, or a key of an entity with
-// a title.
+// RecognizeBrands / ExtractAttributes: a text, or a key of an entity with a title.
 absl::Status CheckTitled(const v1::KnowledgeItem& item, int i) {
-  if (item.has_key()) {
-    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
-    if (!s.ok()) return s;
-    const v1::EntityType type = item.key().type();
-    if (type != v1::PRODUCT && type != v1::SPU && type != v1::CONTENT) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("items[", i, "].key.type: ", v1::EntityType_Name(type),
-                       " has no title (give a PRODUCT, SPU or CONTENT key, or a text)"));
-    }
-    return absl::OkStatus();
-  }
-  return CheckText(item, i);
+  return CheckItemOf(item, i, {v1::PRODUCT, v1::SPU, v1::CONTENT}, "has no title",
+                     "PRODUCT, SPU or CONTENT");
 }
 
-// Validates a MatchSpu item: a text, or a PRODUCT key.
+// MatchSpu: a text, or a PRODUCT key.
 absl::Status CheckProductOrText(const v1::KnowledgeItem& item, int i) {
-  if (item.has_key()) {
-    absl::Status s = ValidateKey(item.key(), ItemField{"items", i, ".key"});
-    if (!s.ok()) return s;
-    if (item.key().type() != v1::PRODUCT) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("items[", i, "].key.type: ", v1::EntityType_Name(item.key().type()),
-                       " is not a product (give a PRODUCT key or "
-                       "a text)"));
-    }
-    return absl::OkStatus();
-  }
-  return CheckText(item, i);
+  return CheckItemOf(item, i, {v1::PRODUCT}, "is not a product", "PRODUCT");
 }
 
 using CategorizeScatter =

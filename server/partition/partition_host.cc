@@ -537,6 +537,16 @@ std::vector<uint64_t> FirstNeighbors(const GraphPartition& graph, const EntityKe
 // Brand mentions returned per item.
 constexpr size_t kMaxMentions = 5;
 
+// The name of a product's HAS_BRAND brand, as the bundle knows it (empty: none).
+std::string BrandName(const GraphPartition& graph, const EntityKey& product,
+                      const knowledge::ModelBundle& bundle) {
+  std::vector<uint64_t> brand =
+      FirstNeighbors(graph, product, EdgeType::kHasBrand, Direction::kOut, 1);
+  if (brand.empty()) return "";
+  auto name = bundle.brands.find(brand[0]);
+  return name == bundle.brands.end() ? "" : name->second;
+}
+
 void AddPrediction(const knowledge::Taxonomy& taxonomy, uint64_t category, double confidence,
                    v1::CategorizeResult* out) {
   v1::CategoryPrediction* p = out->add_predictions();
@@ -624,23 +634,16 @@ absl::Status PartitionHost::Categorize(const internal::v1::CategorizeRequest& re
     v1::CategorizeResult* out = resp->add_results();
     knowledge::ProductInput input;
     if (item.has_key()) {
-      std::string field = absl::StrCat("items[", i, "].key");
-      EntityKey key = KeyFromProto(item.key());
-      absl::Status s = ValidateKey(item.key(), field);
-      if (s.ok() && key.type != EntityType::kProduct) {
-        s = absl::InvalidArgumentError(absl::StrCat(field, ".type: must be PRODUCT here"));
-      }
-      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
-      bool found = s.ok() && part->graph.ReadEntity(key, [&](const EntityData& data) {
-        input = knowledge::StoredProduct(data.name, data.attributes, "");
-      });
-      if (s.ok() && !found) {
-        s = absl::NotFoundError(absl::StrCat(field, ": PRODUCT:", key.id, " not found"));
-      }
-      if (!s.ok()) {
-        SetItemStatus(s, out->mutable_status());
+      absl::StatusOr<EntityKey> read =
+          ReadItemEntity(part->graph, req.target().partition(), item, i, {EntityType::kProduct},
+                         "PRODUCT", [&](const EntityData& data) {
+                           input = knowledge::StoredProduct(data.name, data.attributes, "");
+                         });
+      if (!read.ok()) {
+        SetItemStatus(read.status(), out->mutable_status());
         continue;
       }
+      const EntityKey key = *read;
       if (req.prefer_stored()) {
         std::vector<uint64_t> stored =
             FirstNeighbors(part->graph, key, EdgeType::kInCategory, Direction::kOut, 1);
@@ -649,12 +652,7 @@ absl::Status PartitionHost::Categorize(const internal::v1::CategorizeRequest& re
           continue;
         }
       }
-      std::vector<uint64_t> brand =
-          FirstNeighbors(part->graph, key, EdgeType::kHasBrand, Direction::kOut, 1);
-      if (!brand.empty()) {
-        auto name = bundle->brands.find(brand[0]);
-        if (name != bundle->brands.end()) input.brand = name->second;
-      }
+      input.brand = BrandName(part->graph, key, *bundle);
     } else {
       const v1::ProductText& text = item.text();
       input.title = text.title();
@@ -675,21 +673,31 @@ absl::StatusOr<std::string> PartitionHost::ItemTitle(const GraphPartition& graph
                                                      uint32_t partition,
                                                      const v1::KnowledgeItem& item, int i) const {
   if (!item.has_key()) return item.text().title();
+  std::string title;
+  KG_RETURN_IF_ERROR(ReadItemEntity(graph, partition, item, i,
+                                    {EntityType::kProduct, EntityType::kSpu, EntityType::kContent},
+                                    "PRODUCT, SPU or CONTENT (an entity with a title)",
+                                    [&title](const EntityData& data) { title = data.name; })
+                         .status());
+  return title;
+}
+
+absl::StatusOr<EntityKey> PartitionHost::ReadItemEntity(
+    const GraphPartition& graph, uint32_t partition, const v1::KnowledgeItem& item, int i,
+    std::initializer_list<EntityType> types, absl::string_view expected,
+    absl::FunctionRef<void(const EntityData&)> read) const {
   std::string field = absl::StrCat("items[", i, "].key");
   EntityKey key = KeyFromProto(item.key());
   KG_RETURN_IF_ERROR(ValidateKey(item.key(), field));
-  if (key.type != EntityType::kProduct && key.type != EntityType::kSpu &&
-      key.type != EntityType::kContent) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".type: must be PRODUCT, SPU or CONTENT (an entity with a title)"));
+  if (std::find(types.begin(), types.end(), key.type) == types.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".type: must be ", expected));
   }
   KG_RETURN_IF_ERROR(CheckOwner(key, partition, field));
-  std::string title;
-  if (!graph.ReadEntity(key, [&title](const EntityData& data) { title = data.name; })) {
+  if (!graph.ReadEntity(key, read)) {
     return absl::NotFoundError(absl::StrCat(field, ": ", v1::EntityType_Name(item.key().type()),
                                             ":", key.id, " not found"));
   }
-  return title;
+  return key;
 }
 
 absl::Status PartitionHost::RecognizeBrands(const internal::v1::RecognizeBrandsRequest& req,
@@ -774,32 +782,20 @@ absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
     v1::MatchSpuResult* out = resp->add_results();
     knowledge::MatchSide listing;
     if (item.has_key()) {
-      std::string field = absl::StrCat("items[", i, "].key");
-      EntityKey key = KeyFromProto(item.key());
-      absl::Status s = ValidateKey(item.key(), field);
-      if (s.ok() && key.type != EntityType::kProduct) {
-        s = absl::InvalidArgumentError(absl::StrCat(field, ".type: must be PRODUCT"));
-      }
-      if (s.ok()) s = CheckOwner(key, req.target().partition(), field);
-      bool found = s.ok() && graph.ReadEntity(key, [&](const EntityData& data) {
-        listing.title = data.name;
-        for (const auto& [name, value] : data.metrics) {
-          if (name == "price") listing.price = value;
-        }
-      });
-      if (s.ok() && !found) {
-        s = absl::NotFoundError(absl::StrCat(field, ": PRODUCT:", key.id, " not found"));
-      }
-      if (!s.ok()) {
-        SetItemStatus(s, out->mutable_status());
+      absl::StatusOr<EntityKey> read =
+          ReadItemEntity(graph, req.target().partition(), item, i, {EntityType::kProduct},
+                         "PRODUCT", [&](const EntityData& data) {
+                           listing.title = data.name;
+                           for (const auto& [name, value] : data.metrics) {
+                             if (name == "price") listing.price = value;
+                           }
+                         });
+      if (!read.ok()) {
+        SetItemStatus(read.status(), out->mutable_status());
         continue;
       }
-      std::vector<uint64_t> brand =
-          FirstNeighbors(graph, key, EdgeType::kHasBrand, Direction::kOut, 1);
-      if (!brand.empty()) {
-        auto name = bundle->brands.find(brand[0]);
-        if (name != bundle->brands.end()) listing.brand = name->second;
-      }
+      const EntityKey key = *read;
+      listing.brand = BrandName(graph, key, *bundle);
       std::vector<uint64_t> category =
           FirstNeighbors(graph, key, EdgeType::kInCategory, Direction::kOut, 1);
       if (!category.empty()) listing.category = category[0];

@@ -12,12 +12,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -120,6 +122,14 @@ class PartitionHost {
   // whose type has one (PRODUCT, SPU, CONTENT).
   absl::StatusOr<std::string> ItemTitle(const GraphPartition& graph, uint32_t partition,
                                         const v1::KnowledgeItem& item, int i) const;
+  // Reads the entity of key item `i`, which must be of the partition and of one of
+  // `types` (`expected` names them in the error): INVALID_ARGUMENT or NOT_FOUND naming
+  // `items[i].key`; `read` gets its data.
+  absl::StatusOr<EntityKey> ReadItemEntity(const GraphPartition& graph, uint32_t partition,
+                                           const v1::KnowledgeItem& item, int i,
+                                           std::initializer_list<EntityType> types,
+                                           absl::string_view expected,
+                                           absl::FunctionRef<void(const EntityData&)> read) const;
   // The frame of every write: resolves the target (else `done` gets the error), runs
   // `body(part, batch)` under the partition's write lock (so disk order is memory order),
   // queues the batch, and completes `done` once it is durable (at once in memory).

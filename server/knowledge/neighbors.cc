@@ -129,6 +129,16 @@ std::vector<double> NeighborIndex::Query(const std::vector<std::string>& tokens,
   return dist;
 }
 
+size_t NeighborIndex::MemoryBytes() const {
+  size_t bytes = token_id_.capacity() * (sizeof(std::string) + sizeof(uint32_t) + 1) +
+                 postings_.capacity() * sizeof(std::vector<uint32_t>) +
+                 idf_.capacity() * sizeof(float) + labels_.capacity() * sizeof(int) +
+                 inverse_norms_.capacity() * sizeof(float);
+  for (const auto& [token, id] : token_id_) bytes += token.capacity() > 15 ? token.capacity() : 0;
+  for (const std::vector<uint32_t>& p : postings_) bytes += p.capacity() * sizeof(uint32_t);
+  return bytes;
+}
+
 std::string NeighborIndex::Encode() const {
   ByteWriter w;
   w.Varint(label_count_);

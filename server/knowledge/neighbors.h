@@ -32,6 +32,8 @@ class NeighborIndex {
   int label(uint32_t document) const { return labels_[document]; }
 
   bool empty() const { return labels_.empty(); }
+  // Bytes held (approximate: containers' capacities, the token strings).
+  size_t MemoryBytes() const;
   std::string Encode() const;
   static absl::StatusOr<NeighborIndex> Decode(absl::string_view bytes);
 

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <set>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "server/knowledge/bytes.h"
 #include "server/knowledge/text.h"
 
 namespace kg::knowledge {
@@ -17,50 +16,36 @@ namespace {
 
 constexpr float kUnknown = std::numeric_limits<float>::quiet_NaN();
 
-double Jaccard(const absl::flat_hash_set<std::string>& a,
-               const absl::flat_hash_set<std::string>& b) {
-  if (a.empty() && b.empty()) return 0;
+// |a ∩ b| of two sorted, unique vectors.
+template <typename T>
+size_t Common(const std::vector<T>& a, const std::vector<T>& b) {
   size_t common = 0;
-  for (const std::string& x : a) common += b.contains(x) ? 1 : 0;
+  auto i = a.begin(), j = b.begin();
+  while (i != a.end() && j != b.end()) {
+    if (*i < *j) {
+      ++i;
+    } else if (*j < *i) {
+      ++j;
+    } else {
+      ++common;
+      ++i;
+      ++j;
+    }
+  }
+  return common;
+}
+
+template <typename T>
+double Jaccard(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.empty() && b.empty()) return 0;
+  const size_t common = Common(a, b);
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-absl::flat_hash_set<std::string> Trigrams(const std::string& squashed) {
-  absl::flat_hash_set<std::string> out;
-  if (squashed.size() < 3) {
-    if (!squashed.empty()) out.insert(squashed);
-    return out;
-  }
-  for (size_t i = 0; i + 3 <= squashed.size(); ++i) out.insert(squashed.substr(i, 3));
-  return out;
-}
-
-// What a title says, read once.
-struct Read {
-  absl::flat_hash_set<std::string> tokens;
-  absl::flat_hash_set<std::string> trigrams;
-  size_t length = 0;
-  std::set<std::string> models;                                         // normalised model numbers
-  std::map<std::string, std::pair<std::string, std::string>> measures;  // name -> (value, text)
-};
-
-Read ReadTitle(const std::string& title, const AttributeExtractor& extractor) {
-  Read r;
-  std::vector<std::string> tokens = Tokenize(title);
-  r.length = tokens.size();
-  r.tokens.insert(tokens.begin(), tokens.end());
-  r.trigrams = Trigrams(absl::StrReplaceAll(NormalizeText(title), {{" ", ""}}));
-  for (const ExtractedAttribute& a : extractor.Extract(title)) {
-    if (a.name == "model_number") {
-      r.models.insert(a.normalized_value);
-    } else if (!a.unit.empty() || a.name == "pack_count") {
-      r.measures.emplace(
-          a.name, std::make_pair(a.normalized_value,
-                                 a.unit.empty() ? a.normalized_value
-                                                : absl::StrCat(a.normalized_value, " ", a.unit)));
-    }
-  }
-  return r;
+template <typename T>
+void SortUnique(std::vector<T>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
 }
 
 // Model numbers agree when equal, or when one extends the other by a suffix or prefix and
@@ -76,28 +61,104 @@ std::string BrandKey(const std::string& brand) {
   return absl::StrReplaceAll(NormalizeText(brand), {{" ", ""}});
 }
 
+const SideRead::Measure* FindMeasure(const SideRead& r, const std::string& name) {
+  for (const SideRead::Measure& m : r.measures) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+size_t SideRead::MemoryBytes() const {
+  size_t bytes = sizeof(SideRead) + tokens.capacity() * sizeof(uint64_t) +
+                 trigrams.capacity() * sizeof(uint32_t) + models.capacity() * sizeof(std::string) +
+                 measures.capacity() * sizeof(Measure) + brand.capacity() + brand_text.capacity();
+  for (const std::string& m : models) bytes += m.capacity();
+  for (const Measure& m : measures)
+    bytes += m.name.capacity() + m.value.capacity() + m.text.capacity();
+  return bytes;
+}
+
+SideRead ReadSide(const MatchSide& side, const AttributeExtractor& extractor,
+                  std::vector<std::string>* index_tokens) {
+  SideRead r;
+  std::vector<std::string> tokens = Tokenize(side.title);
+  r.length = static_cast<uint32_t>(tokens.size());
+  r.tokens.reserve(tokens.size());
+  for (const std::string& t : tokens) r.tokens.push_back(Fnv1a64(t));
+  SortUnique(&r.tokens);
+  const std::string squashed = absl::StrReplaceAll(NormalizeText(side.title), {{" ", ""}});
+  if (squashed.size() < 3) {
+    // A title this short is one "trigram" of its own bytes.
+    uint32_t code = 0;
+    for (unsigned char c : squashed) code = (code << 8) | c;
+    if (!squashed.empty()) r.trigrams.push_back(code | (1u << 31));
+  } else {
+    r.trigrams.reserve(squashed.size() - 2);
+    for (size_t i = 0; i + 3 <= squashed.size(); ++i) {
+      r.trigrams.push_back(
+          (static_cast<uint32_t>(static_cast<unsigned char>(squashed[i])) << 16) |
+          (static_cast<uint32_t>(static_cast<unsigned char>(squashed[i + 1])) << 8) |
+          static_cast<unsigned char>(squashed[i + 2]));
+    }
+    SortUnique(&r.trigrams);
+  }
+  for (const ExtractedAttribute& a : extractor.Extract(side.title)) {
+    if (a.name == "model_number") {
+      r.models.push_back(a.normalized_value);
+    } else if ((!a.unit.empty() || a.name == "pack_count") && FindMeasure(r, a.name) == nullptr) {
+      r.measures.push_back(
+          {a.name, a.normalized_value,
+           a.unit.empty() ? a.normalized_value : absl::StrCat(a.normalized_value, " ", a.unit)});
+    }
+  }
+  SortUnique(&r.models);
+  std::sort(r.measures.begin(), r.measures.end(),
+            [](const SideRead::Measure& a, const SideRead::Measure& b) { return a.name < b.name; });
+  r.brand = BrandKey(side.brand);
+  r.brand_text = side.brand;
+  r.price = side.price;
+  r.category = side.category;
+  if (index_tokens != nullptr) {
+    for (std::string& t : tokens) index_tokens->push_back(std::move(t));
+    if (!r.brand.empty()) index_tokens->push_back("__brand__" + NormalizeText(side.brand));
+    // Model numbers as written differently ("PS-LX350H", "PSLX350H") share one token.
+    for (const std::string& m : r.models) index_tokens->push_back("__model__" + m);
+  }
+  r.models.shrink_to_fit();
+  return r;
+}
 
 PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>& sides,
                          const AttributeExtractor& extractor, double retrieval_cosine, int rank) {
+  const SideRead l = ReadSide(listing, extractor);
+  std::vector<SideRead> reads;
+  reads.reserve(sides.size());
+  for (const MatchSide& s : sides) reads.push_back(ReadSide(s, extractor));
+  std::vector<const SideRead*> pointers;
+  for (const SideRead& r : reads) pointers.push_back(&r);
+  return ComparePair(l, pointers.data(), pointers.size(), retrieval_cosine, rank);
+}
+
+PairFeatures ComparePair(const SideRead& l, const SideRead* const* sides, size_t count,
+                         double retrieval_cosine, int rank) {
   PairFeatures f;
   f.values.assign(PairFeatures::kCount, kUnknown);
   f.values[PairFeatures::kRetrievalCosine] = static_cast<float>(retrieval_cosine);
   f.values[PairFeatures::kRetrievalRank] = static_cast<float>(rank);
-  const Read l = ReadTitle(listing.title, extractor);
-  std::vector<Read> reads;
-  reads.reserve(sides.size());
-  for (const MatchSide& s : sides) reads.push_back(ReadTitle(s.title, extractor));
 
   // Similarity: the closest side.
   double token = 0, trigram = 0, containment = 0, length = 0;
-  for (const Read& r : reads) {
-    const double j = Jaccard(l.tokens, r.tokens);
+  for (size_t k = 0; k < count; ++k) {
+    const SideRead& r = *sides[k];
+    const size_t common = Common(l.tokens, r.tokens);
+    const size_t all = l.tokens.size() + r.tokens.size() - common;
+    const double j = all == 0 ? 0 : static_cast<double>(common) / static_cast<double>(all);
     if (j >= token) {
       token = j;
-      size_t inside = 0;
-      for (const std::string& t : l.tokens) inside += r.tokens.contains(t) ? 1 : 0;
-      containment = l.tokens.empty() ? 0 : static_cast<double>(inside) / l.tokens.size();
+      containment =
+          l.tokens.empty() ? 0 : static_cast<double>(common) / static_cast<double>(l.tokens.size());
       length = std::max(l.length, r.length) == 0
                    ? 0
                    : static_cast<double>(std::min(l.length, r.length)) /
@@ -112,7 +173,8 @@ PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>&
 
   // Model numbers.
   std::set<std::string> spu_models;
-  for (const Read& r : reads) spu_models.insert(r.models.begin(), r.models.end());
+  for (size_t k = 0; k < count; ++k)
+    spu_models.insert(sides[k]->models.begin(), sides[k]->models.end());
   if (!l.models.empty() && !spu_models.empty()) {
     std::string agreed;
     for (const std::string& a : l.models) {
@@ -121,42 +183,42 @@ PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>&
       }
     }
     f.values[PairFeatures::kModelNumber] = agreed.empty() ? -1.0f : 1.0f;
-    f.reasons.push_back(agreed.empty() ? absl::StrCat("model number ", *l.models.begin(), " vs ",
+    f.reasons.push_back(agreed.empty() ? absl::StrCat("model number ", l.models.front(), " vs ",
                                                       *spu_models.begin(), " differs")
                                        : absl::StrCat("model number ", agreed, " matches"));
   }
 
   // Brand: the listing's against the SPU's (its name's, else a member's).
-  std::string spu_brand;
-  for (const MatchSide& s : sides) {
-    if (spu_brand.empty()) spu_brand = BrandKey(s.brand);
+  const std::string* spu_brand = nullptr;
+  for (size_t k = 0; k < count && spu_brand == nullptr; ++k) {
+    if (!sides[k]->brand.empty()) spu_brand = &sides[k]->brand;
   }
-  const std::string brand = BrandKey(listing.brand);
-  if (!brand.empty() && !spu_brand.empty()) {
-    const bool same = brand == spu_brand;
+  if (!l.brand.empty() && spu_brand != nullptr) {
+    const bool same = l.brand == *spu_brand;
     f.values[PairFeatures::kBrand] = same ? 1.0f : -1.0f;
-    f.reasons.push_back(same ? "brand matches" : absl::StrCat("brand ", listing.brand, " differs"));
+    f.reasons.push_back(same ? "brand matches" : absl::StrCat("brand ", l.brand_text, " differs"));
   }
 
   // Measures, per dimension.
   int agree = 0, differ = 0;
-  for (const auto& [name, value] : l.measures) {
-    std::set<std::string> spu_values;
-    std::string spu_text;
-    for (const Read& r : reads) {
-      auto it = r.measures.find(name);
-      if (it == r.measures.end()) continue;
-      spu_values.insert(it->second.first);
-      if (spu_text.empty()) spu_text = it->second.second;
+  for (const SideRead::Measure& m : l.measures) {
+    bool seen = false, same = false;
+    const std::string* spu_text = nullptr;
+    for (size_t k = 0; k < count; ++k) {
+      const SideRead::Measure* s = FindMeasure(*sides[k], m.name);
+      if (s == nullptr) continue;
+      seen = true;
+      same |= s->value == m.value;
+      if (spu_text == nullptr) spu_text = &s->text;
     }
-    if (spu_values.empty()) continue;
-    if (spu_values.count(value.first) > 0) {
+    if (!seen) continue;
+    if (same) {
       ++agree;
-      f.reasons.push_back(absl::StrCat(name, " ", value.second, " matches"));
+      f.reasons.push_back(absl::StrCat(m.name, " ", m.text, " matches"));
     } else {
       ++differ;
       f.reasons.insert(f.reasons.begin(),
-                       absl::StrCat(name, " ", value.second, " vs ", spu_text, " differs"));
+                       absl::StrCat(m.name, " ", m.text, " vs ", *spu_text, " differs"));
     }
   }
   if (!l.measures.empty()) {
@@ -166,13 +228,13 @@ PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>&
 
   // Price: against the SPU's median known price.
   std::vector<double> prices;
-  for (const MatchSide& s : sides) {
-    if (s.price > 0) prices.push_back(s.price);
+  for (size_t k = 0; k < count; ++k) {
+    if (sides[k]->price > 0) prices.push_back(sides[k]->price);
   }
-  if (listing.price > 0 && !prices.empty()) {
+  if (l.price > 0 && !prices.empty()) {
     std::sort(prices.begin(), prices.end());
     const double median = prices[prices.size() / 2];
-    const double ratio = listing.price / median;
+    const double ratio = l.price / median;
     f.values[PairFeatures::kPriceLogRatio] = static_cast<float>(std::fabs(std::log(ratio)));
     const double apart = std::max(ratio, 1 / ratio);
     f.reasons.push_back(
@@ -182,11 +244,9 @@ PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>&
 
   // Category.
   uint64_t spu_category = 0;
-  for (const MatchSide& s : sides) {
-    if (spu_category == 0) spu_category = s.category;
-  }
-  if (listing.category != 0 && spu_category != 0) {
-    const bool same = listing.category == spu_category;
+  for (size_t k = 0; k < count && spu_category == 0; ++k) spu_category = sides[k]->category;
+  if (l.category != 0 && spu_category != 0) {
+    const bool same = l.category == spu_category;
     f.values[PairFeatures::kCategory] = same ? 1.0f : -1.0f;
     f.reasons.push_back(same ? "same category" : "different category");
   }

@@ -45,8 +45,38 @@ struct PairFeatures {
   std::vector<std::string> reasons;
 };
 
+// What a side says, read once (tokenised, its model numbers and measures extracted), so
+// that comparing it costs no text processing: the SPU matcher reads every SPU's sides when
+// it is built, and each listing once per call.
+struct SideRead {
+  struct Measure {
+    std::string name;   // e.g. "storage"
+    std::string value;  // normalised, e.g. "64"
+    std::string text;   // for reasons, e.g. "64 GB"
+  };
+  std::vector<uint64_t> tokens;     // hashes of the normalised tokens, sorted, unique
+  std::vector<uint32_t> trigrams;   // byte trigrams of the squashed title, sorted, unique
+  uint32_t length = 0;              // tokens, with repeats
+  std::vector<std::string> models;  // normalised model numbers, sorted, unique
+  std::vector<Measure> measures;    // by name, one per name
+  std::string brand;                // normalised, spacing squashed ("" unknown)
+  std::string brand_text;           // as given
+  double price = 0;
+  uint64_t category = 0;
+  // Bytes held (for the memory figure).
+  size_t MemoryBytes() const;
+};
+
+// Reads `side`. With `index_tokens`, also appends the tokens a side is retrieved by
+// (normalised words, "__brand__<brand>", "__model__<model number>").
+SideRead ReadSide(const MatchSide& side, const AttributeExtractor& extractor,
+                  std::vector<std::string>* index_tokens = nullptr);
+
 // Compares `listing` with an SPU given as `sides` (its name first, then members; at least
 // one). `retrieval_cosine` (NaN if none) and `rank` come from candidate generation.
+PairFeatures ComparePair(const SideRead& listing, const SideRead* const* sides, size_t count,
+                         double retrieval_cosine, int rank);
+// The same, reading the texts first.
 PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>& sides,
                          const AttributeExtractor& extractor, double retrieval_cosine, int rank);
 

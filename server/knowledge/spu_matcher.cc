@@ -45,41 +45,51 @@ std::vector<std::string> RetrievalTokens(const MatchSide& side) {
 
 SpuMatcher::~SpuMatcher() = default;
 
-std::vector<MatchSide> SpuMatcher::Sides(size_t spu) const {
-  std::vector<MatchSide> sides = {spus_[spu].name};
-  sides.insert(sides.end(), spus_[spu].members.begin(), spus_[spu].members.end());
-  return sides;
-}
-
-void SpuMatcher::AddIndexTokens(const MatchSide& side, std::vector<std::string>* out) const {
-  AddTokens(side, out);
-  // Model numbers as written differently ("PS-LX350H", "PSLX350H") share one token.
-  for (const ExtractedAttribute& a : extractor_->Extract(side.title)) {
-    if (a.name == "model_number") out->push_back("__model__" + a.normalized_value);
-  }
-}
-
-void SpuMatcher::BuildIndex() {
-  std::vector<std::pair<std::vector<std::string>, int>> docs;
-  docs.reserve(spus_.size());
+void SpuMatcher::ReadSides(std::vector<std::vector<std::string>>* side_tokens) {
+  reads_.clear();
+  first_read_.clear();
   for (const SpuRecord& s : spus_) {
-    std::vector<std::string> tokens;
-    AddIndexTokens(s.name, &tokens);
-    for (const MatchSide& m : s.members) AddIndexTokens(m, &tokens);
-    docs.emplace_back(std::move(tokens), 0);
+    first_read_.push_back(static_cast<uint32_t>(reads_.size()));
+    auto read = [&](const MatchSide& side) {
+      std::vector<std::string> tokens;
+      reads_.push_back(ReadSide(side, *extractor_, &tokens));
+      if (side_tokens != nullptr) side_tokens->push_back(std::move(tokens));
+    };
+    read(s.name);
+    for (const MatchSide& m : s.members) read(m);
+  }
+  first_read_.push_back(static_cast<uint32_t>(reads_.size()));
+  reads_.shrink_to_fit();
+}
+
+void SpuMatcher::BuildIndex(std::vector<std::vector<std::string>> side_tokens) {
+  std::vector<std::pair<std::vector<std::string>, int>> docs(spus_.size());
+  for (size_t i = 0; i < spus_.size(); ++i) {
+    for (uint32_t k = first_read_[i]; k < first_read_[i + 1]; ++k) {
+      for (std::string& t : side_tokens[k]) docs[i].first.push_back(std::move(t));
+    }
   }
   index_.Build(docs, 1);
 }
 
-std::vector<SpuMatcher::Scored> SpuMatcher::Retrieve(const MatchSide& listing) const {
-  std::vector<Scored> out;
-  int rank = 0;
-  std::vector<std::string> tokens;
-  AddIndexTokens(listing, &tokens);
-  for (const auto& [doc, cosine] : index_.Nearest(tokens, kCandidates)) {
-    out.push_back({doc, cosine, rank++});
+std::vector<const SideRead*> SpuMatcher::Sides(size_t spu, size_t skip) const {
+  std::vector<const SideRead*> out = {&reads_[first_read_[spu]]};
+  for (uint32_t k = first_read_[spu] + 1 + skip; k < first_read_[spu + 1]; ++k) {
+    out.push_back(&reads_[k]);
   }
   return out;
+}
+
+size_t SpuMatcher::MemoryBytes() const {
+  size_t bytes = index_.MemoryBytes() + spus_.capacity() * sizeof(SpuRecord) +
+                 reads_.capacity() * sizeof(SideRead) + first_read_.capacity() * sizeof(uint32_t);
+  auto side = [](const MatchSide& s) { return s.title.capacity() + s.brand.capacity(); };
+  for (const SpuRecord& s : spus_) {
+    bytes += side(s.name) + s.members.capacity() * sizeof(MatchSide);
+    for (const MatchSide& m : s.members) bytes += side(m);
+  }
+  for (const SideRead& r : reads_) bytes += r.MemoryBytes() - sizeof(SideRead);
+  return bytes;
 }
 
 absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
@@ -106,20 +116,17 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   // matched against leaves that member out, as a new listing would be.
   const size_t n = m->spus_.size();
   auto held = [&](size_t i) { return !m->spus_[i].members.empty(); };
-  auto training_sides = [&](size_t i) {
-    std::vector<MatchSide> sides = {m->spus_[i].name};
-    const auto& members = m->spus_[i].members;
-    sides.insert(sides.end(), members.begin() + (held(i) ? 1 : 0), members.end());
-    return sides;
-  };
+  std::vector<std::vector<std::string>> side_tokens;
+  m->ReadSides(&side_tokens);
+  auto training_sides = [&](size_t i) { return m->Sides(i, held(i) ? 1 : 0); };
   NeighborIndex training_index;
   {
-    std::vector<std::pair<std::vector<std::string>, int>> docs;
-    docs.reserve(n);
+    std::vector<std::pair<std::vector<std::string>, int>> docs(n);
     for (size_t i = 0; i < n; ++i) {
-      std::vector<std::string> tokens;
-      for (const MatchSide& side : training_sides(i)) m->AddIndexTokens(side, &tokens);
-      docs.emplace_back(std::move(tokens), 0);
+      for (uint32_t k = m->first_read_[i]; k < m->first_read_[i + 1]; ++k) {
+        if (held(i) && k == m->first_read_[i] + 1) continue;
+        docs[i].first.insert(docs[i].first.end(), side_tokens[k].begin(), side_tokens[k].end());
+      }
     }
     training_index.Build(docs, 1);
   }
@@ -136,7 +143,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   for (size_t i = 0; i < n; ++i) {
     if (!held(i)) continue;
     if (cancel != nullptr && cancel->load()) return absl::CancelledError("SPU matcher: cancelled");
-    const MatchSide& listing = m->spus_[i].members[0];
+    const SideRead& listing = m->reads_[m->first_read_[i] + 1];
     const bool is_validation = (Fnv1a64(absl::StrCat(m->spus_[i].id), seed + 11) % 10000) <
                                static_cast<uint64_t>(validation_share * 10000);
     auto& x = is_validation ? validation_x : train_x;
@@ -145,14 +152,14 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     ++listings;
     int rank = 0;
     bool found = false;
-    std::vector<std::string> listing_tokens;
-    m->AddIndexTokens(listing, &listing_tokens);
+    const std::vector<std::string>& listing_tokens = side_tokens[m->first_read_[i] + 1];
     for (const auto& [doc, cosine] : training_index.Nearest(listing_tokens, kCandidates)) {
       if (is_validation) {
         l.rows.push_back(x.size());
         l.candidates.push_back(doc);
       }
-      x.push_back(ComparePair(listing, training_sides(doc), *m->extractor_, cosine, rank++).values);
+      const std::vector<const SideRead*> sides = training_sides(doc);
+      x.push_back(ComparePair(listing, sides.data(), sides.size(), cosine, rank++).values);
       y.push_back(doc == i ? 1.0f : 0.0f);
       found |= doc == i;
     }
@@ -160,7 +167,8 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     for (int r = 0; r < kRandomNegatives && n > 1; ++r) {
       size_t j = rng() % n;
       if (j == i) continue;
-      x.push_back(ComparePair(listing, training_sides(j), *m->extractor_,
+      const std::vector<const SideRead*> sides = training_sides(j);
+      x.push_back(ComparePair(listing, sides.data(), sides.size(),
                               std::numeric_limits<double>::quiet_NaN(),
                               static_cast<int>(kCandidates))
                       .values);
@@ -200,19 +208,24 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   }
   figures->precision = answered > 0 ? right / answered : 0;
   figures->recall = validation.empty() ? 0 : right / static_cast<double>(validation.size());
-  m->BuildIndex();
+  m->BuildIndex(std::move(side_tokens));
   return m;
 }
 
 std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top_k,
                                             double min_score) const {
   std::vector<SpuCandidate> out;
-  std::vector<Scored> found = Retrieve(listing);
-  if (found.empty() || scorer_ == nullptr) return out;
+  if (scorer_ == nullptr) return out;
+  std::vector<std::string> tokens;
+  const SideRead read = ReadSide(listing, *extractor_, &tokens);
+  const std::vector<std::pair<uint32_t, double>> found = index_.Nearest(tokens, kCandidates);
+  if (found.empty()) return out;
   std::vector<std::vector<float>> x;
   std::vector<std::vector<std::string>> reasons;
-  for (const Scored& s : found) {
-    PairFeatures f = ComparePair(listing, Sides(s.spu), *extractor_, s.cosine, s.rank);
+  int rank = 0;
+  for (const auto& [spu, cosine] : found) {
+    const std::vector<const SideRead*> sides = Sides(spu);
+    PairFeatures f = ComparePair(read, sides.data(), sides.size(), cosine, rank++);
     x.push_back(std::move(f.values));
     reasons.push_back(std::move(f.reasons));
   }
@@ -220,7 +233,7 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
   for (size_t k = 0; k < found.size() && k < raw.size(); ++k) {
     const double p = calibration_(raw[k]);
     if (p < min_score) continue;
-    const SpuRecord& spu = spus_[found[k].spu];
+    const SpuRecord& spu = spus_[found[k].first];
     out.push_back({spu.id, spu.name.title, p, std::move(reasons[k])});
   }
   std::stable_sort(out.begin(), out.end(),
@@ -276,7 +289,9 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Decode(
     m->scorer_ = std::move(*decoded);
   }
   if (!m->calibration_.Decode(&r, bytes.size()) || !r.done()) return bad("calibration");
-  m->BuildIndex();
+  std::vector<std::vector<std::string>> side_tokens;
+  m->ReadSides(&side_tokens);
+  m->BuildIndex(std::move(side_tokens));
   return m;
 }
 

@@ -71,6 +71,8 @@ class SpuMatcher {
   // The best `top_k` SPUs with score >= `min_score`, best first.
   std::vector<SpuCandidate> Match(const MatchSide& listing, size_t top_k, double min_score) const;
   size_t size() const { return spus_.size(); }
+  // Bytes held by the SPUs' texts, their reads and the index (for the memory figure).
+  size_t MemoryBytes() const;
 
   std::string Encode() const;
   // DATA_LOSS when the bytes are not an encoded matcher.
@@ -79,22 +81,20 @@ class SpuMatcher {
 
  private:
   SpuMatcher() = default;
-  // The SPU's sides: its name, then its kept members.
-  std::vector<MatchSide> Sides(size_t spu) const;
-  // The tokens a side is indexed and retrieved by: RetrievalTokens plus its model numbers.
-  void AddIndexTokens(const MatchSide& side, std::vector<std::string>* out) const;
-  // Indexes every SPU (name, members' titles, brand, model numbers).
-  void BuildIndex();
-  struct Scored {
-    size_t spu;
-    double cosine;
-    int rank;
-  };
-  std::vector<Scored> Retrieve(const MatchSide& listing) const;
+  // Reads every SPU's sides (name, then kept members) into reads_; with `side_tokens`,
+  // also each side's index tokens (in reads_ order).
+  void ReadSides(std::vector<std::vector<std::string>>* side_tokens);
+  // Indexes every SPU by the tokens of all its sides.
+  void BuildIndex(std::vector<std::vector<std::string>> side_tokens);
+  // The SPU's sides: its name's read, then its kept members' (skipping the first `skip`).
+  std::vector<const SideRead*> Sides(size_t spu, size_t skip = 0) const;
 
   std::shared_ptr<const AttributeExtractor> extractor_;
   std::vector<SpuRecord> spus_;  // members cut to kMaxMembers
-  NeighborIndex index_;          // document i = spus_[i]
+  std::vector<SideRead> reads_;  // every SPU's sides, SPU by SPU
+  std::vector<uint32_t>
+      first_read_;       // spus_[i]'s sides are reads_[first_read_[i]..first_read_[i+1])
+  NeighborIndex index_;  // document i = spus_[i]
   std::unique_ptr<GradientBoosted> scorer_;
   Isotonic calibration_;
 };

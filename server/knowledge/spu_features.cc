@@ -130,6 +130,25 @@ SideRead ReadSide(const MatchSide& side, const AttributeExtractor& extractor,
   return r;
 }
 
+void SetCandidateGaps(std::vector<std::vector<float>>* rows, size_t begin, size_t retrieved_end,
+                      size_t end) {
+  constexpr std::pair<int, int> kGaps[] = {
+      {PairFeatures::kRetrievalCosine, PairFeatures::kCosineGap},
+      {PairFeatures::kTokenJaccard, PairFeatures::kTokenGap},
+      {PairFeatures::kTrigramJaccard, PairFeatures::kTrigramGap}};
+  for (const auto& [feature, gap] : kGaps) {
+    float best = 0;
+    for (size_t r = begin; r < retrieved_end; ++r) {
+      const float v = (*rows)[r][feature];
+      if (v == v) best = std::max(best, v);
+    }
+    for (size_t r = begin; r < end; ++r) {
+      const float v = (*rows)[r][feature];
+      (*rows)[r][gap] = v == v ? best - v : kUnknown;
+    }
+  }
+}
+
 PairFeatures ComparePair(const MatchSide& listing, const std::vector<MatchSide>& sides,
                          const AttributeExtractor& extractor, double retrieval_cosine, int rank) {
   const SideRead l = ReadSide(listing, extractor);

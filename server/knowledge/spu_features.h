@@ -38,6 +38,11 @@ struct PairFeatures {
     kPriceLogRatio,    // |log(listing price / SPU's median price)|
     kCategory,         // 1 same category, -1 different
     kLengthRatio,      // shorter title's tokens / longer's, the closest side
+    // Against the listing's other candidates (filled by the matcher, NaN from ComparePair):
+    // the best candidate's value minus this one's.
+    kCosineGap,
+    kTokenGap,
+    kTrigramGap,
     kCount
   };
   std::vector<float> values;
@@ -71,6 +76,12 @@ struct SideRead {
 // (normalised words, "__brand__<brand>", "__model__<model number>").
 SideRead ReadSide(const MatchSide& side, const AttributeExtractor& extractor,
                   std::vector<std::string>* index_tokens = nullptr);
+
+// Sets the gap features of the rows [begin, end) of `rows`: against the largest retrieval
+// cosine, token and trigram similarities among the rows [begin, retrieved_end), the
+// listing's retrieved candidates.
+void SetCandidateGaps(std::vector<std::vector<float>>* rows, size_t begin, size_t retrieved_end,
+                      size_t end);
 
 // Compares `listing` with an SPU given as `sides` (its name first, then members; at least
 // one). `retrieval_cosine` (NaN if none) and `rank` come from candidate generation.

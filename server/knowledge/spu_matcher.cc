@@ -13,7 +13,9 @@
 namespace kg::knowledge {
 namespace {
 
-constexpr uint64_t kEncodingVersion = 1;
+// 2: the scorer's feature count (1: PairFeatures::kLengthRatio + 1).
+constexpr uint64_t kEncodingVersion = 2;
+constexpr uint64_t kFeaturesV1 = PairFeatures::kLengthRatio + 1;
 constexpr size_t kMinSpus = 10;
 constexpr int kRandomNegatives = 2;
 
@@ -72,10 +74,10 @@ void SpuMatcher::BuildIndex(std::vector<std::vector<std::string>> side_tokens) {
   index_.Build(docs, 1);
 }
 
-std::vector<const SideRead*> SpuMatcher::Sides(size_t spu, size_t skip) const {
+std::vector<const SideRead*> SpuMatcher::Sides(size_t spu, int without) const {
   std::vector<const SideRead*> out = {&reads_[first_read_[spu]]};
-  for (uint32_t k = first_read_[spu] + 1 + skip; k < first_read_[spu + 1]; ++k) {
-    out.push_back(&reads_[k]);
+  for (uint32_t k = first_read_[spu] + 1; k < first_read_[spu + 1]; ++k) {
+    if (static_cast<int>(k - first_read_[spu] - 1) != without) out.push_back(&reads_[k]);
   }
   return out;
 }
@@ -112,24 +114,17 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
         "SPU matcher: found ", usable, " SPUs with a member product (INSTANCE_OF); at least ",
         kMinSpus, " are needed"));
   }
-  // Each SPU with a member lends its first member as a listing to match; the index it is
-  // matched against leaves that member out, as a new listing would be.
+  // Each SPU with members lends them in turn (round r: its member r) as listings to match;
+  // the index of round r leaves member r of every SPU out, as a new listing would be.
   const size_t n = m->spus_.size();
-  auto held = [&](size_t i) { return !m->spus_[i].members.empty(); };
   std::vector<std::vector<std::string>> side_tokens;
   m->ReadSides(&side_tokens);
-  auto training_sides = [&](size_t i) { return m->Sides(i, held(i) ? 1 : 0); };
-  NeighborIndex training_index;
-  {
-    std::vector<std::pair<std::vector<std::string>, int>> docs(n);
-    for (size_t i = 0; i < n; ++i) {
-      for (uint32_t k = m->first_read_[i]; k < m->first_read_[i + 1]; ++k) {
-        if (held(i) && k == m->first_read_[i] + 1) continue;
-        docs[i].first.insert(docs[i].first.end(), side_tokens[k].begin(), side_tokens[k].end());
-      }
-    }
-    training_index.Build(docs, 1);
+  size_t lendable = 0;
+  for (const SpuRecord& s : m->spus_) {
+    lendable += std::min<size_t>(s.members.size(), kHoldoutRounds);
   }
+  const uint64_t keep =
+      lendable <= kMaxTrainingListings ? 10000 : kMaxTrainingListings * 10000 / lendable;
   std::vector<std::vector<float>> train_x, validation_x;
   std::vector<float> train_y, validation_y;
   struct Listing {
@@ -140,41 +135,63 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   std::vector<Listing> validation;
   std::mt19937_64 rng(seed);
   double retrieved = 0, listings = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!held(i)) continue;
-    if (cancel != nullptr && cancel->load()) return absl::CancelledError("SPU matcher: cancelled");
-    const SideRead& listing = m->reads_[m->first_read_[i] + 1];
-    const bool is_validation = (Fnv1a64(absl::StrCat(m->spus_[i].id), seed + 11) % 10000) <
-                               static_cast<uint64_t>(validation_share * 10000);
-    auto& x = is_validation ? validation_x : train_x;
-    auto& y = is_validation ? validation_y : train_y;
-    Listing l{i, {}, {}};
-    ++listings;
-    int rank = 0;
-    bool found = false;
-    const std::vector<std::string>& listing_tokens = side_tokens[m->first_read_[i] + 1];
-    for (const auto& [doc, cosine] : training_index.Nearest(listing_tokens, kCandidates)) {
-      if (is_validation) {
-        l.rows.push_back(x.size());
-        l.candidates.push_back(doc);
+  for (int round = 0; round < kHoldoutRounds; ++round) {
+    auto lends = [&](size_t i) {
+      return m->spus_[i].members.size() > static_cast<size_t>(round) &&
+             Fnv1a64(absl::StrCat(m->spus_[i].id, "/", round), seed + 13) % 10000 < keep;
+    };
+    NeighborIndex index;
+    {
+      std::vector<std::pair<std::vector<std::string>, int>> docs(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (uint32_t k = m->first_read_[i]; k < m->first_read_[i + 1]; ++k) {
+          if (k == m->first_read_[i] + 1 + round) continue;
+          docs[i].first.insert(docs[i].first.end(), side_tokens[k].begin(), side_tokens[k].end());
+        }
       }
-      const std::vector<const SideRead*> sides = training_sides(doc);
-      x.push_back(ComparePair(listing, sides.data(), sides.size(), cosine, rank++).values);
-      y.push_back(doc == i ? 1.0f : 0.0f);
-      found |= doc == i;
+      index.Build(docs, 1);
     }
-    retrieved += found ? 1 : 0;
-    for (int r = 0; r < kRandomNegatives && n > 1; ++r) {
-      size_t j = rng() % n;
-      if (j == i) continue;
-      const std::vector<const SideRead*> sides = training_sides(j);
-      x.push_back(ComparePair(listing, sides.data(), sides.size(),
-                              std::numeric_limits<double>::quiet_NaN(),
-                              static_cast<int>(kCandidates))
-                      .values);
-      y.push_back(0.0f);
+    for (size_t i = 0; i < n; ++i) {
+      if (!lends(i)) continue;
+      if (cancel != nullptr && cancel->load()) {
+        return absl::CancelledError("SPU matcher: cancelled");
+      }
+      const uint32_t held = m->first_read_[i] + 1 + round;
+      const SideRead& listing = m->reads_[held];
+      const bool is_validation = (Fnv1a64(absl::StrCat(m->spus_[i].id), seed + 11) % 10000) <
+                                 static_cast<uint64_t>(validation_share * 10000);
+      auto& x = is_validation ? validation_x : train_x;
+      auto& y = is_validation ? validation_y : train_y;
+      Listing l{i, {}, {}};
+      ++listings;
+      int rank = 0;
+      bool found = false;
+      const size_t first_row = x.size();
+      for (const auto& [doc, cosine] : index.Nearest(side_tokens[held], kCandidates)) {
+        if (is_validation) {
+          l.rows.push_back(x.size());
+          l.candidates.push_back(doc);
+        }
+        const std::vector<const SideRead*> sides = m->Sides(doc, round);
+        x.push_back(ComparePair(listing, sides.data(), sides.size(), cosine, rank++).values);
+        y.push_back(doc == i ? 1.0f : 0.0f);
+        found |= doc == i;
+      }
+      const size_t retrieved_end = x.size();
+      retrieved += found ? 1 : 0;
+      for (int r = 0; r < kRandomNegatives && n > 1; ++r) {
+        size_t j = rng() % n;
+        if (j == i) continue;
+        const std::vector<const SideRead*> sides = m->Sides(j, round);
+        x.push_back(ComparePair(listing, sides.data(), sides.size(),
+                                std::numeric_limits<double>::quiet_NaN(),
+                                static_cast<int>(kCandidates))
+                        .values);
+        y.push_back(0.0f);
+      }
+      SetCandidateGaps(&x, first_row, retrieved_end, x.size());
+      if (is_validation) validation.push_back(std::move(l));
     }
-    if (is_validation) validation.push_back(std::move(l));
   }
   figures->candidate_recall = listings > 0 ? retrieved / listings : 0;
   figures->training_pairs = train_x.size();
@@ -229,6 +246,8 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
     x.push_back(std::move(f.values));
     reasons.push_back(std::move(f.reasons));
   }
+  SetCandidateGaps(&x, 0, x.size(), x.size());
+  for (std::vector<float>& row : x) row.resize(feature_count_);
   std::vector<double> raw = scorer_->Predict(x);
   for (size_t k = 0; k < found.size() && k < raw.size(); ++k) {
     const double p = calibration_(raw[k]);
@@ -245,6 +264,7 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
 std::string SpuMatcher::Encode() const {
   ByteWriter w;
   w.Varint(kEncodingVersion);
+  w.Varint(feature_count_);
   w.Varint(spus_.size());
   for (const SpuRecord& s : spus_) {
     w.Varint(s.id);
@@ -267,7 +287,14 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Decode(
   m->extractor_ = std::move(extractor);
   ByteReader r(bytes);
   uint64_t version = 0, n = 0;
-  if (!r.Varint(&version) || version != kEncodingVersion) return bad("encoding version");
+  if (!r.Varint(&version) || version < 1 || version > kEncodingVersion) {
+    return bad("encoding version");
+  }
+  uint64_t features = kFeaturesV1;
+  if (version >= 2 && (!r.Varint(&features) || features < 1 || features > PairFeatures::kCount)) {
+    return bad("feature count");
+  }
+  m->feature_count_ = features;
   if (!r.Varint(&n) || n > bytes.size()) return bad("SPUs");
   m->spus_.resize(n);
   for (SpuRecord& s : m->spus_) {

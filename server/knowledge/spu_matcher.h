@@ -61,6 +61,10 @@ class SpuMatcher {
  public:
   static constexpr size_t kCandidates = 20;  // retrieved per listing
   static constexpr size_t kMaxMembers = 5;   // member titles kept per SPU
+  // Training listings: each SPU lends up to kHoldoutRounds members in turn, at most
+  // kMaxTrainingListings in all (a stable sample of the SPUs beyond that).
+  static constexpr int kHoldoutRounds = 3;
+  static constexpr size_t kMaxTrainingListings = 60000;
   // FAILED_PRECONDITION with fewer than 10 SPUs with a member (saying how many).
   static absl::StatusOr<std::unique_ptr<SpuMatcher>> Train(
       const std::vector<SpuRecord>& spus, std::shared_ptr<const AttributeExtractor> extractor,
@@ -86,8 +90,9 @@ class SpuMatcher {
   void ReadSides(std::vector<std::vector<std::string>>* side_tokens);
   // Indexes every SPU by the tokens of all its sides.
   void BuildIndex(std::vector<std::vector<std::string>> side_tokens);
-  // The SPU's sides: its name's read, then its kept members' (skipping the first `skip`).
-  std::vector<const SideRead*> Sides(size_t spu, size_t skip = 0) const;
+  // The SPU's sides: its name's read, then its kept members' (without member `without`,
+  // if any).
+  std::vector<const SideRead*> Sides(size_t spu, int without = -1) const;
 
   std::shared_ptr<const AttributeExtractor> extractor_;
   std::vector<SpuRecord> spus_;  // members cut to kMaxMembers
@@ -95,6 +100,7 @@ class SpuMatcher {
   std::vector<uint32_t>
       first_read_;       // spus_[i]'s sides are reads_[first_read_[i]..first_read_[i+1])
   NeighborIndex index_;  // document i = spus_[i]
+  size_t feature_count_ = PairFeatures::kCount;  // the scorer's (older bundles: fewer)
   std::unique_ptr<GradientBoosted> scorer_;
   Isotonic calibration_;
 };

@@ -68,5 +68,23 @@ TEST(SpuFeaturesTest, KnownPairs) {
   EXPECT_EQ(packs.values[PairFeatures::kMeasuresDiffer], 1.0f);
 }
 
+TEST(SpuFeaturesTest, CandidateGapsAgainstTheBestRetrievedCandidate) {
+  auto x = AttributeExtractor::Train({}, nullptr);
+  const MatchSide listing{"Sony Cyber-shot DSC-W310 Camera Black", "Sony", 0, 0};
+  std::vector<std::vector<float>> rows = {
+      ComparePair(listing, {{"Sony Cyber-shot DSC-W310 Camera", "Sony", 0, 0}}, *x, 0.9, 0).values,
+      ComparePair(listing, {{"Sony Cyber-shot DSC-W330 Camera", "Sony", 0, 0}}, *x, 0.6, 1).values,
+      // A random negative: not retrieved (no cosine), so no cosine gap.
+      ComparePair(listing, {{"Acme Garden Hose 20 m", "", 0, 0}}, *x, std::nan(""), 20).values};
+  EXPECT_TRUE(std::isnan(rows[0][PairFeatures::kCosineGap]));  // ComparePair leaves them
+  SetCandidateGaps(&rows, 0, 2, 3);
+  EXPECT_FLOAT_EQ(rows[0][PairFeatures::kCosineGap], 0.0f);
+  EXPECT_NEAR(rows[1][PairFeatures::kCosineGap], 0.3f, 1e-6);
+  EXPECT_TRUE(std::isnan(rows[2][PairFeatures::kCosineGap]));
+  EXPECT_FLOAT_EQ(rows[0][PairFeatures::kTokenGap], 0.0f);
+  EXPECT_GT(rows[1][PairFeatures::kTokenGap], 0.0f);
+  EXPECT_GT(rows[2][PairFeatures::kTrigramGap], rows[1][PairFeatures::kTrigramGap]);
+}
+
 }  // namespace
 }  // namespace kg::knowledge

@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/knowledge/bytes.h"
@@ -123,8 +124,9 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   for (const SpuRecord& s : m->spus_) {
     lendable += std::min<size_t>(s.members.size(), kHoldoutRounds);
   }
+  // Half the lendable listings lend (see below), at most kMaxTrainingListings.
   const uint64_t keep =
-      lendable <= kMaxTrainingListings ? 10000 : kMaxTrainingListings * 10000 / lendable;
+      lendable / 2 <= kMaxTrainingListings ? 10000 : kMaxTrainingListings * 10000 / (lendable / 2);
   std::vector<std::vector<float>> train_x, validation_x;
   std::vector<float> train_y, validation_y;
   struct Listing {
@@ -136,16 +138,20 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   std::mt19937_64 rng(seed);
   double retrieved = 0, listings = 0;
   for (int round = 0; round < kHoldoutRounds; ++round) {
+    // Every SPU lends its member of the round (a stable sample beyond the cap). The index
+    // leaves the lent members out; candidates other than the listing's own SPU are compared
+    // whole, as at match time (a variant written exactly like the listing is a hard
+    // negative only then).
     auto lends = [&](size_t i) {
-      return m->spus_[i].members.size() > static_cast<size_t>(round) &&
-             Fnv1a64(absl::StrCat(m->spus_[i].id, "/", round), seed + 13) % 10000 < keep;
+      const uint64_t h = Fnv1a64(absl::StrCat(m->spus_[i].id, "/", round), seed + 13);
+      return m->spus_[i].members.size() > static_cast<size_t>(round) && h % 10000 < keep;
     };
     NeighborIndex index;
     {
       std::vector<std::pair<std::vector<std::string>, int>> docs(n);
       for (size_t i = 0; i < n; ++i) {
         for (uint32_t k = m->first_read_[i]; k < m->first_read_[i + 1]; ++k) {
-          if (k == m->first_read_[i] + 1 + round) continue;
+          if (lends(i) && k == m->first_read_[i] + 1 + round) continue;
           docs[i].first.insert(docs[i].first.end(), side_tokens[k].begin(), side_tokens[k].end());
         }
       }
@@ -172,7 +178,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
           l.rows.push_back(x.size());
           l.candidates.push_back(doc);
         }
-        const std::vector<const SideRead*> sides = m->Sides(doc, round);
+        const std::vector<const SideRead*> sides = m->Sides(doc, doc == i ? round : -1);
         x.push_back(ComparePair(listing, sides.data(), sides.size(), cosine, rank++).values);
         y.push_back(doc == i ? 1.0f : 0.0f);
         found |= doc == i;
@@ -182,7 +188,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
       for (int r = 0; r < kRandomNegatives && n > 1; ++r) {
         size_t j = rng() % n;
         if (j == i) continue;
-        const std::vector<const SideRead*> sides = m->Sides(j, round);
+        const std::vector<const SideRead*> sides = m->Sides(j, -1);
         x.push_back(ComparePair(listing, sides.data(), sides.size(),
                                 std::numeric_limits<double>::quiet_NaN(),
                                 static_cast<int>(kCandidates))
@@ -258,6 +264,55 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
   std::stable_sort(out.begin(), out.end(),
                    [](const SpuCandidate& a, const SpuCandidate& b) { return a.score > b.score; });
   if (out.size() > top_k) out.resize(top_k);
+  return out;
+}
+
+std::vector<ListingPair> SpuMatcher::PairListings(const std::vector<MatchSide>& listings,
+                                                  double min_score) const {
+  std::vector<ListingPair> out;
+  if (scorer_ == nullptr || listings.size() < 2) return out;
+  std::vector<SideRead> reads;
+  std::vector<std::vector<std::string>> tokens(listings.size());
+  reads.reserve(listings.size());
+  for (size_t i = 0; i < listings.size(); ++i) {
+    reads.push_back(ReadSide(listings[i], *extractor_, &tokens[i]));
+  }
+  NeighborIndex index;
+  {
+    std::vector<std::pair<std::vector<std::string>, int>> docs(listings.size());
+    for (size_t i = 0; i < listings.size(); ++i) docs[i].first = tokens[i];
+    index.Build(docs, 1);
+  }
+  absl::flat_hash_map<uint64_t, double> best;  // (a << 32 | b) -> score
+  for (size_t i = 0; i < listings.size(); ++i) {
+    std::vector<std::vector<float>> x;
+    std::vector<uint32_t> others;
+    int rank = 0;
+    for (const auto& [doc, cosine] : index.Nearest(tokens[i], kCandidates + 1)) {
+      if (doc == i || others.size() == kCandidates) continue;
+      const SideRead* side = &reads[doc];
+      x.push_back(ComparePair(reads[i], &side, 1, cosine, rank++).values);
+      others.push_back(doc);
+    }
+    if (x.empty()) continue;
+    SetCandidateGaps(&x, 0, x.size(), x.size());
+    for (std::vector<float>& row : x) row.resize(feature_count_);
+    const std::vector<double> raw = scorer_->Predict(x);
+    for (size_t k = 0; k < others.size() && k < raw.size(); ++k) {
+      const double p = calibration_(raw[k]);
+      if (p < min_score) continue;
+      const uint32_t a = std::min<uint32_t>(i, others[k]), b = std::max<uint32_t>(i, others[k]);
+      double& score = best[(static_cast<uint64_t>(a) << 32) | b];
+      score = std::max(score, p);
+    }
+  }
+  out.reserve(best.size());
+  for (const auto& [key, score] : best) {
+    out.push_back({static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), score});
+  }
+  std::sort(out.begin(), out.end(), [](const ListingPair& x, const ListingPair& y) {
+    return x.a != y.a ? x.a < y.a : x.b < y.b;
+  });
   return out;
 }
 

@@ -45,6 +45,14 @@ struct SpuCandidate {
   std::vector<std::string> reasons;
 };
 
+// Two listings (indexes into PairListings' input) and the probability that they are the
+// same product.
+struct ListingPair {
+  uint32_t a = 0;
+  uint32_t b = 0;
+  double score = 0;
+};
+
 struct SpuMatcherFigures {
   uint64_t spus = 0;
   uint64_t training_pairs = 0;
@@ -61,9 +69,9 @@ class SpuMatcher {
  public:
   static constexpr size_t kCandidates = 20;  // retrieved per listing
   static constexpr size_t kMaxMembers = 5;   // member titles kept per SPU
-  // Training listings: each SPU lends up to kHoldoutRounds members in turn, at most
-  // kMaxTrainingListings in all (a stable sample of the SPUs beyond that).
-  static constexpr int kHoldoutRounds = 3;
+  // Training listings: each SPU lends its members in turn (round r: member r), up to
+  // kHoldoutRounds, at most kMaxTrainingListings in all (a stable sample beyond that).
+  static constexpr int kHoldoutRounds = 4;
   static constexpr size_t kMaxTrainingListings = 60000;
   // FAILED_PRECONDITION with fewer than 10 SPUs with a member (saying how many).
   static absl::StatusOr<std::unique_ptr<SpuMatcher>> Train(
@@ -74,6 +82,13 @@ class SpuMatcher {
 
   // The best `top_k` SPUs with score >= `min_score`, best first.
   std::vector<SpuCandidate> Match(const MatchSide& listing, size_t top_k, double min_score) const;
+  // Listings that are the same product as one another, for grouping listings without an
+  // SPU into new SPUs: each listing is scored, as the SPU matcher scores a listing against
+  // an SPU of one member, against its kCandidates nearest other listings (TF-IDF over the
+  // same tokens). The pairs with score >= `min_score`, each once (a < b; of its two
+  // directions, the higher score). Cost about that of Match per listing.
+  std::vector<ListingPair> PairListings(const std::vector<MatchSide>& listings,
+                                        double min_score) const;
   size_t size() const { return spus_.size(); }
   // Bytes held by the SPUs' texts, their reads and the index (for the memory figure).
   size_t MemoryBytes() const;

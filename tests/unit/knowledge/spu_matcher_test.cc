@@ -1,7 +1,7 @@
 // SpuMatcher on a generated catalog: SPUs of one model in two capacities (hard negatives),
 // listings written differently by other shops; the right SPU comes first with a calibrated
-// score and reasons, the other capacity does not, too few SPUs are refused, and the
-// encoding round-trips.
+// score and reasons, the other capacity does not, new listings of one product pair up
+// (PairListings), too few SPUs are refused, and the encoding round-trips.
 #include "server/knowledge/spu_matcher.h"
 
 #include <gtest/gtest.h>
@@ -112,6 +112,25 @@ TEST(SpuMatcherTest, MatchesListingsToTheirSpu) {
   EXPECT_NEAR(again[0].score, got[0].score, 1e-6);
   std::string bytes = (*matcher)->Encode();
   EXPECT_FALSE(SpuMatcher::Decode(bytes.substr(0, bytes.size() / 2), extractor).ok());
+
+  // Pairs among new listings: two listings of one product (other styles) pair up; the other
+  // capacity of the same model mostly does not.
+  std::vector<MatchSide> listings;
+  for (size_t i = 0; i < 40; ++i) {
+    listings.push_back({Listing(truths[i], 3), truths[i].brand, 0, 0});
+    listings.push_back({Listing(truths[i], 0), truths[i].brand, 0, 0});
+  }
+  std::vector<ListingPair> pairs = (*matcher)->PairListings(listings, 0.5);
+  int same = 0, other = 0;
+  for (const ListingPair& p : pairs) {
+    EXPECT_LT(p.a, p.b);
+    EXPECT_GE(p.score, 0.5);
+    EXPECT_LE(p.score, 1.0);
+    (p.a / 2 == p.b / 2 ? same : other) += 1;
+  }
+  EXPECT_GE(same, 32);  // of 40
+  EXPECT_LE(other, 8);
+  EXPECT_TRUE((*matcher)->PairListings({listings[0]}, 0.5).empty());
 
   // Too few SPUs.
   std::vector<SpuRecord> few(spus.begin(), spus.begin() + 5);

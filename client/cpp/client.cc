@@ -209,14 +209,31 @@ absl::StatusOr<v1::MatchSpuResponse> Client::MatchSpu(const v1::MatchSpuRequest&
   });
 }
 
-absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
-    const v1::DevelopBrandsRequest& request, int64_t deadline_ms) {
+// A long admin call with its own deadline.
+template <typename Response, typename Call>
+absl::StatusOr<Response> LongCall(int64_t deadline_ms, const Call& call) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline_ms);
-  v1::DevelopBrandsResponse response;
-  grpc::Status status = admin_->DevelopBrands(&context, request, &response);
+  Response response;
+  grpc::Status status = call(&context, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
+}
+
+absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
+    const v1::DevelopBrandsRequest& request, int64_t deadline_ms) {
+  return LongCall<v1::DevelopBrandsResponse>(
+      deadline_ms, [&](grpc::ClientContext* context, v1::DevelopBrandsResponse* response) {
+        return admin_->DevelopBrands(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::AssignSpusResponse> Client::AssignSpus(const v1::AssignSpusRequest& request,
+                                                          int64_t deadline_ms) {
+  return LongCall<v1::AssignSpusResponse>(
+      deadline_ms, [&](grpc::ClientContext* context, v1::AssignSpusResponse* response) {
+        return admin_->AssignSpus(context, request, response);
+      });
 }
 
 absl::StatusOr<v1::TrainModelsProgress> Client::TrainModels(

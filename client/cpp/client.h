@@ -106,6 +106,9 @@ class Client {
   // AdminService.DevelopBrands; it scans every product: its own deadline.
   absl::StatusOr<v1::DevelopBrandsResponse> DevelopBrands(const v1::DevelopBrandsRequest& request,
                                                           int64_t deadline_ms);
+  // AdminService.AssignSpus; it scans every product: its own deadline.
+  absl::StatusOr<v1::AssignSpusResponse> AssignSpus(const v1::AssignSpusRequest& request,
+                                                    int64_t deadline_ms);
   absl::StatusOr<v1::GetTaxonomyResponse> GetTaxonomy(const v1::GetTaxonomyRequest& request);
   // Trains and installs new models (a server stream): `on_progress` gets every message;
   // returns the last one (with the model version). `deadline_ms` bounds the whole call

@@ -34,6 +34,7 @@ enum Stream : uint64_t {
   kProductStream,
   kBuyerStream,
   kPermutationStream,
+  kWithheldStream,
 };
 
 // Catalogue size at scale 1.
@@ -545,8 +546,11 @@ World BuildWorld(const Options& options) {
 // Builds records in two reused messages and hands them to the sink, counting them.
 class Emitter {
  public:
-  Emitter(const RecordSink& sink, int64_t update_time_ms)
-      : sink_(sink), update_time_ms_(update_time_ms) {}
+  Emitter(const RecordSink& sink, const RecordSink& withheld, int64_t update_time_ms)
+      : sink_(sink), withheld_(withheld), update_time_ms_(update_time_ms) {}
+
+  // While on, records go to the withheld sink (or nowhere) and count as withheld.
+  void set_withholding(bool on) { withholding_ = on; }
 
   bool ok() const { return status_.ok(); }
   const absl::Status& status() const { return status_; }
@@ -565,6 +569,7 @@ class Emitter {
 
   void EmitEntity() {
     if (!status_.ok()) return;
+    if (withholding_) return Withhold(entity_record_);
     ++stats_.entities[entity_record_.entity().key().type()];
     status_ = sink_(entity_record_);
   }
@@ -580,12 +585,20 @@ class Emitter {
     edge->mutable_dst()->set_id(dst);
     edge->set_time_ms(time_ms);
     edge->set_weight(weight);
+    if (withholding_) return Withhold(edge_record_);
     ++stats_.edges[type];
     status_ = sink_(edge_record_);
   }
 
  private:
+  void Withhold(const v1::ImportRecord& record) {
+    ++stats_.withheld;
+    if (withheld_) status_ = withheld_(record);
+  }
+
   const RecordSink& sink_;
+  const RecordSink& withheld_;
+  bool withholding_ = false;
   const int64_t update_time_ms_;
   v1::ImportRecord entity_record_;
   v1::ImportRecord edge_record_;
@@ -686,9 +699,19 @@ void EmitBrandsAndMerchants(const World& w, Emitter* e) {
   }
 }
 
+// Options::unassigned_percent: whether SPU `spu` is new, whether product `product` lost its
+// INSTANCE_OF edge.
+bool Withheld(const Options& options, uint64_t kind, uint64_t id) {
+  if (options.unassigned_percent <= 0) return false;
+  Rng rng(StreamSeed(options.seed, kWithheldStream, (kind << 40) | id));
+  return static_cast<double>(rng.Uniform(10000)) < options.unassigned_percent * 100;
+}
+constexpr uint64_t kNewSpu = 1, kUnassignedProduct = 2;
+
 void EmitSpus(const World& w, Emitter* e) {
   for (size_t i = 0; i < w.spus.size(); ++i) {
     const Spu& s = w.spus[i];
+    e->set_withholding(Withheld(w.options, kNewSpu, i + 1));
     v1::Entity* entity = e->NewEntity(v1::SPU, i + 1, SpuName(w, s));
     SetAttribute(entity, "brand", w.brand_names[s.brand - 1]);
     SetAttribute(entity, "model", ModelName(s));
@@ -698,6 +721,7 @@ void EmitSpus(const World& w, Emitter* e) {
     SetMetric(entity, "list_price", ShelfPrice(s.base_price));
     e->EmitEntity();
   }
+  e->set_withholding(false);
 }
 
 // Adds `id` to `seen` unless present; returns whether it was added.
@@ -918,7 +942,10 @@ void EmitProducts(const World& w, const Sales& sales, Emitter* e) {
       e->Edge(v1::PRODUCT, id, v1::IN_CATEGORY, v1::CATEGORY, w.first_leaf + s.leaf, listed);
     }
     e->Edge(v1::PRODUCT, id, v1::HAS_BRAND, v1::BRAND, s.brand, listed);
+    e->set_withholding(Withheld(w.options, kNewSpu, p.spu) ||
+                       Withheld(w.options, kUnassignedProduct, id));
     e->Edge(v1::PRODUCT, id, v1::INSTANCE_OF, v1::SPU, p.spu, listed);
+    e->set_withholding(false);
     e->Edge(v1::PRODUCT, id, v1::SOLD_BY, v1::MERCHANT, p.merchant, listed);
   }
 }
@@ -929,6 +956,10 @@ absl::Status ValidateOptions(const Options& options) {
   if (!(options.scale >= 0.001 && options.scale <= 1000)) {
     return absl::InvalidArgumentError(
         absl::StrCat("scale: ", options.scale, " is outside 0.001..1000"));
+  }
+  if (!(options.unassigned_percent >= 0 && options.unassigned_percent <= 50)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unassigned_percent: ", options.unassigned_percent, " is outside 0..50"));
   }
   if (options.end_time_ms <= kEventWindowMs + 400 * kDayMs) {
     return absl::InvalidArgumentError(
@@ -970,7 +1001,7 @@ absl::StatusOr<Stats> Generate(const Options& options, const RecordSink& sink) {
   absl::Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
   const World w = BuildWorld(options);
-  Emitter e(sink, options.end_time_ms);
+  Emitter e(sink, options.withheld, options.end_time_ms);
   EmitTaxonomy(w, &e);
   EmitBrandsAndMerchants(w, &e);
   EmitSpus(w, &e);

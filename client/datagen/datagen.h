@@ -38,6 +38,14 @@ struct Options {
   // End of the event window, ms since the Unix epoch; also every entity's update time.
   // Default kDefaultEndTimeMs (fixed, so the output is reproducible).
   int64_t end_time_ms = kDefaultEndTimeMs;
+  // The products for SPU assignment (AdminService.AssignSpus), 0..50: this percent of the
+  // SPUs are "new": their SPU entity and every INSTANCE_OF edge to them are withheld (their
+  // ids stay unused); and this percent of the other products lose their INSTANCE_OF edge.
+  // Default 0 (nothing withheld).
+  double unassigned_percent = 0;
+  // Receives every withheld record (SPU entities, INSTANCE_OF edges), e.g. to keep as the
+  // answer key of an assignment; importing them restores the full graph. May be empty.
+  std::function<absl::Status(const v1::ImportRecord&)> withheld;
 };
 
 // Returns INVALID_ARGUMENT naming the bad field if `options` is out of range.
@@ -67,6 +75,8 @@ struct Stats {
   // Indexed by v1::EntityType and v1::EdgeType.
   std::array<uint64_t, 9> entities{};
   std::array<uint64_t, 14> edges{};
+  // Records withheld (Options::unassigned_percent), not counted above.
+  uint64_t withheld = 0;
 
   uint64_t total_entities() const;
   uint64_t total_edges() const;

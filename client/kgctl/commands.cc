@@ -159,6 +159,20 @@ Commands:
       --file=FILE       also each line of FILE as a title
       e.g. kgctl spu match "Sony PS-LX350H Belt Drive Turntable" PRODUCT:12
 
+  spu assign            SPU development over the products without an INSTANCE_OF edge:
+                        attaches each to its best known SPU, groups the rest into new SPUs
+                        (a core product and the products that each match it); prints the
+                        AssignSpusResponse (attachments and groups with their scores) and
+                        a summary on stderr. Writes INSTANCE_OF edges and SPU entities
+                        durably; re-running finishes an interrupted run.
+      --dry_run         report what would change, write nothing
+      --min_confidence=X  least score to attach to a known SPU (0 = 0.9)
+      --group_min_confidence=X  least score against a new group's core (0 = 0.9)
+      --min_group_size=N  products a new SPU needs (0 = 2; 1: every product left)
+      --max_listed=N    attachments and groups listed (0 = 100; -1: none)
+      --max_products=N  products without an SPU examined at most (0 = 1000000)
+      e.g. kgctl spu assign --dry_run
+
   taxonomy [CATEGORY]   the taxonomy around a category (CATEGORY:ID, or a path of names
                         "A > B"): the path from its root, its children and product counts;
                         no argument: the roots.
@@ -179,6 +193,11 @@ Commands:
       --seed=N          random seed (default 42)
       --end_time_ms=MS  end of the 90-day event window (default 1793491200000)
       --out=FILE        output file; - (default) is stdout, the counts then go to stderr
+      --unassigned_percent=P  withhold P% of the SPUs (entity and INSTANCE_OF edges) and
+                        the INSTANCE_OF edge of P% of the other products: the products
+                        `spu assign` is for (0..50, default 0)
+      --withheld_out=FILE  write the withheld records there (JSONL): the answer key;
+                        importing it restores the full graph
       e.g. kgctl generate --scale=0.1 --out=sample.jsonl && kgctl import sample.jsonl
 
   help                  this text.
@@ -871,7 +890,36 @@ int Brands(const std::vector<std::string>& args, const CommandOptions& options, 
 
 int Spu(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
         std::ostream& out, std::ostream& err) {
-  if (args.empty() || args[0] != "match") return Usage(err, "spu", "spu match ITEM...");
+  if (!args.empty() && args[0] == "assign") {
+    if (args.size() > 1) return Usage(err, "spu assign", "takes no arguments");
+    auto client = Connect(options);
+    if (!client.ok()) return Fail(err, "spu assign", client.status());
+    v1::AssignSpusRequest request;
+    request.set_dry_run(options.dry_run);
+    request.set_min_score(options.min_confidence);
+    request.set_group_min_score(options.group_min_confidence);
+    request.set_min_group_size(options.min_group_size);
+    request.set_max_listed(options.max_listed);
+    request.set_max_products(options.max_products);
+    auto response = (*client)->AssignSpus(request, options.train_deadline_ms);
+    if (!response.ok()) return Fail(err, "spu assign", response.status());
+    out << ToJsonLine(*response) << "\n";
+    err << "kgctl: " << response->products_examined()
+        << " products without an SPU examined: " << response->attached()
+        << " attached to known SPUs, " << response->grouped_products() << " in "
+        << response->new_spus() << " new SPUs, " << response->left_without_spu() << " left";
+    if (options.dry_run) {
+      err << " (dry run: nothing written)\n";
+    } else {
+      err << "; wrote " << response->edges_written() << " INSTANCE_OF edges and "
+          << response->entities_written() << " SPU entities (" << response->repaired_spus()
+          << " repaired), " << response->write_failures() << " refused\n";
+    }
+    return response->write_failures() > 0 ? kExitFailure : kExitOk;
+  }
+  if (args.empty() || args[0] != "match") {
+    return Usage(err, "spu", "spu match ITEM... | spu assign");
+  }
   const std::vector<std::string> items(args.begin() + 1, args.end());
   return SendItems<v1::MatchSpuRequest>(
       "spu match", items, options, out, err,
@@ -938,8 +986,8 @@ std::string StatsJson(const datagen::Stats& stats, uint64_t bytes, double second
     absl::StrAppend(&json, first ? "" : ",", "\"", v1::EdgeType_Name(t), "\":", stats.edges[t]);
     first = false;
   }
-  absl::StrAppend(&json, "},\"bytes\":", bytes, ",\"seconds\":", absl::StrFormat("%.2f", seconds),
-                  "}");
+  absl::StrAppend(&json, "},\"withheld\":", stats.withheld, ",\"bytes\":", bytes,
+                  ",\"seconds\":", absl::StrFormat("%.2f", seconds), "}");
   return json;
 }
 
@@ -950,8 +998,25 @@ int Generate(const std::vector<std::string>& args, const CommandOptions& options
   generator.scale = options.scale;
   generator.seed = options.seed;
   generator.end_time_ms = options.end_time_ms;
+  generator.unassigned_percent = options.unassigned_percent;
   absl::Status valid = datagen::ValidateOptions(generator);
   if (!valid.ok()) return Usage(err, "generate", valid.message());
+  std::ofstream withheld;
+  if (!options.withheld_out.empty()) {
+    withheld.open(options.withheld_out, std::ios::binary | std::ios::trunc);
+    if (!withheld.is_open()) {
+      return Fail(err, "generate",
+                  absl::NotFoundError(absl::StrCat("cannot open ", options.withheld_out)));
+    }
+    generator.withheld = [&withheld, &options](const v1::ImportRecord& record) {
+      std::string line = FormatRecordLine(record);
+      line.push_back('\n');
+      withheld.write(line.data(), static_cast<std::streamsize>(line.size()));
+      return withheld
+                 ? absl::OkStatus()
+                 : absl::DataLossError(absl::StrCat("write to ", options.withheld_out, " failed"));
+    };
+  }
 
   const bool to_stdout = options.out.empty() || options.out == "-";
   std::ofstream file;
@@ -997,6 +1062,13 @@ int Generate(const std::vector<std::string>& args, const CommandOptions& options
     if (file.fail()) {
       return Fail(err, "generate",
                   absl::DataLossError(absl::StrCat("closing ", options.out, " failed")));
+    }
+  }
+  if (withheld.is_open()) {
+    withheld.close();
+    if (withheld.fail()) {
+      return Fail(err, "generate",
+                  absl::DataLossError(absl::StrCat("closing ", options.withheld_out, " failed")));
     }
   }
   report << StatsJson(*stats, bytes, absl::ToDoubleSeconds(absl::Now() - start)) << "\n";

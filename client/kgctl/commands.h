@@ -56,6 +56,8 @@ struct CommandOptions {
   uint64_t seed = 42;
   int64_t end_time_ms = datagen::kDefaultEndTimeMs;
   std::string out = "-";
+  double unassigned_percent = 0;
+  std::string withheld_out;
   // train (0: the server's default for each) and categorize / taxonomy.
   int32_t epoch = 0;
   int32_t dim = 0;
@@ -70,10 +72,14 @@ struct CommandOptions {
   std::string file;
   std::string brand;
   int32_t depth = 0;
-  // brands candidates.
+  // brands candidates, spu assign.
   bool apply = false;
   double min_confidence = 0;
   int32_t max_candidates = 0;
+  double group_min_confidence = 0;
+  int32_t min_group_size = 0;
+  int32_t max_listed = 0;
+  int64_t max_products = 0;
   // Progress lines on stderr when it is a terminal (import, generate, train).
   bool progress = true;
 };

@@ -36,7 +36,9 @@ ABSL_FLAG(bool, merge, false, "upsert: merge attributes and metrics into existin
 ABSL_FLAG(uint32_t, max_errors, 0, "import: rejected records and bad lines tolerated.");
 ABSL_FLAG(std::string, format, "", "import: jsonl, csv or taxonomy (default: from the extension).");
 ABSL_FLAG(std::string, mapping, "", "import: the CSV column mapping file (docs/IMPORT.md).");
-ABSL_FLAG(bool, dry_run, false, "import: parse and check locally, send nothing.");
+ABSL_FLAG(bool, dry_run, false,
+          "import: parse and check locally, send nothing; spu assign: report what would "
+          "change, write nothing.");
 ABSL_FLAG(int32_t, batch, 1000, "import: records per stream message (1..1000).");
 ABSL_FLAG(int64_t, import_deadline, int64_t{24} * 3600 * 1000,
           "import: deadline of the whole stream, in milliseconds.");
@@ -44,6 +46,11 @@ ABSL_FLAG(double, scale, 1.0, "generate: size, 1 = about 1M edges.");
 ABSL_FLAG(uint64_t, seed, 42, "generate: random seed.");
 ABSL_FLAG(int64_t, end_time_ms, 1793491200000, "generate: end of the 90-day event window.");
 ABSL_FLAG(std::string, out, "-", "generate: output JSONL file (- = stdout).");
+ABSL_FLAG(double, unassigned_percent, 0,
+          "generate: withhold this percent of the SPUs and of the other products' INSTANCE_OF "
+          "edges (0..50).");
+ABSL_FLAG(std::string, withheld_out, "",
+          "generate: write the withheld records to this JSONL file.");
 ABSL_FLAG(int32_t, epoch, 0, "train: passes over the products (0 = server default 25).");
 ABSL_FLAG(int32_t, dim, 0, "train: vector size (0 = server default 64).");
 ABSL_FLAG(double, lr, 0, "train: learning rate (0 = server default 0.5).");
@@ -61,7 +68,15 @@ ABSL_FLAG(bool, apply, false,
           "brands candidates: write HAS_BRAND edges for the recognised known brands.");
 ABSL_FLAG(double, min_confidence, 0,
           "brands candidates: least confidence of a brand to count or write (0 = 0.9); spu "
-          "match: least score of a candidate (0: all).");
+          "match: least score of a candidate (0: all); spu assign: least score to attach a "
+          "product to a known SPU (0 = 0.9).");
+ABSL_FLAG(double, group_min_confidence, 0,
+          "spu assign: least score of a product against a new group's core (0 = 0.9).");
+ABSL_FLAG(int32_t, min_group_size, 0, "spu assign: products a new SPU needs (0 = 2).");
+ABSL_FLAG(int32_t, max_listed, 0,
+          "spu assign: attachments and new groups listed in the reply (0 = 100; -1: none).");
+ABSL_FLAG(int64_t, max_products, 0,
+          "spu assign: products without an SPU examined at most (0 = 1000000).");
 ABSL_FLAG(int32_t, max_candidates, 0, "brands candidates: new-brand candidates listed (0 = 50).");
 ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
 
@@ -106,6 +121,8 @@ int main(int argc, char** argv) {
   options.import_deadline_ms = absl::GetFlag(FLAGS_import_deadline);
   options.scale = absl::GetFlag(FLAGS_scale);
   options.seed = absl::GetFlag(FLAGS_seed);
+  options.unassigned_percent = absl::GetFlag(FLAGS_unassigned_percent);
+  options.withheld_out = absl::GetFlag(FLAGS_withheld_out);
   options.end_time_ms = absl::GetFlag(FLAGS_end_time_ms);
   options.out = absl::GetFlag(FLAGS_out);
   options.progress = absl::GetFlag(FLAGS_progress);
@@ -125,6 +142,10 @@ int main(int argc, char** argv) {
   options.apply = absl::GetFlag(FLAGS_apply);
   options.min_confidence = absl::GetFlag(FLAGS_min_confidence);
   options.max_candidates = absl::GetFlag(FLAGS_max_candidates);
+  options.group_min_confidence = absl::GetFlag(FLAGS_group_min_confidence);
+  options.min_group_size = absl::GetFlag(FLAGS_min_group_size);
+  options.max_listed = absl::GetFlag(FLAGS_max_listed);
+  options.max_products = absl::GetFlag(FLAGS_max_products);
 
   std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/frontend/fanout.h"
+#include "server/frontend/partition_calls.h"
 #include "server/graph/key.h"
 #include "server/graph/schema.h"
 #include "server/knowledge/bundle.h"
@@ -31,93 +32,10 @@
 namespace kg {
 namespace {
 
-using internal::v1::ScanEdgeSpec;
 using internal::v1::ScannedEntity;
 
-constexpr uint32_t kScanPage = 2000;
 constexpr uint32_t kCountBatch = 1000;
 constexpr size_t kInstallChunk = 4 << 20;
-constexpr auto kTrainingCallTimeout = std::chrono::seconds(120);
-
-CallOptions FreshOptions() {
-  return CallOptions{std::chrono::system_clock::now() + kTrainingCallTimeout};
-}
-
-// One partition call, waited for. Only on threads that may block (the work queue, the
-// training thread).
-template <typename Req, typename Resp>
-absl::Status CallPartition(const Router& router, uint32_t p, const CallOptions& o,
-                           void (PartitionClient::*method)(const CallOptions&, const Req*, Resp*,
-                                                           Done),
-                           Req* req, Resp* resp) {
-  req->mutable_target()->set_partition(p);
-  req->mutable_target()->set_partition_count(router.partition_count());
-  std::promise<absl::Status> result;
-  std::future<absl::Status> future = result.get_future();
-  (router.client(p).*method)(o, req, resp,
-                             [&result](absl::Status s) { result.set_value(std::move(s)); });
-  return future.get();
-}
-
-// Runs a Scatter and waits for every reply.
-template <typename Req, typename Resp>
-void RunAndWait(Scatter<Req, Resp>* scatter, const Router& router, const CallOptions& o,
-                void (PartitionClient::*method)(const CallOptions&, const Req*, Resp*, Done)) {
-  std::promise<void> all;
-  std::future<void> future = all.get_future();
-  scatter->Run(router, o, method, [&all] { all.set_value(); });
-  future.wait();
-}
-
-v1::EntityKey Key(v1::EntityType type, uint64_t id) {
-  v1::EntityKey key;
-  key.set_type(type);
-  key.set_id(id);
-  return key;
-}
-
-ScanEdgeSpec Edge(v1::EdgeType type, v1::Direction dir, uint32_t limit) {
-  ScanEdgeSpec spec;
-  spec.set_edge_type(type);
-  spec.set_direction(dir);
-  spec.set_limit(limit);
-  return spec;
-}
-
-// Calls `fn` for every entity of `type` on every partition, a page at a time, each page's
-// call with `options()`; `on_partition` after each partition (for progress).
-absl::Status ScanAll(const Router& router, const std::function<CallOptions()>& options,
-                     v1::EntityType type, const std::vector<ScanEdgeSpec>& edges,
-                     const std::function<absl::Status(const ScannedEntity&)>& fn,
-                     const std::function<void(uint32_t)>& on_partition = nullptr) {
-  for (uint32_t p = 0; p < router.partition_count(); ++p) {
-    uint32_t stripe = 0;
-    uint64_t after = 0;
-    for (;;) {
-      internal::v1::ScanEntitiesRequest req;
-      req.set_type(type);
-      req.set_stripe(stripe);
-      req.set_after_id(after);
-      req.set_limit(kScanPage);
-      for (const ScanEdgeSpec& e : edges) *req.add_edges() = e;
-      internal::v1::ScanEntitiesResponse resp;
-      absl::Status s =
-          CallPartition(router, p, options(), &PartitionClient::ScanEntities, &req, &resp);
-      if (!s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("scanning partition ", p, ": ", s.message()));
-      }
-      for (const ScannedEntity& e : resp.entities()) {
-        absl::Status st = fn(e);
-        if (!st.ok()) return st;
-      }
-      if (resp.done()) break;
-      stripe = resp.next_stripe();
-      after = resp.next_after_id();
-    }
-    if (on_partition) on_partition(p);
-  }
-  return absl::OkStatus();
-}
 
 // The taxonomy as the graph has it now: every CATEGORY with its SUBCATEGORY_OF parent.
 absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router,
@@ -141,18 +59,6 @@ absl::StatusOr<knowledge::Taxonomy> ScanTaxonomy(const Router& router,
 knowledge::ProductInput InputOf(const v1::Entity& e, std::string brand) {
   return knowledge::StoredProduct(e.name(), {e.attributes().begin(), e.attributes().end()},
                                   std::move(brand));
-}
-
-// Checks a TrainModels field against its range; 0 keeps the default.
-template <typename T>
-absl::Status Setting(T value, T lo, T hi, absl::string_view field, T* out) {
-  if (value == 0) return absl::OkStatus();
-  if (value < lo || value > hi) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be ", lo, "..", hi, " (or 0 for the default), got ", value));
-  }
-  *out = value;
-  return absl::OkStatus();
 }
 
 // The edge listing what a MERCHANT, INFLUENCER or CONTENT key is about.
@@ -708,24 +614,12 @@ absl::Status KnowledgeOps::DevelopBrandsNow(const CallOptions& o,
   if (!req.apply()) return absl::OkStatus();
   const int64_t now = absl::ToUnixMillis(absl::Now());
   v1::UpsertEdgesRequest batch;
+  WriteCounts counts;
   auto flush = [&]() -> absl::Status {
-    if (batch.edges_size() == 0) return absl::OkStatus();
-    v1::UpsertEdgesResponse written;
-    std::promise<absl::Status> result;
-    std::future<absl::Status> future = result.get_future();
-    graph_->UpsertEdges(o, batch, &written,
-                        [&result](absl::Status st) { result.set_value(std::move(st)); });
-    absl::Status st = future.get();
-    if (!st.ok()) return st;
-    for (const v1::ItemStatus& r : written.results()) {
-      if (r.code() == 0) {
-        resp->set_edges_written(resp->edges_written() + 1);
-      } else {
-        resp->set_write_failures(resp->write_failures() + 1);
-      }
-    }
-    batch.clear_edges();
-    return absl::OkStatus();
+    absl::Status st = UpsertEdgesNow(*graph_, o, &batch, &counts);
+    resp->set_edges_written(counts.written);
+    resp->set_write_failures(counts.failed);
+    return st;
   };
   for (const auto& [id, entry] : brands) {
     for (uint64_t product : entry->second) {
@@ -1100,6 +994,8 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
     sf->set_precision(spu_figures.precision);
     sf->set_recall(spu_figures.recall);
     sf->set_candidate_recall(spu_figures.candidate_recall);
+    sf->set_new_listings(spu_figures.new_listings);
+    sf->set_false_match_rate(spu_figures.false_match_rate);
   }
   progress(last);
   return absl::OkStatus();

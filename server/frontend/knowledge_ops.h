@@ -59,6 +59,10 @@ class KnowledgeOps {
   void DevelopBrands(const CallOptions& o, const v1::DevelopBrandsRequest& req,
                      v1::DevelopBrandsResponse* resp, Done done);
 
+  // AdminService.AssignSpus (admin.proto), on the work queue; one at a time.
+  void AssignSpus(const CallOptions& o, const v1::AssignSpusRequest& req,
+                  v1::AssignSpusResponse* resp, Done done);
+
   // Trains and installs a new bundle. `progress` gets each message (the last with `done`
   // set) on the training thread; `finish` runs once, after the last progress message, with
   // the outcome. ABORTED at once when a training is running.
@@ -83,6 +87,8 @@ class KnowledgeOps {
                              v1::CategorizeResponse* resp) const;
   absl::Status DevelopBrandsNow(const CallOptions& o, const v1::DevelopBrandsRequest& req,
                                 v1::DevelopBrandsResponse* resp) const;
+  absl::Status AssignSpusNow(const CallOptions& o, const v1::AssignSpusRequest& req,
+                             v1::AssignSpusResponse* resp) const;
   absl::Status GetTaxonomyNow(const CallOptions& o, const v1::GetTaxonomyRequest& req,
                               v1::GetTaxonomyResponse* resp) const;
   absl::Status Train(const v1::TrainModelsRequest& req, const ProgressFn& progress) const;
@@ -95,6 +101,7 @@ class KnowledgeOps {
   bool training_ = false;  // guarded by train_mu_
   std::thread trainer_;    // guarded by train_mu_
   std::atomic<bool> cancel_{false};
+  mutable std::mutex assign_mu_;  // held by a running AssignSpus
 };
 
 }  // namespace kg

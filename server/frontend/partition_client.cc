@@ -33,6 +33,7 @@ class LocalPartitionClient : public PartitionClient {
   KG_LOCAL_READ(RecognizeBrands)
   KG_LOCAL_READ(ExtractAttributes)
   KG_LOCAL_READ(MatchSpu)
+  KG_LOCAL_READ(PairListings)
   KG_LOCAL_READ(InstallBundle)
   KG_PARTITION_WRITES(KG_LOCAL_WRITE)
   void GetPartitionInfo(const CallOptions& options,

@@ -208,6 +208,7 @@ KG_RAW_HANDLER(KnowledgeServiceImpl, RecognizeBrands, v1::RecognizeBrandsRespons
 KG_RAW_HANDLER(KnowledgeServiceImpl, ExtractAttributes, v1::ExtractAttributesResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, MatchSpu, v1::MatchSpuResponse, gate_)
 KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, DevelopBrands, v1::DevelopBrandsResponse, gate_)
+KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, AssignSpus, v1::AssignSpusResponse, gate_)
 
 #undef KG_RAW_HANDLER
 #undef KG_RAW_HANDLER_ON

@@ -40,7 +40,8 @@ using AdminServiceBase = v1::AdminService::WithRawCallbackMethod_GetClusterInfo<
     v1::AdminService::WithRawCallbackMethod_Checkpoint<
         v1::AdminService::WithRawCallbackMethod_TrainModels<
             v1::AdminService::WithRawCallbackMethod_DevelopBrands<
-                v1::AdminService::CallbackService>>>>;
+                v1::AdminService::WithRawCallbackMethod_AssignSpus<
+                    v1::AdminService::CallbackService>>>>>;
 using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categorize<
     v1::KnowledgeService::WithRawCallbackMethod_GetTaxonomy<
         v1::KnowledgeService::WithRawCallbackMethod_RecognizeBrands<
@@ -90,6 +91,7 @@ class AdminServiceImpl final : public AdminServiceBase {
   KG_DECLARE_RAW_UNARY(GetClusterInfo)
   KG_DECLARE_RAW_UNARY(Checkpoint)
   KG_DECLARE_RAW_UNARY(DevelopBrands)
+  KG_DECLARE_RAW_UNARY(AssignSpus)
   // Server streaming: progress messages, the last one with the new model version.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* TrainModels(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* req) override;

@@ -63,6 +63,26 @@ void SpuMatcher::ReadSides(std::vector<std::vector<std::string>>* side_tokens) {
   }
   first_read_.push_back(static_cast<uint32_t>(reads_.size()));
   reads_.shrink_to_fit();
+  model_spus_.clear();
+  for (size_t i = 0; i < spus_.size(); ++i) {
+    std::vector<std::string> models;
+    for (uint32_t k = first_read_[i]; k < first_read_[i + 1]; ++k) {
+      models.insert(models.end(), reads_[k].models.begin(), reads_[k].models.end());
+    }
+    std::sort(models.begin(), models.end());
+    models.erase(std::unique(models.begin(), models.end()), models.end());
+    for (const std::string& m : models) ++model_spus_[m];
+  }
+  for (SideRead& r : reads_) KeepIdentifyingModels(&r);
+}
+
+void SpuMatcher::KeepIdentifyingModels(SideRead* read) const {
+  read->models.erase(std::remove_if(read->models.begin(), read->models.end(),
+                                    [this](const std::string& m) {
+                                      auto it = model_spus_.find(m);
+                                      return it != model_spus_.end() && it->second > kMaxModelSpus;
+                                    }),
+                     read->models.end());
 }
 
 void SpuMatcher::BuildIndex(std::vector<std::vector<std::string>> side_tokens) {
@@ -133,6 +153,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     size_t spu;
     std::vector<size_t> rows;  // its rows in validation_x
     std::vector<size_t> candidates;
+    bool absent = false;  // playing a new product: its own SPU left out
   };
   std::vector<Listing> validation;
   std::mt19937_64 rng(seed);
@@ -196,12 +217,32 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
         y.push_back(0.0f);
       }
       SetCandidateGaps(&x, first_row, retrieved_end, x.size());
+      // Half the listings (by a hash) also play a new product, whose SPU is not in the graph
+      // yet: the same candidates without their own SPU, all negatives, so that being the
+      // best candidate is not enough to match.
+      if (found && Fnv1a64(absl::StrCat(m->spus_[i].id, "/", round), seed + 17) % 2 == 0) {
+        Listing absent{i, {}, {}, true};
+        const size_t absent_first = x.size();
+        int absent_rank = 0;
+        for (size_t row = first_row; row < retrieved_end; ++row) {
+          if (y[row] == 1.0f) continue;
+          if (is_validation) {
+            absent.rows.push_back(x.size());
+            absent.candidates.push_back(l.candidates[row - first_row]);
+          }
+          std::vector<float> copy = x[row];
+          copy[PairFeatures::kRetrievalRank] = static_cast<float>(absent_rank++);
+          x.push_back(std::move(copy));
+          y.push_back(0.0f);
+        }
+        SetCandidateGaps(&x, absent_first, x.size(), x.size());
+        if (is_validation) validation.push_back(std::move(absent));
+      }
       if (is_validation) validation.push_back(std::move(l));
     }
   }
   figures->candidate_recall = listings > 0 ? retrieved / listings : 0;
   figures->training_pairs = train_x.size();
-  figures->validation_listings = validation.size();
   if (train_x.empty()) return absl::FailedPreconditionError("SPU matcher: no training pairs");
   GradientBoosted::Params params;
   params.seed = seed;
@@ -214,7 +255,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   std::vector<std::pair<double, double>> points;
   for (size_t k = 0; k < raw.size(); ++k) points.emplace_back(raw[k], validation_y[k]);
   m->calibration_.Fit(std::move(points));
-  double answered = 0, right = 0;
+  double answered = 0, right = 0, present = 0, absent = 0, false_matches = 0;
   for (const Listing& l : validation) {
     double best = -1;
     size_t best_spu = 0;
@@ -225,12 +266,21 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
         best_spu = l.candidates[k];
       }
     }
+    if (l.absent) {
+      ++absent;
+      false_matches += best >= 0.5 ? 1 : 0;
+      continue;
+    }
+    ++present;
     if (best < 0.5) continue;
     ++answered;
     right += best_spu == l.spu ? 1 : 0;
   }
+  figures->validation_listings = static_cast<uint64_t>(present);
   figures->precision = answered > 0 ? right / answered : 0;
-  figures->recall = validation.empty() ? 0 : right / static_cast<double>(validation.size());
+  figures->recall = present > 0 ? right / present : 0;
+  figures->new_listings = static_cast<uint64_t>(absent);
+  figures->false_match_rate = absent > 0 ? false_matches / absent : 0;
   m->BuildIndex(std::move(side_tokens));
   return m;
 }
@@ -240,7 +290,8 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
   std::vector<SpuCandidate> out;
   if (scorer_ == nullptr) return out;
   std::vector<std::string> tokens;
-  const SideRead read = ReadSide(listing, *extractor_, &tokens);
+  SideRead read = ReadSide(listing, *extractor_, &tokens);
+  KeepIdentifyingModels(&read);
   const std::vector<std::pair<uint32_t, double>> found = index_.Nearest(tokens, kCandidates);
   if (found.empty()) return out;
   std::vector<std::vector<float>> x;
@@ -276,6 +327,7 @@ std::vector<ListingPair> SpuMatcher::PairListings(const std::vector<MatchSide>& 
   reads.reserve(listings.size());
   for (size_t i = 0; i < listings.size(); ++i) {
     reads.push_back(ReadSide(listings[i], *extractor_, &tokens[i]));
+    KeepIdentifyingModels(&reads.back());
   }
   NeighborIndex index;
   {

@@ -9,6 +9,8 @@
 //     spu_features.h, trained on held-out members of known SPUs against their own SPU
 //     (positives) and against the other candidates retrieved for them (hard negatives) and
 //     random SPUs;
+//     (half the listings also play a new product: the same candidates without their own
+//     SPU, all negatives);
 //   - calibration: isotonic regression on the listings of SPUs held out from training.
 // Plain C++; immutable after Train/Decode, so Match is thread-safe.
 #ifndef KG_SERVER_KNOWLEDGE_SPU_MATCHER_H_
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/knowledge/attributes.h"
@@ -63,12 +66,19 @@ struct SpuMatcherFigures {
   double precision = 0;
   double recall = 0;
   double candidate_recall = 0;
+  // Validation listings playing new products (their SPU left out), and the share of them
+  // whose top candidate still scored >= 0.5.
+  uint64_t new_listings = 0;
+  double false_match_rate = 0;
 };
 
 class SpuMatcher {
  public:
   static constexpr size_t kCandidates = 20;  // retrieved per listing
   static constexpr size_t kMaxMembers = 5;   // member titles kept per SPU
+  // A model number identifies a product when at most this many SPUs carry it; others
+  // ("BRAND5", a series name) are left out of the model-number comparison.
+  static constexpr uint32_t kMaxModelSpus = 2;
   // Training listings: each SPU lends its members in turn (round r: member r), up to
   // kHoldoutRounds, at most kMaxTrainingListings in all (a stable sample beyond that).
   static constexpr int kHoldoutRounds = 4;
@@ -103,6 +113,8 @@ class SpuMatcher {
   // Reads every SPU's sides (name, then kept members) into reads_; with `side_tokens`,
   // also each side's index tokens (in reads_ order).
   void ReadSides(std::vector<std::vector<std::string>>* side_tokens);
+  // Leaves out of `read` the model numbers that do not identify a product (kMaxModelSpus).
+  void KeepIdentifyingModels(SideRead* read) const;
   // Indexes every SPU by the tokens of all its sides.
   void BuildIndex(std::vector<std::vector<std::string>> side_tokens);
   // The SPU's sides: its name's read, then its kept members' (without member `without`,
@@ -110,8 +122,9 @@ class SpuMatcher {
   std::vector<const SideRead*> Sides(size_t spu, int without = -1) const;
 
   std::shared_ptr<const AttributeExtractor> extractor_;
-  std::vector<SpuRecord> spus_;  // members cut to kMaxMembers
-  std::vector<SideRead> reads_;  // every SPU's sides, SPU by SPU
+  std::vector<SpuRecord> spus_;                            // members cut to kMaxMembers
+  std::vector<SideRead> reads_;                            // every SPU's sides, SPU by SPU
+  absl::flat_hash_map<std::string, uint32_t> model_spus_;  // model number -> SPUs with it
   std::vector<uint32_t>
       first_read_;       // spus_[i]'s sides are reads_[first_read_[i]..first_read_[i+1])
   NeighborIndex index_;  // document i = spus_[i]

@@ -536,6 +536,7 @@ std::vector<uint64_t> FirstNeighbors(const GraphPartition& graph, const EntityKe
 
 // Brand mentions returned per item.
 constexpr size_t kMaxMentions = 5;
+constexpr int kMaxPairListings = 20000;  // partition.proto: PairListings
 
 // The name of a product's HAS_BRAND brand, as the bundle knows it (empty: none).
 std::string BrandName(const GraphPartition& graph, const EntityKey& product,
@@ -764,15 +765,21 @@ absl::Status PartitionHost::ExtractAttributes(const internal::v1::ExtractAttribu
   return absl::OkStatus();
 }
 
-absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
-                                     internal::v1::MatchSpuResponse* resp) const {
-  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+absl::StatusOr<std::shared_ptr<const knowledge::ModelBundle>> PartitionHost::SpuMatcherBundle()
+    const {
   std::shared_ptr<const knowledge::ModelBundle> bundle = models_->current();
   if (bundle == nullptr || bundle->spu_matcher == nullptr) {
     return absl::FailedPreconditionError(
         "no SPU matcher: train the models (AdminService.TrainModels, kgctl train) on a graph "
         "with at least 10 SPUs that have member products (INSTANCE_OF)");
   }
+  return bundle;
+}
+
+absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
+                                     internal::v1::MatchSpuResponse* resp) const {
+  KG_ASSIGN_OR_RETURN(Part * part, Resolve(req.target()));
+  KG_ASSIGN_OR_RETURN(std::shared_ptr<const knowledge::ModelBundle> bundle, SpuMatcherBundle());
   resp->set_model_version(bundle->version);
   const size_t top_k =
       static_cast<size_t>(std::clamp(req.top_k() == 0 ? 3 : req.top_k(), 1, kMaxTopK));
@@ -792,6 +799,7 @@ absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
                          });
       if (!read.ok()) {
         SetItemStatus(read.status(), out->mutable_status());
+        if (req.describe()) resp->add_listings();
         continue;
       }
       const EntityKey key = *read;
@@ -808,8 +816,16 @@ absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
         SetItemStatus(absl::InvalidArgumentError(
                           absl::StrCat("items[", i, "].text.attributes[\"price\"]: not a number")),
                       out->mutable_status());
+        if (req.describe()) resp->add_listings();
         continue;
       }
+    }
+    if (req.describe()) {
+      internal::v1::Listing* l = resp->add_listings();
+      l->set_title(listing.title);
+      l->set_brand(listing.brand);
+      l->set_price(listing.price);
+      l->set_category(listing.category);
     }
     for (const knowledge::SpuCandidate& c :
          bundle->spu_matcher->Match(listing, top_k, req.min_score())) {
@@ -820,6 +836,34 @@ absl::Status PartitionHost::MatchSpu(const internal::v1::MatchSpuRequest& req,
       x->set_score(c.score);
       for (const std::string& r : c.reasons) x->add_reasons(r);
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionHost::PairListings(const internal::v1::PairListingsRequest& req,
+                                         internal::v1::PairListingsResponse* resp) const {
+  KG_RETURN_IF_ERROR(Resolve(req.target()).status());
+  if (req.listings_size() < 2 || req.listings_size() > kMaxPairListings) {
+    return absl::InvalidArgumentError(absl::StrCat("listings: must be 2..", kMaxPairListings,
+                                                   " listings, got ", req.listings_size()));
+  }
+  if (!(req.min_score() >= 0.5 && req.min_score() <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_score: must be 0.5..1, got ", req.min_score()));
+  }
+  KG_ASSIGN_OR_RETURN(std::shared_ptr<const knowledge::ModelBundle> bundle, SpuMatcherBundle());
+  resp->set_model_version(bundle->version);
+  std::vector<knowledge::MatchSide> listings;
+  listings.reserve(req.listings_size());
+  for (const internal::v1::Listing& l : req.listings()) {
+    listings.push_back({l.title(), l.brand(), l.price(), l.category()});
+  }
+  for (const knowledge::ListingPair& p :
+       bundle->spu_matcher->PairListings(listings, req.min_score())) {
+    internal::v1::ListingPair* out = resp->add_pairs();
+    out->set_a(p.a);
+    out->set_b(p.b);
+    out->set_score(p.score);
   }
   return absl::OkStatus();
 }

@@ -95,6 +95,11 @@ class PartitionHost {
   // an SPU matcher in the server's bundle.
   absl::Status MatchSpu(const internal::v1::MatchSpuRequest& req,
                         internal::v1::MatchSpuResponse* resp) const;
+  // The current bundle when it has an SPU matcher; FAILED_PRECONDITION saying how to get one.
+  absl::StatusOr<std::shared_ptr<const knowledge::ModelBundle>> SpuMatcherBundle() const;
+  // Listings (2..kMaxPairListings) that are the same product, by the SPU matcher.
+  absl::Status PairListings(const internal::v1::PairListingsRequest& req,
+                            internal::v1::PairListingsResponse* resp) const;
   // One chunk of a model bundle for this server (ModelHost::InstallChunk).
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);

@@ -64,6 +64,9 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* MatchSpu(grpc::CallbackServerContext* ctx,
                                      const internal::v1::MatchSpuRequest* req,
                                      internal::v1::MatchSpuResponse* resp) override;
+  grpc::ServerUnaryReactor* PairListings(grpc::CallbackServerContext* ctx,
+                                         const internal::v1::PairListingsRequest* req,
+                                         internal::v1::PairListingsResponse* resp) override;
   grpc::ServerUnaryReactor* InstallBundle(grpc::CallbackServerContext* ctx,
                                           const internal::v1::InstallBundleRequest* req,
                                           internal::v1::InstallBundleResponse* resp) override;

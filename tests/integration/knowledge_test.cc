@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/knowledge.grpc.pb.h"
 #include "tests/integration/dataset.h"
@@ -26,7 +28,10 @@ namespace {
 constexpr int kRoots = 3, kMids = 2, kLeaves = 2;
 constexpr int kCatalogProducts = 480;
 constexpr uint64_t kMerchant = 1, kInfluencer = 1;
-constexpr uint64_t kSpus = 40;  // product p is an instance of SPU 1 + p % kSpus
+constexpr uint64_t kSpus = 36;  // three per leaf: every 12th product, in turn
+
+// The SPU of catalog product p: one of its leaf's three (so one brand), in turn.
+uint64_t SpuOf(uint64_t p) { return 1 + (p - 1) % 12 + 12 * (((p - 1) / 12) % 3); }
 
 // The model code of SPU `s`, in its name and its products' titles.
 std::string ModelCode(uint64_t s) { return absl::StrCat("MDL", 7 * s, "Z"); }
@@ -99,13 +104,13 @@ Catalog MakeCatalog() {
     const std::string colour = rng() % 2 ? "Red" : "Blue";
     e.set_name(absl::StrCat("Brand", 1 + (leaf % 6), " ",
                             LeafWords(leaf, static_cast<int>(rng() % 12)), " noise", rng() % 40,
-                            " item ", p, " ", ModelCode(1 + p % kSpus), ", ", colour));
+                            " item ", p, " ", ModelCode(SpuOf(p)), ", ", colour));
     (*e.mutable_attributes())["colour"] = colour;
     e.set_update_time_ms(1);
     c.data.entities.push_back(e);
     c.product_leaf[p] = leaf;
     c.data.edges.push_back(
-        MakeEdge(Key(v1::PRODUCT, p), v1::INSTANCE_OF, Key(v1::SPU, 1 + p % kSpus), 1000, 1));
+        MakeEdge(Key(v1::PRODUCT, p), v1::INSTANCE_OF, Key(v1::SPU, SpuOf(p)), 1000, 1));
     if (p % 10 == 0) {
       c.unlabelled.insert(p);
     } else {
@@ -416,7 +421,7 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   EXPECT_TRUE(model_reason);
   EXPECT_LE(mresp.results(0).candidates_size(), 2);
   ASSERT_GE(mresp.results(1).candidates_size(), 1);
-  EXPECT_EQ(mresp.results(1).candidates(0).spu().id(), 1 + 17 % kSpus);
+  EXPECT_EQ(mresp.results(1).candidates(0).spu().id(), SpuOf(17));
   EXPECT_EQ(mresp.results(2).status().code(), 3);
   EXPECT_NE(mresp.results(2).status().message().find("items[2].key.type"), std::string::npos);
   EXPECT_EQ(mresp.results(3).status().code(), 5);
@@ -555,6 +560,176 @@ TEST_P(KnowledgeTest, RecognizeBrandsAndExtractAttributes) {
   dreq.set_apply(false);
   ASSERT_TRUE(develop(dreq, &dresp).ok());
   EXPECT_EQ(dresp.products_without_brand(), 3u);
+}
+
+// AdminService.AssignSpus: new listings of a known SPU are attached to it; two families of a
+// model the graph does not know become two new SPUs; a loner stays alone. A dry run writes
+// nothing; the real run writes INSTANCE_OF edges (read back in both directions) and SPU
+// entities; a re-run changes nothing; an SPU an interrupted run left without its entity is
+// repaired; bad settings name the field.
+TEST_P(KnowledgeTest, AssignSpusAttachesGroupsAndRepairs) {
+  const Catalog& catalog = TheCatalog();
+  Dataset fresh;
+  auto product = [&fresh](uint64_t id, const std::string& title) {
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::PRODUCT, id);
+    e.set_name(title);
+    e.set_update_time_ms(1);
+    fresh.entities.push_back(e);
+  };
+  // Other listings of known SPU 21: its member product 21's title with new item numbers.
+  ASSERT_EQ(SpuOf(21), 21u);
+  std::string member_title;
+  for (const v1::Entity& e : catalog.data.entities) {
+    if (e.key().type() == v1::PRODUCT && e.key().id() == 21) member_title = e.name();
+  }
+  ASSERT_NE(member_title.find(" item 21 "), std::string::npos) << member_title;
+  for (uint64_t p = 6001; p <= 6003; ++p) {
+    product(p, absl::StrReplaceAll(member_title, {{" item 21 ", absl::StrCat(" item ", p, " ")}}));
+  }
+  // Two models the graph does not know, written as the catalog writes its products.
+  auto family = [&](uint64_t first, uint64_t last, size_t leaf_index, const std::string& model) {
+    const uint64_t leaf = catalog.leaves[leaf_index];
+    for (uint64_t p = first; p <= last; ++p) {
+      product(p, absl::StrCat("Brand", 1 + leaf % 6, " ", LeafWords(leaf, 1), " noise", p % 7,
+                              " item ", p, " ", model, p % 2 ? ", Red" : ", Blue"));
+    }
+  };
+  family(6011, 6013, 3, "NEW900Q");
+  family(6021, 6022, 5, "NEW555K");
+  product(6031, "Completely unrelated picnic blanket XQZ12345");
+  ASSERT_TRUE(LoadViaRpc(cluster_->graph(), fresh).ok());
+  auto assign = [this](const v1::AssignSpusRequest& req, v1::AssignSpusResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(60000));
+    return cluster_->admin()->AssignSpus(&ctx, req, resp);
+  };
+  auto instance_of = [this](uint64_t id, v1::EntityType type, v1::Direction dir) {
+    v1::GetNeighborsRequest req;
+    *req.add_keys() = Key(type, id);
+    req.set_edge_type(v1::INSTANCE_OF);
+    req.set_direction(dir);
+    v1::GetNeighborsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    EXPECT_TRUE(cluster_->graph()->GetNeighbors(&ctx, req, &resp).ok());
+    std::set<uint64_t> out;
+    for (const auto& n : resp.results(0).neighbors()) out.insert(n.key().id());
+    return out;
+  };
+  v1::AssignSpusRequest req;
+  req.set_dry_run(true);
+  v1::AssignSpusResponse resp;
+  // No matcher yet.
+  EXPECT_EQ(assign(req, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  std::vector<v1::TrainModelsProgress> messages;
+  grpc::Status s = Train(cluster_->admin(), &messages);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // Bad settings.
+  for (auto bad : std::vector<std::pair<std::string, std::function<void(v1::AssignSpusRequest*)>>>{
+           {"min_score", [](v1::AssignSpusRequest* r) { r->set_min_score(0.2); }},
+           {"group_min_score", [](v1::AssignSpusRequest* r) { r->set_group_min_score(1.5); }},
+           {"min_group_size", [](v1::AssignSpusRequest* r) { r->set_min_group_size(-1); }},
+           {"max_listed", [](v1::AssignSpusRequest* r) { r->set_max_listed(20000); }},
+           {"max_products", [](v1::AssignSpusRequest* r) { r->set_max_products(-5); }}}) {
+    v1::AssignSpusRequest b = req;
+    bad.second(&b);
+    grpc::Status st = assign(b, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.first;
+    EXPECT_NE(st.error_message().find(bad.first), std::string::npos) << st.error_message();
+  }
+
+  // The dry run.
+  s = assign(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.dry_run());
+  EXPECT_EQ(resp.products_scanned(), kCatalogProducts + 9u);
+  EXPECT_EQ(resp.products_without_spu(), 9u);
+  EXPECT_EQ(resp.products_examined(), 9u);
+  EXPECT_EQ(resp.model_version(), messages.back().model_version());
+  EXPECT_EQ(resp.attached(), 3u) << resp.ShortDebugString();
+  for (const v1::SpuAttachment& a : resp.attachments()) {
+    EXPECT_EQ(a.spu().id(), 21u) << a.title();
+    EXPECT_GE(a.score(), 0.9);
+    EXPECT_GE(a.reasons_size(), 1);
+  }
+  ASSERT_EQ(resp.new_spus(), 2u) << resp.ShortDebugString();
+  EXPECT_EQ(resp.grouped_products(), 5u);
+  EXPECT_EQ(resp.left_without_spu(), 1u);
+  std::map<uint64_t, uint64_t> planned;  // product -> new SPU id
+  for (const v1::NewSpuGroup& g : resp.groups()) {
+    ASSERT_EQ(g.products_size(), g.scores_size());
+    ASSERT_EQ(g.products_size(), g.titles_size());
+    EXPECT_EQ(g.spu().id(), g.products(0).id());  // the core product's id
+    EXPECT_EQ(g.name(), g.titles(0));
+    EXPECT_DOUBLE_EQ(g.scores(0), 1.0);
+    const uint64_t family = g.products(0).id() / 10;
+    for (int k = 0; k < g.products_size(); ++k) {
+      EXPECT_EQ(g.products(k).id() / 10, family) << g.ShortDebugString();
+      EXPECT_GE(g.scores(k), 0.9);
+      planned[g.products(k).id()] = g.spu().id();
+    }
+  }
+  EXPECT_EQ(resp.groups(0).products_size(), 3);  // largest first
+  EXPECT_EQ(resp.edges_written(), 0u);
+  EXPECT_TRUE(instance_of(6001, v1::PRODUCT, v1::OUT).empty());
+
+  // For real.
+  req.set_dry_run(false);
+  s = assign(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.edges_written(), 8u);
+  EXPECT_EQ(resp.entities_written(), 2u);
+  EXPECT_EQ(resp.write_failures(), 0u);
+  EXPECT_EQ(instance_of(6002, v1::PRODUCT, v1::OUT), std::set<uint64_t>{21});
+  EXPECT_EQ(instance_of(21, v1::SPU, v1::IN).count(6002), 1u);
+  for (const auto& [product, spu] : planned) {
+    EXPECT_EQ(instance_of(product, v1::PRODUCT, v1::OUT), std::set<uint64_t>{spu});
+    EXPECT_EQ(instance_of(spu, v1::SPU, v1::IN).count(product), 1u);
+  }
+  v1::GetEntitiesRequest ereq;
+  *ereq.add_keys() = Key(v1::SPU, planned.at(6021));
+  v1::GetEntitiesResponse eresp;
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    ASSERT_TRUE(cluster_->graph()->GetEntities(&ctx, ereq, &eresp).ok());
+  }
+  ASSERT_EQ(eresp.results_size(), 1);
+  ASSERT_TRUE(eresp.results(0).found());
+  EXPECT_EQ(eresp.results(0).entity().attributes().at("created_by"), "spu_assign");
+  EXPECT_NE(eresp.results(0).entity().name().find("NEW555K"), std::string::npos);
+
+  // A re-run changes nothing; the loner is examined again and left.
+  s = assign(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.products_without_spu(), 1u);
+  EXPECT_EQ(resp.attached() + resp.new_spus() + resp.edges_written() + resp.entities_written(), 0u);
+  EXPECT_EQ(resp.left_without_spu(), 1u);
+
+  // As an interrupted run leaves it: a group's edge written, its SPU entity not. The next run
+  // creates the entity.
+  Dataset half;
+  half.edges.push_back(
+      MakeEdge(Key(v1::PRODUCT, 6031), v1::INSTANCE_OF, Key(v1::SPU, 6031), 1000, 1));
+  ASSERT_TRUE(LoadViaRpc(cluster_->graph(), half).ok());
+  s = assign(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.dangling_spus(), 1u);
+  EXPECT_EQ(resp.repaired_spus(), 1u);
+  EXPECT_EQ(resp.products_without_spu(), 0u);
+  *ereq.mutable_keys(0) = Key(v1::SPU, 6031);
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    ASSERT_TRUE(cluster_->graph()->GetEntities(&ctx, ereq, &eresp).ok());
+  }
+  EXPECT_TRUE(eresp.results(0).found());
+  EXPECT_EQ(eresp.results(0).entity().name(), "Completely unrelated picnic blanket XQZ12345");
+  s = assign(req, &resp);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(resp.dangling_spus(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, KnowledgeTest, ::testing::Values("embedded", "split"),

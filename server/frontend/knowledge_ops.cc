@@ -996,6 +996,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
     sf->set_candidate_recall(spu_figures.candidate_recall);
     sf->set_new_listings(spu_figures.new_listings);
     sf->set_false_match_rate(spu_figures.false_match_rate);
+    sf->set_memory_bytes(spu_figures.memory_bytes);
   }
   progress(last);
   return absl::OkStatus();

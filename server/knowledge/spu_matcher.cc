@@ -282,6 +282,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   figures->new_listings = static_cast<uint64_t>(absent);
   figures->false_match_rate = absent > 0 ? false_matches / absent : 0;
   m->BuildIndex(std::move(side_tokens));
+  figures->memory_bytes = m->MemoryBytes();
   return m;
 }
 

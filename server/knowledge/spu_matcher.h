@@ -70,6 +70,7 @@ struct SpuMatcherFigures {
   // whose top candidate still scored >= 0.5.
   uint64_t new_listings = 0;
   double false_match_rate = 0;
+  uint64_t memory_bytes = 0;  // MemoryBytes() of the trained matcher
 };
 
 class SpuMatcher {

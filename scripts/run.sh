@@ -18,10 +18,13 @@ scripts/build.sh --target kg_server kgctl
 
 KGCTL="$ROOT/$BUILD_DIR/client/kgctl/kgctl"
 SERVER="$ROOT/$BUILD_DIR/server/app/kg_server"
-SAMPLE="$VAR/sample-scale$SCALE.jsonl"
+# 5% of the SPUs and of the products' INSTANCE_OF edges are withheld, for `kgctl spu assign`
+# (the withheld records are kept beside the sample as its answer key).
+SAMPLE="$VAR/sample-scale$SCALE-u5.jsonl"
 if [ ! -s "$SAMPLE" ]; then
   echo "generating the sample graph (scale $SCALE) into $SAMPLE ..."
-  "$KGCTL" generate --scale="$SCALE" --seed=42 --out="$SAMPLE.tmp" > "$VAR/sample-counts.json"
+  "$KGCTL" generate --scale="$SCALE" --seed=42 --unassigned_percent=5 --out="$SAMPLE.tmp" \
+    --withheld_out="$SAMPLE.withheld" > "$VAR/sample-counts.json"
   mv "$SAMPLE.tmp" "$SAMPLE"
 fi
 # Example keys that show something: the most purchased product and the buyer with the
@@ -94,7 +97,10 @@ Try (kgctl prints one JSON object per line):
   # 5. brands and attributes in a title and in a stored product's title
   $KGCTL --addr=$ADDR brands "$TITLE" PRODUCT:$PRODUCT_ID
   $KGCTL --addr=$ADDR attributes "$TITLE" "Acme Steel Bottle 750 ml, Pack of 2"
-  # 6. the cluster: partitions, counts, memory, model version
+  # 6. SPUs: candidates for a title; products without an SPU attached or grouped (dry run)
+  $KGCTL --addr=$ADDR spu match "$TITLE" --top_k=2
+  $KGCTL --addr=$ADDR spu assign --dry_run --max_listed=3
+  # 7. the cluster: partitions, counts, memory, model version
   $KGCTL --addr=$ADDR cluster-info
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):

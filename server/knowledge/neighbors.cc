@@ -19,6 +19,9 @@ constexpr size_t kMinUsefulDf = 50;
 // first: the cost of a query stays bounded however large the catalog grows, and the
 // common tokens it skips weigh least.
 constexpr size_t kMaxPostings = 1024;
+// The tokens a query does not read still count towards the cosine of the documents it found
+// (each looked up in their sorted postings) while those are at most this many.
+constexpr size_t kMaxRescored = 2048;
 
 }  // namespace
 
@@ -79,14 +82,31 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
     query_norm += static_cast<double>(idf_[id]) * idf_[id];
   }
   std::sort(found.begin(), found.end());
-  size_t read = 0;
-  for (const auto& [df, id] : found) {
-    if (df > max_df || (read > 0 && read + df > kMaxPostings)) break;
+  size_t read = 0, unread = found.size();
+  for (size_t f = 0; f < found.size(); ++f) {
+    const auto& [df, id] = found[f];
+    if (df > max_df || (read > 0 && read + df > kMaxPostings)) {
+      unread = f;
+      break;
+    }
     read += df;
     const float w = idf_[id];
     for (uint32_t d : postings_[id]) {
       if (score[d] == 0.0f) touched.push_back(d);
       score[d] += w * w;
+    }
+  }
+  // The common tokens left unread still tell the documents found apart (e.g. a brand's
+  // products by their model words): looked up per document in their postings, which are
+  // in document order.
+  if (unread < found.size() && touched.size() <= kMaxRescored) {
+    for (size_t f = unread; f < found.size(); ++f) {
+      const uint32_t id = found[f].second;
+      const std::vector<uint32_t>& postings = postings_[id];
+      const float w = idf_[id];
+      for (uint32_t d : touched) {
+        if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += w * w;
+      }
     }
   }
   // The k best (cosine, then lower document first) in a heap whose front is the worst kept.

@@ -908,8 +908,9 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   spu_records.reserve(spus.size());
   for (auto& [id, record] : spus) spu_records.push_back(std::move(record));
   spus.clear();
-  absl::StatusOr<std::unique_ptr<knowledge::SpuMatcher>> matcher = knowledge::SpuMatcher::Train(
-      spu_records, shared_attributes, params.validation_share, params.seed, &spu_figures, &cancel_);
+  absl::StatusOr<std::unique_ptr<knowledge::SpuMatcher>> matcher =
+      knowledge::SpuMatcher::Train(spu_records, shared_attributes, params.validation_share,
+                                   params.seed, &spu_figures, &cancel_, categorizer->get());
   spu_records = {};
   // Too few SPUs is not an error of the training: the bundle has no matcher then.
   if (!matcher.ok() && !absl::IsFailedPrecondition(matcher.status())) return matcher.status();

@@ -147,7 +147,8 @@ absl::StatusOr<ModelBundle> DecodeBundle(absl::string_view bytes, absl::string_v
     b.attributes = std::move(*ax);
   }
   if (has_matcher) {
-    absl::StatusOr<std::unique_ptr<SpuMatcher>> m = SpuMatcher::Decode(matcher, b.attributes);
+    absl::StatusOr<std::unique_ptr<SpuMatcher>> m =
+        SpuMatcher::Decode(matcher, b.attributes, b.categorizer.get());
     if (!m.ok()) return bad(m.status().message());
     b.spu_matcher = std::move(*m);
   }

@@ -262,6 +262,20 @@ std::vector<std::pair<uint64_t, double>> Categorizer::Decide(const Evidence& ev,
   return out;
 }
 
+std::vector<float> Categorizer::Embed(absl::string_view title) const {
+  ProductInput input;
+  input.title = std::string(title);
+  std::vector<float> v = model_.Hidden(model_.Rows(Prepare(input).line));
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  if (norm <= 0) return {};
+  const float inverse = static_cast<float>(1 / std::sqrt(norm));
+  for (float& x : v) x *= inverse;
+  return v;
+}
+
+size_t Categorizer::embedding_dim() const { return static_cast<size_t>(model_.input->size(1)); }
+
 Categorizer::Evidence Categorizer::Gather(const ProductInput& input, bool fine_coarse) const {
   Prepared p = Prepare(input);
   Evidence ev;

@@ -130,6 +130,11 @@ class Categorizer {
   // label prior when it knows none of its words): context for the other models.
   std::vector<double> TitleDistribution(absl::string_view title) const;
   size_t coarse_labels() const { return label_category_.size(); }
+  // A title's vector: the mean of the coarse text model's rows for its words and word
+  // n-grams, of unit length (empty when the model knows none of them). Thread-safe.
+  std::vector<float> Embed(absl::string_view title) const;
+  // The length of Embed's vectors.
+  size_t embedding_dim() const;
   const std::vector<double>& label_prior() const { return label_prior_; }
 
   std::string Encode() const;

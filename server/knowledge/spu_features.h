@@ -43,6 +43,9 @@ struct PairFeatures {
     kCosineGap,
     kTokenGap,
     kTrigramGap,
+    // Cosine between the listing's text vector and the SPU name's (the categorizer's
+    // fastText rows; NaN without).
+    kVectorCosine,
     kCount
   };
   std::vector<float> values;

@@ -8,7 +8,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "hnswlib/hnswlib.h"
 #include "server/knowledge/bytes.h"
+#include "server/knowledge/categorizer.h"
 #include "server/knowledge/text.h"
 
 namespace kg::knowledge {
@@ -46,7 +48,79 @@ std::vector<std::string> RetrievalTokens(const MatchSide& side) {
   return out;
 }
 
+struct SpuMatcher::VectorIndex {
+  size_t dim = 0;
+  std::vector<float> vectors;  // SPU i's at i * dim (all zero: none)
+  std::vector<bool> has;
+  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
+};
+
 SpuMatcher::~SpuMatcher() = default;
+
+std::vector<float> SpuMatcher::Embed(const std::string& title) const {
+  return embedder_ != nullptr ? embedder_->Embed(title) : std::vector<float>();
+}
+
+void SpuMatcher::BuildVectors() {
+  vectors_.reset();
+  if (embedder_ == nullptr || spus_.empty()) return;
+  auto v = std::make_unique<VectorIndex>();
+  v->dim = embedder_->embedding_dim();
+  if (v->dim == 0) return;
+  v->vectors.assign(spus_.size() * v->dim, 0.0f);
+  v->has.assign(spus_.size(), false);
+  v->space = std::make_unique<hnswlib::InnerProductSpace>(v->dim);
+  // M 16, ef_construction 100, a fixed seed: the same SPUs give the same graph.
+  v->graph =
+      std::make_unique<hnswlib::HierarchicalNSW<float>>(v->space.get(), spus_.size(), 16, 100, 42);
+  for (size_t i = 0; i < spus_.size(); ++i) {
+    const std::vector<float> e = Embed(spus_[i].name.title);
+    if (e.size() != v->dim) continue;
+    std::copy(e.begin(), e.end(), v->vectors.begin() + i * v->dim);
+    v->has[i] = true;
+    v->graph->addPoint(&v->vectors[i * v->dim], i);
+  }
+  v->graph->setEf(64);
+  vectors_ = std::move(v);
+}
+
+float SpuMatcher::VectorCosine(const std::vector<float>& vector, size_t spu) const {
+  if (vectors_ == nullptr || vector.size() != vectors_->dim || !vectors_->has[spu]) {
+    return std::numeric_limits<float>::quiet_NaN();
+  }
+  const float* s = &vectors_->vectors[spu * vectors_->dim];
+  double dot = 0;
+  for (size_t k = 0; k < vector.size(); ++k) dot += static_cast<double>(vector[k]) * s[k];
+  return static_cast<float>(dot);
+}
+
+std::vector<SpuMatcher::Candidate> SpuMatcher::Candidates(const NeighborIndex& index,
+                                                          const std::vector<std::string>& tokens,
+                                                          const std::vector<float>& vector) const {
+  std::vector<Candidate> out;
+  int rank = 0;
+  for (const auto& [doc, cosine] : index.Nearest(tokens, kCandidates)) {
+    out.push_back({doc, cosine, rank++});
+  }
+  if (vectors_ == nullptr || vector.size() != vectors_->dim) return out;
+  auto near = vectors_->graph->searchKnn(vector.data(), kVectorCandidates);
+  std::vector<uint32_t> found;
+  while (!near.empty()) {
+    found.push_back(static_cast<uint32_t>(near.top().second));
+    near.pop();
+  }
+  std::reverse(found.begin(), found.end());  // nearest first
+  const size_t retrieved = out.size();
+  for (uint32_t spu : found) {
+    bool seen = false;
+    for (size_t k = 0; k < retrieved; ++k) seen |= out[k].spu == spu;
+    if (!seen) {
+      out.push_back({spu, std::numeric_limits<double>::quiet_NaN(), static_cast<int>(kCandidates)});
+    }
+  }
+  return out;
+}
 
 void SpuMatcher::ReadSides(std::vector<std::vector<std::string>>* side_tokens) {
   reads_.clear();
@@ -112,16 +186,22 @@ size_t SpuMatcher::MemoryBytes() const {
     for (const MatchSide& m : s.members) bytes += side(m);
   }
   for (const SideRead& r : reads_) bytes += r.MemoryBytes() - sizeof(SideRead);
+  if (vectors_ != nullptr) {
+    // Our copy of the vectors, and hnswlib's: each point's vector, links and label.
+    bytes += vectors_->vectors.capacity() * sizeof(float) +
+             spus_.size() * (vectors_->dim * sizeof(float) + 2 * 16 * sizeof(uint32_t) + 16);
+  }
   return bytes;
 }
 
 absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
     const std::vector<SpuRecord>& spus, std::shared_ptr<const AttributeExtractor> extractor,
     double validation_share, uint64_t seed, SpuMatcherFigures* figures,
-    const std::atomic<bool>* cancel) {
+    const std::atomic<bool>* cancel, const Categorizer* embedder) {
   *figures = SpuMatcherFigures();
   std::unique_ptr<SpuMatcher> m(new SpuMatcher());
   m->extractor_ = std::move(extractor);
+  m->embedder_ = embedder;
   size_t usable = 0;
   for (const SpuRecord& s : spus) {
     SpuRecord kept = s;
@@ -140,6 +220,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
   const size_t n = m->spus_.size();
   std::vector<std::vector<std::string>> side_tokens;
   m->ReadSides(&side_tokens);
+  m->BuildVectors();
   size_t lendable = 0;
   for (const SpuRecord& s : m->spus_) {
     lendable += std::min<size_t>(s.members.size(), kHoldoutRounds);
@@ -191,16 +272,18 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
       auto& y = is_validation ? validation_y : train_y;
       Listing l{i, {}, {}};
       ++listings;
-      int rank = 0;
       bool found = false;
       const size_t first_row = x.size();
-      for (const auto& [doc, cosine] : index.Nearest(side_tokens[held], kCandidates)) {
+      const std::vector<float> vector = m->Embed(m->spus_[i].members[round].title);
+      for (const Candidate& c : m->Candidates(index, side_tokens[held], vector)) {
+        const size_t doc = c.spu;
         if (is_validation) {
           l.rows.push_back(x.size());
           l.candidates.push_back(doc);
         }
         const std::vector<const SideRead*> sides = m->Sides(doc, doc == i ? round : -1);
-        x.push_back(ComparePair(listing, sides.data(), sides.size(), cosine, rank++).values);
+        x.push_back(ComparePair(listing, sides.data(), sides.size(), c.cosine, c.rank).values);
+        x.back()[PairFeatures::kVectorCosine] = m->VectorCosine(vector, doc);
         y.push_back(doc == i ? 1.0f : 0.0f);
         found |= doc == i;
       }
@@ -214,6 +297,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Train(
                                 std::numeric_limits<double>::quiet_NaN(),
                                 static_cast<int>(kCandidates))
                         .values);
+        x.back()[PairFeatures::kVectorCosine] = m->VectorCosine(vector, j);
         y.push_back(0.0f);
       }
       SetCandidateGaps(&x, first_row, retrieved_end, x.size());
@@ -293,14 +377,15 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
   std::vector<std::string> tokens;
   SideRead read = ReadSide(listing, *extractor_, &tokens);
   KeepIdentifyingModels(&read);
-  const std::vector<std::pair<uint32_t, double>> found = index_.Nearest(tokens, kCandidates);
+  const std::vector<float> vector = Embed(listing.title);
+  const std::vector<Candidate> found = Candidates(index_, tokens, vector);
   if (found.empty()) return out;
   std::vector<std::vector<float>> x;
   std::vector<std::vector<std::string>> reasons;
-  int rank = 0;
-  for (const auto& [spu, cosine] : found) {
-    const std::vector<const SideRead*> sides = Sides(spu);
-    PairFeatures f = ComparePair(read, sides.data(), sides.size(), cosine, rank++);
+  for (const Candidate& c : found) {
+    const std::vector<const SideRead*> sides = Sides(c.spu);
+    PairFeatures f = ComparePair(read, sides.data(), sides.size(), c.cosine, c.rank);
+    f.values[PairFeatures::kVectorCosine] = VectorCosine(vector, c.spu);
     x.push_back(std::move(f.values));
     reasons.push_back(std::move(f.reasons));
   }
@@ -310,7 +395,7 @@ std::vector<SpuCandidate> SpuMatcher::Match(const MatchSide& listing, size_t top
   for (size_t k = 0; k < found.size() && k < raw.size(); ++k) {
     const double p = calibration_(raw[k]);
     if (p < min_score) continue;
-    const SpuRecord& spu = spus_[found[k].first];
+    const SpuRecord& spu = spus_[found[k].spu];
     out.push_back({spu.id, spu.name.title, p, std::move(reasons[k])});
   }
   std::stable_sort(out.begin(), out.end(),
@@ -324,11 +409,13 @@ std::vector<ListingPair> SpuMatcher::PairListings(const std::vector<MatchSide>& 
   std::vector<ListingPair> out;
   if (scorer_ == nullptr || listings.size() < 2) return out;
   std::vector<SideRead> reads;
+  std::vector<std::vector<float>> vectors;
   std::vector<std::vector<std::string>> tokens(listings.size());
   reads.reserve(listings.size());
   for (size_t i = 0; i < listings.size(); ++i) {
     reads.push_back(ReadSide(listings[i], *extractor_, &tokens[i]));
     KeepIdentifyingModels(&reads.back());
+    vectors.push_back(Embed(listings[i].title));
   }
   NeighborIndex index;
   {
@@ -345,6 +432,13 @@ std::vector<ListingPair> SpuMatcher::PairListings(const std::vector<MatchSide>& 
       if (doc == i || others.size() == kCandidates) continue;
       const SideRead* side = &reads[doc];
       x.push_back(ComparePair(reads[i], &side, 1, cosine, rank++).values);
+      if (!vectors[i].empty() && vectors[i].size() == vectors[doc].size()) {
+        double dot = 0;
+        for (size_t k = 0; k < vectors[i].size(); ++k) {
+          dot += static_cast<double>(vectors[i][k]) * vectors[doc][k];
+        }
+        x.back()[PairFeatures::kVectorCosine] = static_cast<float>(dot);
+      }
       others.push_back(doc);
     }
     if (x.empty()) continue;
@@ -386,13 +480,15 @@ std::string SpuMatcher::Encode() const {
 }
 
 absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Decode(
-    absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor) {
+    absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor,
+    const Categorizer* embedder) {
   auto bad = [](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("SPU matcher: damaged ", what));
   };
   if (extractor == nullptr) return bad("bundle: no attribute extractor");
   std::unique_ptr<SpuMatcher> m(new SpuMatcher());
   m->extractor_ = std::move(extractor);
+  m->embedder_ = embedder;
   ByteReader r(bytes);
   uint64_t version = 0, n = 0;
   if (!r.Varint(&version) || version < 1 || version > kEncodingVersion) {
@@ -427,6 +523,7 @@ absl::StatusOr<std::unique_ptr<SpuMatcher>> SpuMatcher::Decode(
   std::vector<std::vector<std::string>> side_tokens;
   m->ReadSides(&side_tokens);
   m->BuildIndex(std::move(side_tokens));
+  m->BuildVectors();
   return m;
 }
 

@@ -1,7 +1,8 @@
 // SpuMatcher: a listing (a product, or a text) -> the SPUs (standard product units) it may
 // be an instance of, each with a calibrated probability of being the same product and the
 // reasons. Learned from the SPUs already in the graph (their names and member products):
-//   - candidates: the SPUs whose name, members' titles, brand and model numbers (as
+//   - candidates: the SPUs nearest by their names' text vectors (the categorizer's fastText
+//     rows, hnswlib), and the SPUs whose name, members' titles, brand and model numbers (as
 //     normalised by the attribute extractor, so "PS-LX350H" meets "PSLX350H") are nearest
 //     by TF-IDF cosine over an inverted index (NeighborIndex; rare tokens weigh most,
 //     common ones are skipped, the cost per query is bounded);
@@ -32,6 +33,8 @@
 #include "server/knowledge/spu_features.h"
 
 namespace kg::knowledge {
+
+class Categorizer;
 
 // An SPU as the graph has it: its name (with the SPU's brand, category and price where
 // known) and its member products (INSTANCE_OF).
@@ -75,8 +78,9 @@ struct SpuMatcherFigures {
 
 class SpuMatcher {
  public:
-  static constexpr size_t kCandidates = 20;  // retrieved per listing
-  static constexpr size_t kMaxMembers = 5;   // member titles kept per SPU
+  static constexpr size_t kCandidates = 20;        // retrieved per listing by TF-IDF
+  static constexpr size_t kVectorCandidates = 10;  // and by text vectors
+  static constexpr size_t kMaxMembers = 5;         // member titles kept per SPU
   // A model number identifies a product when at most this many SPUs carry it; others
   // ("BRAND5", a series name) are left out of the model-number comparison.
   static constexpr uint32_t kMaxModelSpus = 2;
@@ -88,7 +92,7 @@ class SpuMatcher {
   static absl::StatusOr<std::unique_ptr<SpuMatcher>> Train(
       const std::vector<SpuRecord>& spus, std::shared_ptr<const AttributeExtractor> extractor,
       double validation_share, uint64_t seed, SpuMatcherFigures* figures,
-      const std::atomic<bool>* cancel = nullptr);
+      const std::atomic<bool>* cancel = nullptr, const Categorizer* embedder = nullptr);
   ~SpuMatcher();
 
   // The best `top_k` SPUs with score >= `min_score`, best first.
@@ -106,14 +110,34 @@ class SpuMatcher {
 
   std::string Encode() const;
   // DATA_LOSS when the bytes are not an encoded matcher.
+  // `embedder` (may be null: no vector candidates) must outlive the matcher; it must be
+  // the categorizer the matcher was trained with (the model bundle keeps them together).
   static absl::StatusOr<std::unique_ptr<SpuMatcher>> Decode(
-      absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor);
+      absl::string_view bytes, std::shared_ptr<const AttributeExtractor> extractor,
+      const Categorizer* embedder = nullptr);
 
  private:
   SpuMatcher() = default;
   // Reads every SPU's sides (name, then kept members) into reads_; with `side_tokens`,
   // also each side's index tokens (in reads_ order).
   void ReadSides(std::vector<std::vector<std::string>>* side_tokens);
+  // Nearest neighbours over the SPU names' text vectors (hnswlib); built by BuildVectors.
+  struct VectorIndex;
+  void BuildVectors();
+  std::vector<float> Embed(const std::string& title) const;
+  // The cosine of `vector` with SPU `spu`'s name vector (NaN when either has none).
+  float VectorCosine(const std::vector<float>& vector, size_t spu) const;
+  // A listing's candidates: the kCandidates nearest by TF-IDF in `index` (cosine, rank),
+  // then the kVectorCandidates nearest by vector not among them (cosine NaN, rank
+  // kCandidates).
+  struct Candidate {
+    uint32_t spu;
+    double cosine;
+    int rank;
+  };
+  std::vector<Candidate> Candidates(const NeighborIndex& index,
+                                    const std::vector<std::string>& tokens,
+                                    const std::vector<float>& vector) const;
   // Leaves out of `read` the model numbers that do not identify a product (kMaxModelSpus).
   void KeepIdentifyingModels(SideRead* read) const;
   // Indexes every SPU by the tokens of all its sides.
@@ -130,6 +154,8 @@ class SpuMatcher {
       first_read_;       // spus_[i]'s sides are reads_[first_read_[i]..first_read_[i+1])
   NeighborIndex index_;  // document i = spus_[i]
   size_t feature_count_ = PairFeatures::kCount;  // the scorer's (older bundles: fewer)
+  const Categorizer* embedder_ = nullptr;
+  std::unique_ptr<VectorIndex> vectors_;
   std::unique_ptr<GradientBoosted> scorer_;
   Isotonic calibration_;
 };

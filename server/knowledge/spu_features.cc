@@ -195,16 +195,33 @@ PairFeatures ComparePair(const SideRead& l, const SideRead* const* sides, size_t
   for (size_t k = 0; k < count; ++k)
     spu_models.insert(sides[k]->models.begin(), sides[k]->models.end());
   if (!l.models.empty() && !spu_models.empty()) {
-    std::string agreed;
+    // Agreement: some model number agrees. Conflict: besides, each side has one that
+    // agrees with nothing on the other (two different codes, e.g. a series name shared
+    // and the model codes apart).
+    std::string agreed, listing_alone, spu_alone;
     for (const std::string& a : l.models) {
-      for (const std::string& b : spu_models) {
-        if (agreed.empty() && ModelsAgree(a, b)) agreed = a;
-      }
+      bool matched = false;
+      for (const std::string& b : spu_models) matched |= ModelsAgree(a, b);
+      if (matched && agreed.empty()) agreed = a;
+      if (!matched && listing_alone.empty()) listing_alone = a;
     }
-    f.values[PairFeatures::kModelNumber] = agreed.empty() ? -1.0f : 1.0f;
-    f.reasons.push_back(agreed.empty() ? absl::StrCat("model number ", l.models.front(), " vs ",
-                                                      *spu_models.begin(), " differs")
-                                       : absl::StrCat("model number ", agreed, " matches"));
+    for (const std::string& b : spu_models) {
+      bool matched = false;
+      for (const std::string& a : l.models) matched |= ModelsAgree(a, b);
+      if (!matched && spu_alone.empty()) spu_alone = b;
+    }
+    const bool conflict = !listing_alone.empty() && !spu_alone.empty();
+    f.values[PairFeatures::kModelNumber] = agreed.empty() ? -1.0f : conflict ? 0.0f : 1.0f;
+    if (agreed.empty()) {
+      f.reasons.push_back(
+          absl::StrCat("model number ", l.models.front(), " vs ", *spu_models.begin(), " differs"));
+    } else if (conflict) {
+      f.reasons.insert(f.reasons.begin(),
+                       absl::StrCat("model number ", listing_alone, " vs ", spu_alone, " differs"));
+      f.reasons.push_back(absl::StrCat("model number ", agreed, " matches"));
+    } else {
+      f.reasons.push_back(absl::StrCat("model number ", agreed, " matches"));
+    }
   }
 
   // Brand: the listing's against the SPU's (its name's, else a member's).

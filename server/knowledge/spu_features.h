@@ -31,7 +31,8 @@ struct PairFeatures {
     kTokenJaccard,     // normalised tokens, the closest side
     kTrigramJaccard,   // character trigrams of the squashed titles, the closest side
     kContainment,      // share of the listing's tokens in the closest side
-    kModelNumber,      // 1 a model number agrees, -1 both have some and none agree
+    kModelNumber,      // 1 a model number agrees, 0 one agrees but each side also has one
+                       // that agrees with nothing, -1 both have some and none agree
     kBrand,            // 1 same brand, -1 different
     kMeasuresAgree,    // measures of one dimension (storage, volume, ...) that agree
     kMeasuresDiffer,   // ... that differ

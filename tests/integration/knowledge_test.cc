@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -801,6 +802,133 @@ TEST(KnowledgeDurableTest, RestartServesTheSameVersionAndRefusesADamagedBundle) 
 
 // While a training runs a second one is refused (ABORTED); SIGTERM then cancels it and the
 // server exits 0 within its drain timeout.
+// AssignSpus killed (SIGKILL) at random points of its writes, on a durable server, many
+// times: after every restart no SPU entity it created is without a member product and no
+// product has two SPUs; the runs after the kills finish the job, and then a run changes
+// nothing.
+TEST(KnowledgeDurableTest, AssignSpusKilledHalfWayLeavesNoEmptySpuAndFinishes) {
+  TempDir dir;
+  const std::vector<std::string> flags = {"--metrics_port=-1", "--partition_count=2",
+                                          "--data_dir=" + dir.File("data")};
+  const Catalog& catalog = TheCatalog();
+  // 40 families of 3 listings of models the graph does not know, and 40 more listings of
+  // known SPUs (catalog product p's title with another item number).
+  constexpr uint64_t kFirst = 7000, kFamilies = 40;
+  Dataset fresh;
+  std::vector<uint64_t> products;
+  auto product = [&](uint64_t id, const std::string& title) {
+    v1::Entity e;
+    *e.mutable_key() = Key(v1::PRODUCT, id);
+    e.set_name(title);
+    e.set_update_time_ms(1);
+    fresh.entities.push_back(e);
+    products.push_back(id);
+  };
+  for (uint64_t f = 0; f < kFamilies; ++f) {
+    const uint64_t leaf = catalog.leaves[f % catalog.leaves.size()];
+    for (uint64_t k = 0; k < 3; ++k) {
+      const uint64_t id = kFirst + 3 * f + k;
+      product(id, absl::StrCat("Brand", 1 + leaf % 6, " ", LeafWords(leaf, 1), " noise", k,
+                               " item ", id, " FAM", 100 + f, "X", k % 2 ? ", Red" : ", Blue"));
+    }
+  }
+  for (const v1::Entity& e : catalog.data.entities) {
+    if (e.key().type() != v1::PRODUCT || e.key().id() > kFamilies) continue;
+    const uint64_t id = kFirst + 500 + e.key().id();
+    product(id, absl::StrReplaceAll(e.name(), {{absl::StrCat(" item ", e.key().id(), " "),
+                                                absl::StrCat(" item ", id, " ")}}));
+  }
+  std::mt19937_64 rng(11);
+  auto check = [&](ServerProcess* server, const std::string& when) {
+    auto channel = grpc::CreateChannel(server->grpc_address(), grpc::InsecureChannelCredentials());
+    auto graph = v1::GraphService::NewStub(channel);
+    std::map<uint64_t, int> members;  // SPU -> products attached to it (OUT copies)
+    for (uint64_t p : products) {
+      v1::GetNeighborsRequest req;
+      *req.add_keys() = Key(v1::PRODUCT, p);
+      req.set_edge_type(v1::INSTANCE_OF);
+      req.set_direction(v1::OUT);
+      v1::GetNeighborsResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx);
+      ASSERT_TRUE(graph->GetNeighbors(&ctx, req, &resp).ok()) << when;
+      EXPECT_LE(resp.results(0).neighbors_size(), 1) << when << ": product " << p;
+      for (const auto& n : resp.results(0).neighbors()) ++members[n.key().id()];
+    }
+    v1::GetEntitiesRequest ereq;
+    for (uint64_t p : products) *ereq.add_keys() = Key(v1::SPU, p);
+    v1::GetEntitiesResponse eresp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    ASSERT_TRUE(graph->GetEntities(&ctx, ereq, &eresp).ok()) << when;
+    for (const v1::EntityResult& r : eresp.results()) {
+      if (!r.found()) continue;
+      EXPECT_EQ(r.entity().attributes().at("created_by"), "spu_assign");
+      EXPECT_GE(members[r.key().id()], 1) << when << ": SPU " << r.key().id() << " has no member";
+    }
+  };
+  auto assign = [](ServerProcess* server, bool dry_run, v1::AssignSpusResponse* resp) {
+    auto channel = grpc::CreateChannel(server->grpc_address(), grpc::InsecureChannelCredentials());
+    auto admin = v1::AdminService::NewStub(channel);
+    v1::AssignSpusRequest req;
+    req.set_dry_run(dry_run);
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(60000));
+    return admin->AssignSpus(&ctx, req, resp);
+  };
+  uint64_t planned_edges = 0;
+  {
+    ServerProcess server("trained", dir.path());
+    ASSERT_TRUE(server.Start(flags).ok());
+    ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+    auto channel = grpc::CreateChannel(server.grpc_address(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(LoadViaRpc(v1::GraphService::NewStub(channel).get(), catalog.data).ok());
+    ASSERT_TRUE(LoadViaRpc(v1::GraphService::NewStub(channel).get(), fresh).ok());
+    std::vector<v1::TrainModelsProgress> messages;
+    ASSERT_TRUE(Train(v1::AdminService::NewStub(channel).get(), &messages).ok());
+    v1::AssignSpusResponse plan;
+    ASSERT_TRUE(assign(&server, true, &plan).ok());
+    planned_edges = plan.attached() + plan.grouped_products();
+    EXPECT_GE(plan.new_spus(), kFamilies / 2) << plan.ShortDebugString();
+    EXPECT_GE(planned_edges, 100u) << plan.ShortDebugString();
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  for (int round = 0; round < 6; ++round) {
+    ServerProcess server(absl::StrCat("killed", round), dir.path());
+    ASSERT_TRUE(server.Start(flags).ok());
+    ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+    check(&server, absl::StrCat("after kill ", round));
+    std::thread call([&server, &assign] {
+      v1::AssignSpusResponse ignored;
+      assign(&server, false, &ignored);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 60));
+    server.Signal(SIGKILL);
+    call.join();
+    server.WaitExit(Millis(10000));
+  }
+  // The runs after the kills finish the job; then nothing changes.
+  ServerProcess server("finished", dir.path());
+  ASSERT_TRUE(server.Start(flags).ok());
+  ASSERT_TRUE(server.WaitServing().ok()) << server.LogTail();
+  check(&server, "after the last kill");
+  v1::AssignSpusResponse finish;
+  ASSERT_TRUE(assign(&server, false, &finish).ok());
+  EXPECT_EQ(finish.write_failures(), 0u);
+  check(&server, "finished");
+  v1::AssignSpusResponse again;
+  ASSERT_TRUE(assign(&server, false, &again).ok());
+  EXPECT_EQ(again.attached() + again.new_spus() + again.edges_written() + again.entities_written() +
+                again.repaired_spus(),
+            0u)
+      << again.ShortDebugString();
+  EXPECT_EQ(again.dangling_spus(), 0u);
+  // Groups cut by a kill are finished by the repair and the regrouping of their rest, which
+  // may leave a few more products alone than the plan did.
+  EXPECT_LE(again.products_without_spu(), products.size() - planned_edges + 20);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 TEST(KnowledgeLifecycleTest, SigtermDuringTrainingExitsPromptly) {
   TempDir dir;
   ServerProcess server("training", dir.path());

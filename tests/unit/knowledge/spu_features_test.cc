@@ -62,6 +62,16 @@ TEST(SpuFeaturesTest, KnownPairs) {
   EXPECT_EQ(wrong.values[PairFeatures::kBrand], -1.0f);
   EXPECT_EQ(wrong.values[PairFeatures::kCategory], -1.0f);
   EXPECT_TRUE(HasReason(wrong, "model number KDL40EX400 vs UN40C6300 differs"));
+  // A series code shared, the model codes apart: a conflict, not an agreement.
+  PairFeatures series = ComparePair({"Acme SERIES7X Drill DR150Q", "", 0, 0},
+                                    {{"Acme SERIES7X Drill DR240Q", "", 0, 0}}, *x, 0.9, 0);
+  EXPECT_EQ(series.values[PairFeatures::kModelNumber], 0.0f);
+  EXPECT_TRUE(HasReason(series, "model number DR150Q vs DR240Q differs"));
+  // A code the SPU does not mention is no conflict.
+  EXPECT_EQ(ComparePair({"Acme SERIES7X Drill DR150Q", "", 0, 0}, {{"Acme Drill DR150Q", "", 0, 0}},
+                        *x, 0.9, 0)
+                .values[PairFeatures::kModelNumber],
+            1.0f);
   // Pack counts count as a dimension.
   PairFeatures packs = ComparePair({"Acme Razor Blades Pack of 4", "", 0, 0},
                                    {{"Acme Razor Blades Pack of 8", "", 0, 0}}, *x, 0.9, 0);

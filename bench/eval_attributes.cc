@@ -14,12 +14,16 @@
 //    carries it (its normalised words occur in the normalised title); an extraction is
 //    right when its normalised value (alone or with its unit) or its value as written
 //    equals the truth once both are normalised (case folded). Brands: the top mention
-//    against the product's brand.
+//    against the product's brand. The baseline, in the same run: a dictionary of every
+//    value of the attribute on the training products, the longest whose words occur in
+//    the title. Model numbers (--abt_buy) against the longest token with letters and
+//    digits.
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "bench/csv_rows.h"
 #include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
@@ -92,6 +97,24 @@ int ScoreModelNumbers(Client* client, const std::string& dir) {
       items.emplace_back(t->second, g->second);
     }
   }
+  // The baseline: the longest whitespace-separated token with letters and digits (at least
+  // 4 of them once punctuation is dropped).
+  double base_answered = 0, base_right = 0;
+  for (const auto& [title, gold] : items) {
+    std::string best;
+    for (absl::string_view token : absl::StrSplit(title, ' ', absl::SkipEmpty())) {
+      const std::string key = ModelKey(token);
+      bool letter = false, digit = false;
+      for (char c : key) {
+        letter |= absl::ascii_isalpha(static_cast<unsigned char>(c));
+        digit |= absl::ascii_isdigit(static_cast<unsigned char>(c));
+      }
+      if (letter && digit && key.size() >= 4 && key.size() > best.size()) best = key;
+    }
+    if (best.empty()) continue;
+    ++base_answered;
+    base_right += best == gold;
+  }
   double answered = 0, right = 0, in_title = 0;
   for (size_t i = 0; i < items.size(); i += 100) {
     v1::ExtractAttributesRequest req;
@@ -122,6 +145,11 @@ int ScoreModelNumbers(Client* client, const std::string& dir) {
       "%.4f)\n",
       items.size(), in_title, answered > 0 ? right / answered : 0.0,
       items.empty() ? 0.0 : right / items.size(), in_title > 0 ? right / in_title : 0.0);
+  std::printf(
+      "model numbers, baseline (the longest token with letters and digits, same titles): "
+      "precision %.4f, recall %.4f\n",
+      base_answered > 0 ? base_right / base_answered : 0.0,
+      items.empty() ? 0.0 : base_right / items.size());
   return 0;
 }
 
@@ -152,12 +180,24 @@ int Run() {
   if (!valid.ok()) return Fail("options", valid);
   absl::flat_hash_map<uint64_t, TestProduct> tests;
   absl::flat_hash_map<uint64_t, std::string> brand_names;
+  // The baseline's dictionary: every value of each scored attribute on the training
+  // products (normalised).
+  std::map<std::string, std::set<std::string>> dictionary;
   std::unique_ptr<ImportWriter> writer = (*client)->StartImport(v1::ImportOptions(), 3600000);
   std::vector<v1::ImportRecord> batch;
   auto generated = datagen::Generate(options, [&](const v1::ImportRecord& record) {
     v1::ImportRecord r = record;
     if (r.has_entity() && r.entity().key().type() == v1::BRAND) {
       brand_names[r.entity().key().id()] = r.entity().name();
+    }
+    if (r.has_entity() && r.entity().key().type() == v1::PRODUCT &&
+        r.entity().key().id() % 5 != 0) {
+      for (const std::string& name : Scored()) {
+        auto it = r.entity().attributes().find(name);
+        if (it != r.entity().attributes().end()) {
+          dictionary[name].insert(knowledge::NormalizeText(it->second));
+        }
+      }
     }
     if (r.has_entity() && r.entity().key().type() == v1::PRODUCT &&
         r.entity().key().id() % 5 == 0) {
@@ -196,6 +236,20 @@ int Run() {
   std::sort(order.begin(), order.end(),
             [](const TestProduct* a, const TestProduct* b) { return a->title < b->title; });
   std::map<std::string, std::array<double, 3>> counts;  // name -> truth, extracted, right
+  std::map<std::string, std::array<double, 2>> base;    // name -> extracted, right
+  for (const TestProduct* t : order) {
+    for (const std::string& name : Scored()) {
+      // The longest dictionary value whose words occur in the title.
+      std::string best;
+      for (const std::string& v : dictionary[name]) {
+        if (v.size() > best.size() && InTitle(t->title, v)) best = v;
+      }
+      if (best.empty()) continue;
+      auto truth = t->truth.find(name);
+      base[name][0] += 1;
+      base[name][1] += truth != t->truth.end() && truth->second == best;
+    }
+  }
   double brand_answered = 0, brand_right = 0;
   for (size_t i = 0; i < order.size(); i += 100) {
     v1::ExtractAttributesRequest req;
@@ -236,12 +290,14 @@ int Run() {
   std::printf("generated catalog (scale %.3g, seed %llu): %zu test products, model %s\n",
               options.scale, static_cast<unsigned long long>(options.seed), order.size(),
               trained->model_version().c_str());
-  std::printf("%-14s %8s %10s %10s %10s\n", "attribute", "in title", "extracted", "precision",
-              "recall");
+  std::printf("%-14s %8s %10s %10s %10s   %s\n", "attribute", "in title", "extracted", "precision",
+              "recall", "baseline: dictionary of training values (P / R)");
   for (const std::string& name : Scored()) {
     const auto& c = counts[name];
-    std::printf("%-14s %8.0f %10.0f %10.4f %10.4f\n", name.c_str(), c[0], c[1],
-                c[1] > 0 ? c[2] / c[1] : 0.0, c[0] > 0 ? c[2] / c[0] : 0.0);
+    const auto& b = base[name];
+    std::printf("%-14s %8.0f %10.0f %10.4f %10.4f   %.4f / %.4f\n", name.c_str(), c[0], c[1],
+                c[1] > 0 ? c[2] / c[1] : 0.0, c[0] > 0 ? c[2] / c[0] : 0.0,
+                b[0] > 0 ? b[1] / b[0] : 0.0, c[0] > 0 ? b[1] / c[0] : 0.0);
   }
   std::printf("brands: top mention precision %.4f, recall %.4f\n",
               brand_answered > 0 ? brand_right / brand_answered : 0.0,

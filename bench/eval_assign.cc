@@ -35,6 +35,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "bench/generated_graph.h"
 #include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
 #include "server/knowledge/neighbors.h"
@@ -81,7 +82,7 @@ void Report(const std::string& name, const Outcome& o, const Truth& truth) {
   }
   double true_pairs = 0;
   for (const auto& [spu, n] : new_members) true_pairs += n * (n - 1) / 2;
-  double pure = 0, pairs = 0, good_pairs = 0, grouped = 0;
+  double pure = 0, pairs = 0, good_pairs = 0;
   for (const std::vector<uint64_t>& g : o.groups) {
     std::set<uint64_t> spus;
     for (uint64_t p : g) {
@@ -89,7 +90,6 @@ void Report(const std::string& name, const Outcome& o, const Truth& truth) {
       spus.insert(it == truth.spu_of.end() ? 0 : it->second);
     }
     pure += spus.size() == 1 ? 1 : 0;
-    grouped += static_cast<double>(g.size());
     for (size_t a = 0; a < g.size(); ++a) {
       for (size_t b = a + 1; b < g.size(); ++b) {
         pairs += 1;
@@ -106,7 +106,6 @@ void Report(const std::string& name, const Outcome& o, const Truth& truth) {
               ratio(right, static_cast<double>(o.attached.size())), ratio(right, known),
               o.groups.size(), ratio(pure, static_cast<double>(o.groups.size())),
               ratio(good_pairs, pairs), ratio(good_pairs, true_pairs));
-  (void)grouped;
 }
 
 // Precision, recall, F1 of top-1 answers at a threshold, over (cosine, right) points where
@@ -180,9 +179,8 @@ int Run() {
   };
   absl::flat_hash_map<uint64_t, std::string> titles, spu_names;
   absl::flat_hash_map<uint64_t, uint64_t> known_spu;  // product -> SPU, in the graph
-  std::unique_ptr<ImportWriter> writer = (*client)->StartImport(v1::ImportOptions(), 3600000);
-  std::vector<v1::ImportRecord> batch;
-  auto generated = datagen::Generate(options, [&](const v1::ImportRecord& r) {
+  auto trained = ImportGeneratedAndTrain(client->get(), options, [&](v1::ImportRecord* record) {
+    const v1::ImportRecord& r = *record;
     if (r.has_entity() && r.entity().key().type() == v1::PRODUCT) {
       titles[r.entity().key().id()] = r.entity().name();
     }
@@ -192,20 +190,9 @@ int Run() {
     if (r.has_edge() && r.edge().type() == v1::INSTANCE_OF) {
       known_spu[r.edge().src().id()] = r.edge().dst().id();
     }
-    batch.push_back(r);
-    if (batch.size() < 1000) return absl::OkStatus();
-    return writer->Write(std::exchange(batch, {}));
+    return true;
   });
-  if (!generated.ok()) return Fail("generating", generated.status());
-  if (!batch.empty()) {
-    absl::Status s = writer->Write(std::move(batch));
-    if (!s.ok()) return Fail("import", s);
-  }
-  auto imported = writer->Finish();
-  if (!imported.ok()) return Fail("import", imported.status());
-  auto trained = (*client)->TrainModels(v1::TrainModelsRequest(), 7200000,
-                                        [](const v1::TrainModelsProgress&) {});
-  if (!trained.ok()) return Fail("TrainModels", trained.status());
+  if (!trained.ok()) return Fail("generating, importing, TrainModels", trained.status());
 
   // AssignSpus: the dry run lists every change.
   v1::AssignSpusRequest request;

@@ -36,6 +36,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "bench/csv_rows.h"
+#include "bench/generated_graph.h"
 #include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
 #include "server/knowledge/text.h"
@@ -183,10 +184,8 @@ int Run() {
   // The baseline's dictionary: every value of each scored attribute on the training
   // products (normalised).
   std::map<std::string, std::set<std::string>> dictionary;
-  std::unique_ptr<ImportWriter> writer = (*client)->StartImport(v1::ImportOptions(), 3600000);
-  std::vector<v1::ImportRecord> batch;
-  auto generated = datagen::Generate(options, [&](const v1::ImportRecord& record) {
-    v1::ImportRecord r = record;
+  auto trained = ImportGeneratedAndTrain(client->get(), options, [&](v1::ImportRecord* record) {
+    v1::ImportRecord& r = *record;
     if (r.has_entity() && r.entity().key().type() == v1::BRAND) {
       brand_names[r.entity().key().id()] = r.entity().name();
     }
@@ -213,23 +212,11 @@ int Run() {
     }
     if (r.has_edge() && r.edge().type() == v1::HAS_BRAND && r.edge().src().id() % 5 == 0) {
       tests[r.edge().src().id()].brand = r.edge().dst().id();
-      return absl::OkStatus();
+      return false;
     }
-    batch.push_back(std::move(r));
-    if (batch.size() < 1000) return absl::OkStatus();
-    return writer->Write(std::exchange(batch, {}));
+    return true;
   });
-  if (!generated.ok()) return Fail("generating", generated.status());
-  if (!batch.empty()) {
-    absl::Status s = writer->Write(std::move(batch));
-    if (!s.ok()) return Fail("import", s);
-  }
-  auto imported = writer->Finish();
-  if (!imported.ok()) return Fail("import", imported.status());
-
-  auto trained = (*client)->TrainModels(v1::TrainModelsRequest(), 7200000,
-                                        [](const v1::TrainModelsProgress&) {});
-  if (!trained.ok()) return Fail("TrainModels", trained.status());
+  if (!trained.ok()) return Fail("generating, importing, TrainModels", trained.status());
 
   std::vector<const TestProduct*> order;
   for (const auto& [id, t] : tests) order.push_back(&t);

@@ -1,5 +1,5 @@
-// kg_eval_spu: scores MatchSpu on the Abt-Buy benchmark through the public API, with a
-// TF-IDF baseline in the same run (docs/KNOWLEDGE.md, "MatchSpu").
+// kg_eval_spu: scores MatchSpu on the Abt-Buy benchmark through the public API, with two
+// TF-IDF baselines in the same run (docs/KNOWLEDGE.md, "MatchSpu").
 //
 //   kg_server --partition_count=4 --metrics_port=-1 --port=50703 &      # a fresh server
 //   kg_eval_spu --addr=127.0.0.1:50703 --abt_buy=../shared/data/abt-buy
@@ -293,8 +293,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Scores MatchSpu on Abt-Buy through the public API, with a TF-IDF baseline.\n"
-      "  kg_eval_spu --addr=HOST:PORT --abt_buy=DIR");
+      "Scores MatchSpu on Abt-Buy through the public API, with two TF-IDF baselines.\n"
+      "  kg_eval_spu --addr=HOST:PORT --abt_buy=DIR [--validation_only]");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_abt_buy).empty()) {
     std::cerr << "kg_eval_spu: --abt_buy is required\n";

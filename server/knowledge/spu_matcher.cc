@@ -28,6 +28,13 @@ void AddTokens(const MatchSide& side, std::vector<std::string>* out) {
   if (!brand.empty()) out->push_back("__brand__" + brand);
 }
 
+// The cosine of two unit vectors.
+float Dot(const float* a, const float* b, size_t n) {
+  double dot = 0;
+  for (size_t k = 0; k < n; ++k) dot += static_cast<double>(a[k]) * b[k];
+  return static_cast<float>(dot);
+}
+
 void EncodeSide(const MatchSide& s, ByteWriter* w) {
   w->Bytes(s.title);
   w->Bytes(s.brand);
@@ -89,10 +96,7 @@ float SpuMatcher::VectorCosine(const std::vector<float>& vector, size_t spu) con
   if (vectors_ == nullptr || vector.size() != vectors_->dim || !vectors_->has[spu]) {
     return std::numeric_limits<float>::quiet_NaN();
   }
-  const float* s = &vectors_->vectors[spu * vectors_->dim];
-  double dot = 0;
-  for (size_t k = 0; k < vector.size(); ++k) dot += static_cast<double>(vector[k]) * s[k];
-  return static_cast<float>(dot);
+  return Dot(vector.data(), &vectors_->vectors[spu * vectors_->dim], vector.size());
 }
 
 std::vector<SpuMatcher::Candidate> SpuMatcher::Candidates(const NeighborIndex& index,
@@ -433,11 +437,8 @@ std::vector<ListingPair> SpuMatcher::PairListings(const std::vector<MatchSide>& 
       const SideRead* side = &reads[doc];
       x.push_back(ComparePair(reads[i], &side, 1, cosine, rank++).values);
       if (!vectors[i].empty() && vectors[i].size() == vectors[doc].size()) {
-        double dot = 0;
-        for (size_t k = 0; k < vectors[i].size(); ++k) {
-          dot += static_cast<double>(vectors[i][k]) * vectors[doc][k];
-        }
-        x.back()[PairFeatures::kVectorCosine] = static_cast<float>(dot);
+        x.back()[PairFeatures::kVectorCosine] =
+            Dot(vectors[i].data(), vectors[doc].data(), vectors[i].size());
       }
       others.push_back(doc);
     }

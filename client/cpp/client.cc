@@ -109,6 +109,7 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
       graph_(v1::GraphService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
       knowledge_(v1::KnowledgeService::NewStub(channel_)),
+      insight_(v1::InsightService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 void Client::Prepare(grpc::ClientContext* context) const {
@@ -206,6 +207,26 @@ absl::StatusOr<v1::GetTaxonomyResponse> Client::GetTaxonomy(const v1::GetTaxonom
 absl::StatusOr<v1::MatchSpuResponse> Client::MatchSpu(const v1::MatchSpuRequest& request) {
   return Unary<v1::MatchSpuResponse>([&](grpc::ClientContext* context, auto* response) {
     return knowledge_->MatchSpu(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::ProfileEntityResponse> Client::ProfileEntity(
+    const v1::ProfileEntityRequest& request) {
+  return Unary<v1::ProfileEntityResponse>([&](grpc::ClientContext* context, auto* response) {
+    return knowledge_->ProfileEntity(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::TopProductsResponse> Client::TopProducts(const v1::TopProductsRequest& request) {
+  return Unary<v1::TopProductsResponse>([&](grpc::ClientContext* context, auto* response) {
+    return insight_->TopProducts(context, request, response);
+  });
+}
+
+absl::StatusOr<v1::CompareProductsResponse> Client::CompareProducts(
+    const v1::CompareProductsRequest& request) {
+  return Unary<v1::CompareProductsResponse>([&](grpc::ClientContext* context, auto* response) {
+    return insight_->CompareProducts(context, request, response);
   });
 }
 

@@ -22,6 +22,7 @@
 #include "grpcpp/support/sync_stream.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/insight.grpc.pb.h"
 #include "kg/v1/knowledge.grpc.pb.h"
 #include "proto/grpc_status.h"  // FromGrpcStatus
 
@@ -103,6 +104,10 @@ class Client {
   absl::StatusOr<v1::ExtractAttributesResponse> ExtractAttributes(
       const v1::ExtractAttributesRequest& request);
   absl::StatusOr<v1::MatchSpuResponse> MatchSpu(const v1::MatchSpuRequest& request);
+  absl::StatusOr<v1::ProfileEntityResponse> ProfileEntity(const v1::ProfileEntityRequest& request);
+  absl::StatusOr<v1::TopProductsResponse> TopProducts(const v1::TopProductsRequest& request);
+  absl::StatusOr<v1::CompareProductsResponse> CompareProducts(
+      const v1::CompareProductsRequest& request);
   // AdminService.DevelopBrands; it scans every product: its own deadline.
   absl::StatusOr<v1::DevelopBrandsResponse> DevelopBrands(const v1::DevelopBrandsRequest& request,
                                                           int64_t deadline_ms);
@@ -138,6 +143,7 @@ class Client {
   std::unique_ptr<v1::GraphService::Stub> graph_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<v1::KnowledgeService::Stub> knowledge_;
+  std::unique_ptr<v1::InsightService::Stub> insight_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

@@ -37,7 +37,8 @@ constexpr char kVersion[] = "0.1.0";
 
 std::vector<const char*> ServiceNames(const std::string& role) {
   if (role == "partition") return {"kg.internal.v1.PartitionService"};
-  return {"kg.v1.GraphService", "kg.v1.AdminService", "kg.v1.KnowledgeService"};
+  return {"kg.v1.GraphService", "kg.v1.AdminService", "kg.v1.KnowledgeService",
+          "kg.v1.InsightService"};
 }
 
 // Health and the gate of data requests move together.
@@ -285,6 +286,8 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<KnowledgeOps> knowledge;
   std::unique_ptr<KnowledgeServiceImpl> knowledge_service;
+  std::unique_ptr<InsightOps> insight;
+  std::unique_ptr<InsightServiceImpl> insight_service;
   std::unique_ptr<PartitionServiceImpl> partition_service;
   DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
   ServingGate serving;  // closed until loaded; closed again while draining
@@ -295,7 +298,10 @@ absl::Status RunServer(const ServerOptions& options) {
     knowledge = std::make_unique<KnowledgeOps>(router.get(), ops.get());
     admin_service =
         std::make_unique<AdminServiceImpl>(ops.get(), knowledge.get(), policy, &serving);
-    knowledge_service = std::make_unique<KnowledgeServiceImpl>(knowledge.get(), policy, &serving);
+    insight = std::make_unique<InsightOps>(router.get());
+    insight_service = std::make_unique<InsightServiceImpl>(insight.get(), policy, &serving);
+    knowledge_service =
+        std::make_unique<KnowledgeServiceImpl>(knowledge.get(), insight.get(), policy, &serving);
   } else {
     partition_service = std::make_unique<PartitionServiceImpl>(host.get(), &serving);
   }
@@ -314,6 +320,7 @@ absl::Status RunServer(const ServerOptions& options) {
   if (graph_service) builder.RegisterService(graph_service.get());
   if (admin_service) builder.RegisterService(admin_service.get());
   if (knowledge_service) builder.RegisterService(knowledge_service.get());
+  if (insight_service) builder.RegisterService(insight_service.get());
   if (partition_service) builder.RegisterService(partition_service.get());
   builder.experimental().SetInterceptorCreators(metrics.ServerInterceptors());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -308,10 +308,7 @@ KnowledgeOps::~KnowledgeOps() {
 }
 
 void KnowledgeOps::Queue(std::function<absl::Status()> work, Done done) {
-  auto shared = std::make_shared<Done>(std::move(done));
-  if (!queue_.Submit([work = std::move(work), shared] { (*shared)(work()); })) {
-    (*shared)(absl::ResourceExhaustedError("too many knowledge requests queued; retry"));
-  }
+  QueueWork(&queue_, std::move(work), std::move(done), "knowledge");
 }
 
 void KnowledgeOps::Categorize(const CallOptions& o, const v1::CategorizeRequest& req,

@@ -1,5 +1,7 @@
 #include "server/frontend/partition_calls.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 
 namespace kg {
@@ -32,6 +34,15 @@ absl::Status Write(const GraphOps& graph,
 
 CallOptions FreshOptions() {
   return CallOptions{std::chrono::system_clock::now() + kJobCallTimeout};
+}
+
+void QueueWork(WorkQueue* queue, std::function<absl::Status()> work, Done done,
+               absl::string_view what) {
+  auto shared = std::make_shared<Done>(std::move(done));
+  if (!queue->Submit([work = std::move(work), shared] { (*shared)(work()); })) {
+    (*shared)(
+        absl::ResourceExhaustedError(absl::StrCat("too many ", what, " requests queued; retry")));
+  }
 }
 
 v1::EntityKey Key(v1::EntityType type, uint64_t id) {

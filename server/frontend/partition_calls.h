@@ -20,8 +20,14 @@
 #include "server/frontend/fanout.h"
 #include "server/frontend/graph_ops.h"
 #include "server/frontend/partition_client.h"
+#include "server/frontend/work_queue.h"
 
 namespace kg {
+
+// Runs `work` on `queue` and passes its status to `done`; RESOURCE_EXHAUSTED ("too many
+// `what` requests queued") at once when the queue is full.
+void QueueWork(WorkQueue* queue, std::function<absl::Status()> work, Done done,
+               absl::string_view what);
 
 // Entities per scan page.
 inline constexpr uint32_t kScanPage = 2000;

@@ -35,6 +35,8 @@ class LocalPartitionClient : public PartitionClient {
   KG_LOCAL_READ(MatchSpu)
   KG_LOCAL_READ(PairListings)
   KG_LOCAL_READ(InstallBundle)
+  KG_LOCAL_READ(TopProducts)
+  KG_LOCAL_READ(SegmentCounts)
   KG_PARTITION_WRITES(KG_LOCAL_WRITE)
   void GetPartitionInfo(const CallOptions& options,
                         const internal::v1::GetPartitionInfoRequest* req,

@@ -42,7 +42,7 @@ inline absl::Status CheckDeadline(const CallOptions& o) {
 #define KG_PARTITION_READS(X) \
   X(GetEntities) X(GetNeighbors) X(CountNeighbors) X(GetPartitionInfo) X(ListIntents) \
   X(Checkpoint) X(ScanEntities) X(Categorize) X(InstallBundle) X(RecognizeBrands) \
-  X(ExtractAttributes) X(MatchSpu) X(PairListings)
+  X(ExtractAttributes) X(MatchSpu) X(PairListings) X(TopProducts) X(SegmentCounts)
 #define KG_PARTITION_WRITES(X) \
   X(UpsertEntities) X(DeleteEntities) X(UpsertEdgeCopies) X(DeleteEdgeCopies) X(ClearIntents)
 #define KG_PARTITION_METHODS(X) KG_PARTITION_READS(X) KG_PARTITION_WRITES(X)

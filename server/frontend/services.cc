@@ -207,6 +207,9 @@ KG_RAW_HANDLER(KnowledgeServiceImpl, GetTaxonomy, v1::GetTaxonomyResponse, gate_
 KG_RAW_HANDLER(KnowledgeServiceImpl, RecognizeBrands, v1::RecognizeBrandsResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, ExtractAttributes, v1::ExtractAttributesResponse, gate_)
 KG_RAW_HANDLER(KnowledgeServiceImpl, MatchSpu, v1::MatchSpuResponse, gate_)
+KG_RAW_HANDLER_ON(KnowledgeServiceImpl, insight_, ProfileEntity, v1::ProfileEntityResponse, gate_)
+KG_RAW_HANDLER(InsightServiceImpl, TopProducts, v1::TopProductsResponse, gate_)
+KG_RAW_HANDLER(InsightServiceImpl, CompareProducts, v1::CompareProductsResponse, gate_)
 KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, DevelopBrands, v1::DevelopBrandsResponse, gate_)
 KG_RAW_HANDLER_ON(AdminServiceImpl, knowledge_, AssignSpus, v1::AssignSpusResponse, gate_)
 

@@ -1,5 +1,6 @@
-// The public gRPC services of the front end: kg.v1.GraphService and kg.v1.AdminService,
-// callback-API wrappers over GraphOps (unpack, call, pack, Finish). Thread-safe.
+// The public gRPC services of the front end: kg.v1.GraphService, AdminService,
+// KnowledgeService and InsightService, callback-API wrappers over the *Ops classes (unpack, call,
+// pack, Finish). Thread-safe.
 #ifndef KG_SERVER_FRONTEND_SERVICES_H_
 #define KG_SERVER_FRONTEND_SERVICES_H_
 
@@ -7,8 +8,10 @@
 
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/insight.grpc.pb.h"
 #include "kg/v1/knowledge.grpc.pb.h"
 #include "server/frontend/graph_ops.h"
+#include "server/frontend/insight_ops.h"
 #include "server/frontend/knowledge_ops.h"
 #include "server/observability/metrics.h"
 #include "server/partition/serving_gate.h"
@@ -47,7 +50,10 @@ using KnowledgeServiceBase = v1::KnowledgeService::WithRawCallbackMethod_Categor
         v1::KnowledgeService::WithRawCallbackMethod_RecognizeBrands<
             v1::KnowledgeService::WithRawCallbackMethod_ExtractAttributes<
                 v1::KnowledgeService::WithRawCallbackMethod_MatchSpu<
-                    v1::KnowledgeService::CallbackService>>>>>;
+                    v1::KnowledgeService::WithRawCallbackMethod_ProfileEntity<
+                        v1::KnowledgeService::CallbackService>>>>>>;
+using InsightServiceBase = v1::InsightService::WithRawCallbackMethod_TopProducts<
+    v1::InsightService::WithRawCallbackMethod_CompareProducts<v1::InsightService::CallbackService>>;
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
@@ -106,18 +112,36 @@ class AdminServiceImpl final : public AdminServiceBase {
 // kg.v1.KnowledgeService over KnowledgeOps; refused (UNAVAILABLE) while `gate` is closed.
 class KnowledgeServiceImpl final : public KnowledgeServiceBase {
  public:
-  KnowledgeServiceImpl(KnowledgeOps* ops, DeadlinePolicy policy, const ServingGate* gate)
-      : ops_(ops), policy_(policy), gate_(gate) {}
+  KnowledgeServiceImpl(KnowledgeOps* ops, InsightOps* insight, DeadlinePolicy policy,
+                       const ServingGate* gate)
+      : ops_(ops), insight_(insight), policy_(policy), gate_(gate) {}
 
   KG_DECLARE_RAW_UNARY(Categorize)
   KG_DECLARE_RAW_UNARY(GetTaxonomy)
   KG_DECLARE_RAW_UNARY(RecognizeBrands)
   KG_DECLARE_RAW_UNARY(ExtractAttributes)
   KG_DECLARE_RAW_UNARY(MatchSpu)
-#undef KG_DECLARE_RAW_UNARY
+  KG_DECLARE_RAW_UNARY(ProfileEntity)
 
  private:
   KnowledgeOps* ops_;
+  InsightOps* insight_;
+  DeadlinePolicy policy_;
+  const ServingGate* gate_;
+};
+
+// kg.v1.InsightService over InsightOps; refused (UNAVAILABLE) while `gate` is closed.
+class InsightServiceImpl final : public InsightServiceBase {
+ public:
+  InsightServiceImpl(InsightOps* ops, DeadlinePolicy policy, const ServingGate* gate)
+      : ops_(ops), policy_(policy), gate_(gate) {}
+
+  KG_DECLARE_RAW_UNARY(TopProducts)
+  KG_DECLARE_RAW_UNARY(CompareProducts)
+#undef KG_DECLARE_RAW_UNARY
+
+ private:
+  InsightOps* ops_;
   DeadlinePolicy policy_;
   const ServingGate* gate_;
 };

@@ -73,7 +73,28 @@ void SortUnique(std::vector<std::pair<std::string, V>>* v) {
   *v = std::move(out);
 }
 
+// The link of the product index an edge copy is, if any: a PRODUCT's out-edges to its
+// category, brand and merchant.
+std::optional<ProductLink> IndexedLink(const EntityKey& owner, EdgeType type, Direction dir) {
+  if (owner.type != EntityType::kProduct || dir != Direction::kOut) return std::nullopt;
+  switch (type) {
+    case EdgeType::kInCategory:
+      return ProductLink::kCategory;
+    case EdgeType::kHasBrand:
+      return ProductLink::kBrand;
+    case EdgeType::kSoldBy:
+      return ProductLink::kMerchant;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
+
+void GraphPartition::IndexEntity(const EntityKey& key, const EntityData& data, int delta) {
+  if (key.type == EntityType::kProduct) products_.SetMetrics(key.id, data.metrics);
+  if (key.type == EntityType::kBuyer) segments_.Add(data.attributes, delta);
+}
 
 struct GraphPartition::Node {
   EntityBlock entity;  // null while only edges name the key
@@ -126,19 +147,23 @@ absl::Status GraphPartition::UpsertEntity(const EntityKey& key, EntityData data,
     AddEntityCount(key.type, 1);
   } else {
     delta -= BlockFootprint(node.entity);
-    if (merge) {
+    if (merge || key.type == EntityType::kBuyer) {
       EntityData current;
       absl::Status decoded = DecodeEntity(BlockBytes(node.entity), &current);
       if (!decoded.ok()) return decoded;
-      if (!data.name.empty()) current.name = std::move(data.name);
-      MergeSorted(&current.attributes, std::move(data.attributes));
-      MergeSorted(&current.metrics, std::move(data.metrics));
-      current.update_time_ms = data.update_time_ms;
-      data = std::move(current);
+      if (key.type == EntityType::kBuyer) segments_.Add(current.attributes, -1);
+      if (merge) {
+        if (!data.name.empty()) current.name = std::move(data.name);
+        MergeSorted(&current.attributes, std::move(data.attributes));
+        MergeSorted(&current.metrics, std::move(data.metrics));
+        current.update_time_ms = data.update_time_ms;
+        data = std::move(current);
+      }
     }
   }
   node.entity = MakeEntityBlock(EncodeEntity(data));
   delta += BlockFootprint(node.entity);
+  IndexEntity(key, data, +1);
   if (delta != 0) memory_bytes_.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
@@ -226,7 +251,14 @@ absl::Status GraphPartition::DeleteEntity(const EntityKey& key, std::vector<Remo
   if (node.entity != nullptr) {
     delta -= BlockFootprint(node.entity);
     AddEntityCount(key.type, -1);
+    if (key.type == EntityType::kBuyer) {
+      EntityData current;
+      if (DecodeEntity(BlockBytes(node.entity), &current).ok()) {
+        segments_.Add(current.attributes, -1);
+      }
+    }
   }
+  if (key.type == EntityType::kProduct) products_.RemoveProduct(key.id);
   node.adjacency.ForEach([&](uint8_t slot, const EdgeRec& e) {
     EdgeType type = static_cast<EdgeType>(slot / 2);
     Direction dir = static_cast<Direction>(slot % 2);
@@ -255,6 +287,8 @@ absl::Status GraphPartition::UpsertEdgeCopy(const EntityKey& owner, EdgeType typ
   int64_t before = static_cast<int64_t>(adjacency.bytes());
   if (adjacency.Upsert(SlotOf(type, direction), EdgeRec{other_id, time_ms, weight})) {
     AddEdgeCount(type, direction, 1);
+    std::optional<ProductLink> link = IndexedLink(owner, type, direction);
+    if (link) products_.AddLink(owner.id, *link, other_id);
   }
   memory_bytes_.fetch_add(static_cast<int64_t>(adjacency.bytes()) - before,
                           std::memory_order_relaxed);
@@ -277,6 +311,12 @@ absl::Status GraphPartition::LoadEdgeList(const EntityKey& owner, EdgeType type,
   Adjacency& adjacency = it->second.adjacency;
   int64_t before = static_cast<int64_t>(adjacency.bytes());
   int64_t count = static_cast<int64_t>(edges.size());
+  if (std::optional<ProductLink> link = IndexedLink(owner, type, direction)) {
+    std::vector<uint64_t> others;
+    others.reserve(edges.size());
+    for (const NeighborEdge& e : edges) others.push_back(e.id);
+    products_.SetLinks(owner.id, *link, others);
+  }
   size_t replaced = adjacency.Replace(SlotOf(type, direction), std::move(edges));
   AddEdgeCount(type, direction, count - static_cast<int64_t>(replaced));
   memory_bytes_.fetch_add(static_cast<int64_t>(adjacency.bytes()) - before,
@@ -300,6 +340,9 @@ absl::Status GraphPartition::DeleteEdgeCopy(const EntityKey& owner, EdgeType typ
     return absl::NotFoundError("no such edge");
   }
   AddEdgeCount(type, direction, -1);
+  if (std::optional<ProductLink> link = IndexedLink(owner, type, direction)) {
+    products_.RemoveLink(owner.id, *link, other_id);
+  }
   memory_bytes_.fetch_add(static_cast<int64_t>(node.adjacency.bytes()) - before,
                           std::memory_order_relaxed);
   if (node.empty()) stripe.nodes.erase(it);

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "server/graph/adjacency.h"
+#include "server/graph/insight_index.h"
 #include "server/graph/key.h"
 
 namespace kg {
@@ -159,17 +160,27 @@ class GraphPartition {
                      std::vector<uint64_t>* ids) const;
   uint32_t stripe_count() const { return static_cast<uint32_t>(stripes_.size()); }
 
+  // The insight indexes (insight_index.h), kept on every write: the partition's products
+  // by category and metric, and the attribute values of its buyers.
+  const ProductIndex& products() const { return products_; }
+  const SegmentCounter& segments() const { return segments_; }
+
  private:
   struct Node;
   struct Stripe;
   Stripe& StripeOf(const EntityKey& key) const;
   void AddEntityCount(EntityType type, int64_t delta);
   void AddEdgeCount(EdgeType type, Direction dir, int64_t delta);
+  // Adds (delta 1) an entity's data to the insight indexes; a buyer's old attributes are
+  // removed by the caller (delta -1) before its new ones are added.
+  void IndexEntity(const EntityKey& key, const EntityData& data, int delta);
 
   std::vector<std::unique_ptr<Stripe>> stripes_;
   std::array<std::atomic<int64_t>, kEntityTypeCount> entity_counts_{};
   std::array<std::atomic<int64_t>, kEdgeTypeCount * 2> edge_counts_{};
   std::atomic<int64_t> memory_bytes_{0};
+  ProductIndex products_;
+  SegmentCounter segments_;
 };
 
 // Sorts attributes and metrics by name; with duplicate names the last one wins.

@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
   DMatrixHandle dmats[] = {train.handle()};
   if (XGBoosterCreate(dmats, 1, &model->booster_) != 0) return XgbError("creating the booster");
   const std::vector<std::pair<std::string, std::string>> settings = {
-      {"objective", "binary:logistic"},
+      {"objective", params.regression ? "reg:squarederror" : "binary:logistic"},
       {"tree_method", "hist"},
       {"max_depth", absl::StrCat(params.max_depth)},
       {"eta", absl::StrCat(params.eta)},

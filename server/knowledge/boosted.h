@@ -1,4 +1,4 @@
-// GradientBoosted: gradient-boosted trees for a binary outcome (XGBoost's C API,
+// GradientBoosted: gradient-boosted trees for a binary or a real outcome (XGBoost's C API,
 // `libxgboost-dev`), for the learned scorers of the knowledge models (the SPU matcher's
 // pair scorer, the drivers of a product's performance): fit on dense float features,
 // predict probabilities, explain a prediction by per-feature contributions to its log-odds
@@ -31,9 +31,13 @@ class GradientBoosted {
     double lambda = 1;  // L2 on leaf weights
     uint64_t seed = 1;
     int threads = 1;  // 1: deterministic
+    // Squared-error regression of a real label instead of binary log-loss: Predict then
+    // returns the predicted value and Contributions add up to it.
+    bool regression = false;
   };
 
-  // `x`: rows of equal length (at least one feature), `y`: 0 or 1 per row. INVALID_ARGUMENT
+  // `x`: rows of equal length (at least one feature), `y`: 0 or 1 per row (any value for
+  // a regression). INVALID_ARGUMENT
   // for shapes that do not fit, INTERNAL with XGBoost's message when it fails, CANCELLED
   // when `cancel` becomes true (checked between trees).
   static absl::StatusOr<std::unique_ptr<GradientBoosted>> Fit(

@@ -100,6 +100,13 @@ class PartitionHost {
   // Listings (2..kMaxPairListings) that are the same product, by the SPU matcher.
   absl::Status PairListings(const internal::v1::PairListingsRequest& req,
                             internal::v1::PairListingsResponse* resp) const;
+  // The partition's products of some categories by a metric (TopProducts in
+  // partition.proto; insight_host.cc).
+  absl::Status TopProducts(const internal::v1::TopProductsRequest& req,
+                           internal::v1::TopProductsResponse* resp) const;
+  // The partition's buyers per attribute value.
+  absl::Status SegmentCounts(const internal::v1::SegmentCountsRequest& req,
+                             internal::v1::SegmentCountsResponse* resp) const;
   // One chunk of a model bundle for this server (ModelHost::InstallChunk).
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);

@@ -67,6 +67,12 @@ class PartitionServiceImpl final : public internal::v1::PartitionService::Callba
   grpc::ServerUnaryReactor* PairListings(grpc::CallbackServerContext* ctx,
                                          const internal::v1::PairListingsRequest* req,
                                          internal::v1::PairListingsResponse* resp) override;
+  grpc::ServerUnaryReactor* TopProducts(grpc::CallbackServerContext* ctx,
+                                        const internal::v1::TopProductsRequest* req,
+                                        internal::v1::TopProductsResponse* resp) override;
+  grpc::ServerUnaryReactor* SegmentCounts(grpc::CallbackServerContext* ctx,
+                                          const internal::v1::SegmentCountsRequest* req,
+                                          internal::v1::SegmentCountsResponse* resp) override;
   grpc::ServerUnaryReactor* InstallBundle(grpc::CallbackServerContext* ctx,
                                           const internal::v1::InstallBundleRequest* req,
                                           internal::v1::InstallBundleResponse* resp) override;

@@ -36,6 +36,7 @@
 #include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
 #include "kg/v1/graph.grpc.pb.h"
+#include "kg/v1/insight.pb.h"
 #include "kg/v1/knowledge.pb.h"
 #include "proto/arena.h"
 #include "proto/grpc_status.h"
@@ -48,7 +49,10 @@ ABSL_FLAG(
     "names read from the server or --titles_file), "
     "GetNeighborsInline (the 20 neighbor entities inline), CountNeighbors, Traverse "
     "(also-bought, 2 hops), UpsertEdges (--batch PURCHASED edges between random buyers "
-    "and products, timed now: writes to the server's graph)");
+    "and products, timed now: writes to the server's graph), TopProducts (a random one of "
+    "CATEGORY:1..--roots with its descendants, by --top_metric, 20 results), ProfileEntity "
+    "(a random product's audience), CompareProducts (a random product against its leaf "
+    "category's peers)");
 ABSL_FLAG(std::string, mix, "",
           "also run a weighted mix phase, e.g. GetEntities:70,GetNeighbors:25,Traverse:5 "
           "(kinds as in --rpc, integer weights; each call picks its kind at random)");
@@ -70,6 +74,8 @@ ABSL_FLAG(int64_t, deadline_ms, 5000, "deadline of each call");
 ABSL_FLAG(std::string, titles_file, "",
           "Categorize: titles to draw from, one per line (default: names of random products "
           "1..N read from the server)");
+ABSL_FLAG(uint64_t, roots, 10, "TopProducts: category ids 1..N (the generator's root categories)");
+ABSL_FLAG(std::string, top_metric, "sales_30d", "TopProducts: the metric ranked by");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 ABSL_FLAG(uint64_t, seed, 1, "random seed of the key draws");
 ABSL_FLAG(std::string, edge_type, "PURCHASED",
@@ -101,7 +107,10 @@ enum class Kind {
   kCategorize,
   kRecognizeBrands,
   kExtractAttributes,
-  kMatchSpu
+  kMatchSpu,
+  kTopProducts,
+  kProfileEntity,
+  kCompareProducts
 };
 
 // The kinds that send titles.
@@ -124,7 +133,10 @@ constexpr KindInfo kKinds[] = {{"Health", Kind::kHealth},
                                {"Categorize", Kind::kCategorize},
                                {"RecognizeBrands", Kind::kRecognizeBrands},
                                {"ExtractAttributes", Kind::kExtractAttributes},
-                               {"MatchSpu", Kind::kMatchSpu}};
+                               {"MatchSpu", Kind::kMatchSpu},
+                               {"TopProducts", Kind::kTopProducts},
+                               {"ProfileEntity", Kind::kProfileEntity},
+                               {"CompareProducts", Kind::kCompareProducts}};
 
 struct Settings {
   int concurrency, channels, batch, limit;
@@ -132,6 +144,8 @@ struct Settings {
   int64_t requests, deadline_ms;
   bool zipf, full_decode;
   uint64_t products, buyers, seed;
+  uint64_t roots = 10;
+  std::string top_metric;
   v1::EdgeType edge_type;           // of the buyer -> product edges GetNeighbors reads
   std::vector<uint64_t> active;     // with --min_degree: the buyers GetNeighbors draws from
   std::vector<std::string> titles;  // Categorize: product names read from the server
@@ -393,6 +407,40 @@ class Runner {
         }
         return;
       }
+      case Kind::kTopProducts: {
+        auto fill = [&](v1::TopProductsRequest* req) {
+          req->mutable_category()->set_type(v1::CATEGORY);
+          req->mutable_category()->set_id(draw(s_.roots));
+          req->set_include_descendants(true);
+          req->set_metric(s_.top_metric);
+          req->set_limit(20);
+          return uint64_t{1};
+        };
+        StartUnary<v1::TopProductsRequest, v1::TopProductsResponse>(
+            st.channel, "/kg.v1.InsightService/TopProducts", fill, deadline, done);
+        return;
+      }
+      case Kind::kProfileEntity: {
+        auto fill = [&](v1::ProfileEntityRequest* req) {
+          req->mutable_key()->set_type(v1::PRODUCT);
+          req->mutable_key()->set_id(draw(s_.products));
+          return uint64_t{1};
+        };
+        StartUnary<v1::ProfileEntityRequest, v1::ProfileEntityResponse>(
+            st.channel, "/kg.v1.KnowledgeService/ProfileEntity", fill, deadline, done);
+        return;
+      }
+      case Kind::kCompareProducts: {
+        auto fill = [&](v1::CompareProductsRequest* req) {
+          req->mutable_product()->set_type(v1::PRODUCT);
+          req->mutable_product()->set_id(draw(s_.products));
+          req->set_peers(v1::SAME_LEAF_CATEGORY);
+          return uint64_t{1};
+        };
+        StartUnary<v1::CompareProductsRequest, v1::CompareProductsResponse>(
+            st.channel, "/kg.v1.InsightService/CompareProducts", fill, deadline, done);
+        return;
+      }
       case Kind::kTraverse: {
         auto* c = new Call<v1::TraverseRequest, v1::TraverseResponse>;
         c->ctx.set_deadline(deadline);
@@ -574,6 +622,8 @@ int Main() {
   s.products = absl::GetFlag(FLAGS_products);
   s.buyers = absl::GetFlag(FLAGS_buyers);
   s.seed = absl::GetFlag(FLAGS_seed);
+  s.roots = std::max<uint64_t>(1, absl::GetFlag(FLAGS_roots));
+  s.top_metric = absl::GetFlag(FLAGS_top_metric);
   if (absl::GetFlag(FLAGS_keys) != "zipf" && absl::GetFlag(FLAGS_keys) != "uniform") {
     std::cerr << "--keys: uniform or zipf\n";
     return 2;

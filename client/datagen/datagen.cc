@@ -35,6 +35,10 @@ enum Stream : uint64_t {
   kBuyerStream,
   kPermutationStream,
   kWithheldStream,
+  // Added later: new streams go last so the ones above keep their values.
+  kPromotedViewStream,   // per buyer: views of followed influencers' promoted products
+  kFavouriteLeafStream,  // per buyer: favourite leaf categories
+  kPairStream,           // per SPU: its planted pair's cause and promotions
 };
 
 // Catalogue size at scale 1.
@@ -52,13 +56,56 @@ constexpr double kMerchantZipf = 0.9;
 constexpr double kInfluencerZipf = 1.05;
 
 // Buyer behaviour.
-constexpr double kMeanViews = 9.4;
+constexpr double kMeanViews = 8.8;
 constexpr double kMeanFollows = 2.3;
 constexpr double kClickRate = 0.45;
-constexpr double kCartRate = 0.40;
-constexpr double kPurchaseRate = 0.55;
+constexpr double kCartRate = 0.60;
+constexpr double kPurchaseRate = 0.33;
 constexpr int kMaxViews = 400;
 constexpr int kMaxFollows = 40;
+// Draws of an ordinary view until one is accepted (rule 4; the last one always is).
+constexpr int kViewAttempts = 8;
+
+// Rule 1 (datagen.h): the chance that a buyer views a product promoted by an influencer
+// they follow.
+constexpr double kPromotedViewRate = 0.5;
+// Rule 2: the purchase probability's factors (see PurchaseRate).
+constexpr double kRatingSlope = 1.2;
+constexpr double kMinRatingFactor = 0.2;
+constexpr double kMaxRatingFactor = 1.85;
+constexpr double kPriceExponent = 3.0;
+constexpr double kMinPriceFactor = 0.3;
+constexpr double kMaxPriceFactor = 3.0;
+// Rule 3: favourite leaf categories per buyer (1..kMaxFavouriteLeaves) and the share of the
+// ordinary views drawn from them.
+constexpr int kMaxFavouriteLeaves = 3;
+constexpr double kLeafViewShare = 0.4;
+// Rule 4: an ordinary view's acceptance for a product of the other gender, and by the
+// distance in age bands between the buyer and the product's peak (3 or more: the last).
+constexpr double kOtherGenderAccept = 0.1;
+constexpr double kAgeAccept[] = {1.0, 0.25, 0.08, 0.03};
+// Rule 5: the planted pairs.
+constexpr const char* kPairCauses[] = {"promotion", "price", "rating"};
+enum PairCause : uint8_t { kPromotionCause, kPriceCause, kRatingCause };
+constexpr double kPairRating = 4.0;
+constexpr double kPairWinnerRating = 4.7;
+constexpr double kPairLoserRating = 3.3;
+constexpr double kPairWinnerPrice = 0.8;  // times the SPU's base price
+constexpr double kPairLoserPrice = 1.15;
+// A "promotion" pair's winner gains 6..8 promoters among its category's most followed
+// influencers; none of the top 8 may promote its loser.
+constexpr uint64_t kPairMinPromoters = 6;
+constexpr uint64_t kPairMaxPromoters = 8;
+// No influencer of a category's most followed 3 may promote either product of a "price" or
+// "rating" pair (so that their views stay equal).
+constexpr uint64_t kPairQuietInfluencers = 3;
+// The base price of a planted SPU against its reference (rule 2), as log(base / reference):
+// for "promotion" at or below it (views convert well), for the others near it (neither
+// product's purchase rate reaches its bounds).
+constexpr double kPairLogPriceRange[][2] = {{-0.3, 0.0}, {-0.25, 0.25}, {-0.25, 0.25}};
+// "promotion" pairs are the candidates nearest this popularity (relative to the mean
+// product's, so that the promoted views show); the others the most popular.
+constexpr double kPromotionPairPopularity = 1.5;
 
 constexpr int64_t kSecondMs = 1000;
 constexpr int64_t kMinuteMs = 60 * kSecondMs;
@@ -261,12 +308,43 @@ struct Spu {
   float quality = 0;  // 0..1
 };
 
+// Rule 4 (datagen.h): the chance that a buyer of `gender` accepts a product for `target`
+// (indexes into kBuyerGenders and kGenderTargets).
+double GenderAccept(size_t gender, int target) {
+  return gender != 2 && target != 2 && target != static_cast<int>(gender) ? kOtherGenderAccept
+                                                                          : 1.0;
+}
+
+// Rule 4: the chance that a buyer of `gender` and age band `age` accepts an ordinary view of
+// a product of SPU `s`.
+double Appeal(size_t gender, size_t age, const Spu& s) {
+  const int distance = std::abs(static_cast<int>(s.age_peak) - static_cast<int>(age));
+  return GenderAccept(gender, s.gender) * kAgeAccept[std::min(distance, 3)];
+}
+
 struct Product {
   uint32_t spu = 0;
   uint32_t merchant = 0;
   double price = 0;
-  uint8_t color = 0;  // 0: none, else index + 1 into kColors
-  uint8_t size = 0;   // 0: none, else index + 1 into SizeValues
+  float rating = 0;         // 1..5, one decimal
+  float purchase_rate = 0;  // the chance that a cart becomes a purchase (rule 2)
+  uint32_t pair = 0;        // 1 + index into World::pairs; 0: not in a planted pair
+  uint8_t color = 0;        // 0: none, else index + 1 into kColors
+  uint8_t size = 0;         // 0: none, else index + 1 into SizeValues
+};
+
+// A product an influencer promotes, and when.
+struct Promotion {
+  uint32_t product = 0;
+  int64_t time_ms = 0;
+};
+
+// A planted pair (rule 5): `winner` outperforms `loser` because of `cause`.
+struct PlantedPair {
+  uint32_t winner = 0;  // product ids
+  uint32_t loser = 0;
+  uint8_t cause = kPromotionCause;
+  uint8_t review_noise = 0;  // the review_count's noise, shared by both products
 };
 
 // Ids of one top-level category's entities of one type, [begin, end), with the popularity
@@ -305,6 +383,15 @@ struct World {
   std::vector<Product> products;        // id - 1
   std::vector<Range> top_products;      // per top
   std::vector<Permutation> top_product_perm;
+  std::vector<uint32_t> top_first_leaf;      // per top, plus one past the end: leaf indexes
+  std::vector<uint32_t> leaf_first_product;  // per leaf, plus one past the end: product ids
+  // Per leaf, its products from the most popular (the top-level popularity order), at the
+  // positions of the leaf's product ids (leaf_first_product[l] - 1 ...).
+  std::vector<uint32_t> leaf_order;
+  std::vector<ZipfSampler> leaf_zipf;  // per leaf
+  // Per influencer id (index id): its promotions, the drawn ones then the planted ones.
+  std::vector<std::vector<Promotion>> promotions;
+  std::vector<PlantedPair> pairs;  // by winner id
   uint64_t buyers = 0;
 
   uint64_t merchant_count() const { return merchants.empty() ? 0 : merchants.back().end - 1; }
@@ -329,6 +416,13 @@ struct World {
     const Range& range = top_products[top];
     if (range.size() == 0) return 0;
     return range.begin + top_product_perm[top](range.zipf.Sample(rng));
+  }
+
+  // A product of leaf `leaf` by popularity; 0 if it has none.
+  uint64_t SampleLeafProduct(size_t leaf, Rng* rng) const {
+    const uint64_t first = leaf_first_product[leaf];
+    if (leaf_first_product[leaf + 1] == first) return 0;
+    return leaf_order[first - 1 + leaf_zipf[leaf].Sample(rng)];
   }
 };
 
@@ -359,7 +453,210 @@ std::vector<Range> AllocateRanges(uint64_t total, const std::vector<double>& wei
   return ranges;
 }
 
-World BuildWorld(const Options& options) {
+// An influencer's own random choices, in the order of its stream: the entity's (also used
+// by EmitInfluencers) and the products it promotes.
+struct InfluencerDraws {
+  bool female = false;
+  size_t platform = 0;
+  double followers = 0;
+  double engagement_rate = 0;
+  std::vector<Promotion> promoted;  // distinct products of its top-level category
+};
+
+// Requires w's products (top_products, top_product_perm).
+void DrawInfluencer(const World& w, uint64_t i, InfluencerDraws* d) {
+  const int t = w.TopOfInfluencer(i);
+  const uint64_t rank = i - w.influencers[t].begin;
+  Rng rng(StreamSeed(w.options.seed, kInfluencerStream, i));
+  d->female = rng.Bernoulli(0.6);
+  d->platform = Weighted(&rng, kPlatformWeights);
+  double followers =
+      2.0e6 * std::pow(static_cast<double>(rank + 1), -0.9) * std::exp(0.4 * rng.Normal()) + 500 +
+      rng.Uniform(2000);
+  d->followers = followers;
+  d->engagement_rate = RoundTo(0.01 + 0.07 * rng.Double(), 3);
+  d->promoted.clear();
+  if (w.top_products[t].size() == 0) return;
+  const uint64_t wanted = 5 + rng.Uniform(16);
+  for (uint64_t k = 0; k < wanted * 2 && d->promoted.size() < wanted; ++k) {
+    const uint64_t p = w.SampleProduct(t, &rng);
+    if (std::any_of(d->promoted.begin(), d->promoted.end(),
+                    [p](const Promotion& q) { return q.product == p; })) {
+      continue;
+    }
+    d->promoted.push_back({static_cast<uint32_t>(p),
+                           w.start_ms + 1 + static_cast<int64_t>(rng.Uniform(kEventWindowMs))});
+  }
+}
+
+// Rule 2 (datagen.h): the chance that a product in a cart is purchased.
+double PurchaseRate(double rating, double price, double reference) {
+  const double rating_factor =
+      std::clamp(1.0 + kRatingSlope * (rating - 4.0), kMinRatingFactor, kMaxRatingFactor);
+  const double price_factor =
+      std::clamp(std::pow(price / reference, -kPriceExponent), kMinPriceFactor, kMaxPriceFactor);
+  return std::min(1.0, kPurchaseRate * rating_factor * price_factor);
+}
+
+// The probability of rank `rank` under ZipfSampler(n, exponent).
+double ZipfProbability(uint64_t rank, uint64_t n, double exponent) {
+  const double span = std::pow(n + 1.0, 1.0 - exponent) - 1.0;
+  return (std::pow(rank + 2.0, 1.0 - exponent) - std::pow(rank + 1.0, 1.0 - exponent)) / span;
+}
+
+// Rule 5: chooses the planted pairs, sets their products' prices, ratings and pair, and adds
+// the planted promotions. Requires the products' ratings and the drawn promotions.
+void PlantPairs(World* w) {
+  const uint64_t seed = w->options.seed;
+  // Each product's rank in its top-level category's popularity.
+  std::vector<uint32_t> rank(w->products.size());
+  for (size_t t = 0; t < w->top_count; ++t) {
+    const Range& range = w->top_products[t];
+    for (uint64_t r = 0; r < range.size(); ++r) {
+      rank[range.begin + w->top_product_perm[t](r) - 1] = static_cast<uint32_t>(r);
+    }
+  }
+  // The products that the 8 and the 3 most followed influencers (the lowest ids) promote.
+  std::vector<uint8_t> promoted_by_top(w->products.size(), 0);  // 1: top 8, 2: top 3
+  for (const Range& range : w->influencers) {
+    for (uint64_t i = range.begin; i < range.end && i < range.begin + kPairMaxPromoters; ++i) {
+      const uint8_t mark = i < range.begin + kPairQuietInfluencers ? 2 : 1;
+      for (const Promotion& p : w->promotions[i]) {
+        promoted_by_top[p.product - 1] = std::max(promoted_by_top[p.product - 1], mark);
+      }
+    }
+  }
+  // Each product's rank in its leaf's popularity.
+  std::vector<uint32_t> leaf_rank(w->products.size());
+  for (size_t l = 0; l < kLeafCount; ++l) {
+    for (uint32_t id = w->leaf_first_product[l]; id < w->leaf_first_product[l + 1]; ++id) {
+      leaf_rank[w->leaf_order[id - 1] - 1] = id - w->leaf_first_product[l];
+    }
+  }
+  // The share of the views of buyers of each gender and age band that go to each top-level
+  // category (by their interests, without the favourites), times their share of buyers.
+  constexpr size_t kGenders = Size(kBuyerGenders), kAges = Size(kAgeBands);
+  std::vector<std::array<double, kGenders * kAges>> top_share(w->top_count);
+  for (size_t g = 0; g < kGenders; ++g) {
+    for (size_t a = 0; a < kAges; ++a) {
+      double sum = 0;
+      for (size_t t = 0; t < w->top_count; ++t) {
+        if (w->top_products[t].size() == 0) continue;
+        sum += kTops[t].weight * kTops[t].gender[g] * kTops[t].age[a];
+      }
+      for (size_t t = 0; t < w->top_count; ++t) {
+        top_share[t][g * kAges + a] = w->top_products[t].size() == 0 || sum <= 0
+                                          ? 0.0
+                                          : kBuyerGenderWeights[g] * kAgeBandWeights[a] *
+                                                kTops[t].weight * kTops[t].gender[g] *
+                                                kTops[t].age[a] / sum;
+      }
+    }
+  }
+  // A product's expected share of the ordinary views (as if it was in no pair): by its
+  // category's audience, the audience's acceptance of it (rule 4) and its popularity in its
+  // category and leaf (rule 3).
+  auto view_share = [&](uint32_t id) {
+    const Spu& s = w->spus[w->products[id - 1].spu - 1];
+    const uint64_t n_top = w->top_products[s.top].size();
+    const uint64_t n_leaf = w->leaf_first_product[s.leaf + 1] - w->leaf_first_product[s.leaf];
+    double audience = 0;
+    for (size_t g = 0; g < kGenders; ++g) {
+      for (size_t a = 0; a < kAges; ++a) {
+        audience += top_share[s.top][g * kAges + a] * Appeal(g, a, s);
+      }
+    }
+    return audience * ((1 - kLeafViewShare) * ZipfProbability(rank[id - 1], n_top, kProductZipf) +
+                       kLeafViewShare * n_leaf / n_top *
+                           ZipfProbability(leaf_rank[id - 1], n_leaf, kProductZipf));
+  };
+  double mean_share = 0;
+  for (uint32_t id = 1; id <= w->products.size(); ++id) mean_share += view_share(id);
+  mean_share /= std::max<size_t>(1, w->products.size());
+
+  // Each SPU with 2 variants or more draws its cause, and is a candidate for it if the
+  // influencers and its price allow (see kPairQuietInfluencers and kPairLogPriceRange).
+  uint64_t eligible = 0;
+  std::vector<std::pair<double, uint32_t>> candidates[Size(kPairCauses)];  // (key, index)
+  for (size_t i = 0; i < w->spus.size(); ++i) {
+    const Spu& s = w->spus[i];
+    if (s.variants < 2) continue;
+    ++eligible;
+    Rng rng(StreamSeed(seed, kPairStream, i + 1));
+    const uint8_t cause = static_cast<uint8_t>(rng.Uniform(Size(kPairCauses)));
+    const uint32_t a = s.first_product, b = s.first_product + 1;
+    if (cause == kPromotionCause ? promoted_by_top[b - 1] != 0
+                                 : promoted_by_top[a - 1] == 2 || promoted_by_top[b - 1] == 2) {
+      continue;
+    }
+    const double reference = kLeaves[s.leaf].price;  // the peers' typical price
+    const double log_price = std::log(s.base_price / reference);
+    if (log_price < kPairLogPriceRange[cause][0] || log_price > kPairLogPriceRange[cause][1]) {
+      continue;
+    }
+    const double popularity = (view_share(a) + view_share(b)) / 2 / mean_share;
+    candidates[cause].emplace_back(cause == kPromotionCause
+                                       ? std::abs(std::log(popularity / kPromotionPairPopularity))
+                                       : -popularity,
+                                   static_cast<uint32_t>(i));
+  }
+  // planted_pair_percent of the eligible SPUs, a third for each cause.
+  const uint64_t wanted =
+      static_cast<uint64_t>(std::llround(eligible * w->options.planted_pair_percent / 100));
+  std::vector<uint32_t> chosen;
+  for (size_t c = 0; c < Size(kPairCauses); ++c) {
+    auto& list = candidates[c];
+    const uint64_t share = std::min<uint64_t>(
+        list.size(), wanted / Size(kPairCauses) + (c < wanted % Size(kPairCauses) ? 1 : 0));
+    std::partial_sort(list.begin(), list.begin() + share, list.end());
+    for (uint64_t k = 0; k < share; ++k) chosen.push_back(list[k].second);
+  }
+  std::sort(chosen.begin(), chosen.end());
+
+  for (uint32_t index : chosen) {
+    const Spu& s = w->spus[index];
+    Rng rng(StreamSeed(seed, kPairStream, index + 1));
+    PlantedPair pair;
+    pair.winner = s.first_product;
+    pair.loser = s.first_product + 1;
+    pair.cause = static_cast<uint8_t>(rng.Uniform(Size(kPairCauses)));  // as drawn above
+    pair.review_noise = static_cast<uint8_t>(rng.Uniform(20));
+    w->pairs.push_back(pair);
+    Product& a = w->products[pair.winner - 1];
+    Product& b = w->products[pair.loser - 1];
+    a.pair = b.pair = static_cast<uint32_t>(w->pairs.size());
+    a.price = b.price = ShelfPrice(s.base_price);
+    a.rating = b.rating = kPairRating;
+    if (pair.cause == kPriceCause) {
+      a.price = ShelfPrice(kPairWinnerPrice * s.base_price);
+      b.price = ShelfPrice(kPairLoserPrice * s.base_price);
+    } else if (pair.cause == kRatingCause) {
+      a.rating = kPairWinnerRating;
+      b.rating = kPairLoserRating;
+    } else {
+      // The most followed influencers of the category that promote neither A nor B yet.
+      const Range& range = w->influencers[s.top];
+      const uint64_t promoters =
+          kPairMinPromoters + rng.Uniform(kPairMaxPromoters - kPairMinPromoters + 1);
+      uint64_t added = 0;
+      for (uint64_t i = range.begin; i < range.end && added < promoters; ++i) {
+        std::vector<Promotion>& list = w->promotions[i];
+        if (std::any_of(list.begin(), list.end(), [&](const Promotion& p) {
+              return p.product == pair.winner || p.product == pair.loser;
+            })) {
+          continue;
+        }
+        list.push_back(
+            {pair.winner, w->start_ms + 1 + static_cast<int64_t>(rng.Uniform(kEventWindowMs / 2))});
+        ++added;
+      }
+    }
+  }
+}
+
+// The world of `options`; with `catalogue_only` (enough for PlanFor), without the buyers'
+// inputs: leaf popularity orders, ratings, promotions, planted pairs and purchase rates.
+World BuildWorld(const Options& options, bool catalogue_only = false) {
   World w;
   w.options = options;
   w.start_ms = options.end_time_ms - kEventWindowMs;
@@ -472,6 +769,12 @@ World BuildWorld(const Options& options) {
   }
   std::vector<uint64_t> spus_per_leaf = Allocate(spu_count, leaf_weights, 0);
   w.top_products.resize(top_count);
+  w.top_first_leaf.assign(top_count + 1, static_cast<uint32_t>(kLeafCount));
+  for (size_t l = kLeafCount; l-- > 0;) w.top_first_leaf[w.leaf_top[l]] = static_cast<uint32_t>(l);
+  for (size_t t = top_count; t-- > 0;) {
+    w.top_first_leaf[t] = std::min(w.top_first_leaf[t], w.top_first_leaf[t + 1]);
+  }
+  w.leaf_first_product.reserve(kLeafCount + 1);
   w.spus.reserve(spu_count);
   w.products.reserve(spu_count * 4);
   uint64_t product_id = 1;
@@ -479,6 +782,7 @@ World BuildWorld(const Options& options) {
     const LeafSpec& leaf = kLeaves[l];
     const size_t t = w.leaf_top[l];
     if (w.top_products[t].begin == 0) w.top_products[t].begin = product_id;
+    w.leaf_first_product.push_back(static_cast<uint32_t>(product_id));
     for (uint64_t k = 0; k < spus_per_leaf[l]; ++k) {
       const uint64_t spu_id = w.spus.size() + 1;
       Rng rng(StreamSeed(seed, kSpuStream, spu_id));
@@ -538,16 +842,59 @@ World BuildWorld(const Options& options) {
     range.zipf = ZipfSampler(range.size(), kProductZipf);
     w.top_product_perm.emplace_back(range.size(), StreamSeed(seed, kPermutationStream, t));
   }
-
+  w.leaf_first_product.push_back(static_cast<uint32_t>(product_id));
   w.buyers = std::max<uint64_t>(50, static_cast<uint64_t>(std::llround(kBuyersPerScale * scale)));
+  if (catalogue_only) return w;
+
+  // Within a leaf, products keep the order of their top-level popularity.
+  w.leaf_order.resize(w.products.size());
+  for (size_t t = 0; t < top_count; ++t) {
+    const Range& range = w.top_products[t];
+    for (uint64_t r = 0; r < range.size(); ++r) {
+      const uint64_t id = range.begin + w.top_product_perm[t](r);
+      w.leaf_order[id - 1] = static_cast<uint32_t>(r);  // the rank, for the sort below
+    }
+  }
+  for (size_t l = 0; l < kLeafCount; ++l) {
+    const uint32_t first = w.leaf_first_product[l], end = w.leaf_first_product[l + 1];
+    std::vector<std::pair<uint32_t, uint32_t>> by_rank;  // (rank, id)
+    for (uint32_t id = first; id < end; ++id) by_rank.emplace_back(w.leaf_order[id - 1], id);
+    std::sort(by_rank.begin(), by_rank.end());
+    for (size_t k = 0; k < by_rank.size(); ++k) w.leaf_order[first - 1 + k] = by_rank[k].second;
+    w.leaf_zipf.emplace_back(end - first, kProductZipf);
+  }
+
+  // Ratings: the first draw of the product's second stream (EmitProducts continues it).
+  for (size_t i = 0; i < w.products.size(); ++i) {
+    Product& p = w.products[i];
+    const Spu& s = w.spus[p.spu - 1];
+    Rng rng(StreamSeed(seed, kProductStream, i + 1) ^ 0x5bd1e995);
+    const double rating = 3.0 + 1.8 * s.quality + 0.25 * rng.Normal();
+    p.rating = static_cast<float>(RoundTo(std::min(5.0, std::max(1.0, rating)), 1));
+  }
+
+  // The influencers' drawn promotions, then the planted pairs, then the purchase rates.
+  w.promotions.resize(w.influencer_count() + 1);
+  InfluencerDraws draws;
+  for (uint64_t i = 1; i <= w.influencer_count(); ++i) {
+    DrawInfluencer(w, i, &draws);
+    w.promotions[i] = draws.promoted;
+  }
+  PlantPairs(&w);
+  for (Product& p : w.products) {
+    const Spu& s = w.spus[p.spu - 1];
+    const double reference = kLeaves[s.leaf].price;  // the peers' typical price
+    p.purchase_rate = static_cast<float>(PurchaseRate(p.rating, p.price, reference));
+  }
   return w;
 }
 
 // Builds records in two reused messages and hands them to the sink, counting them.
 class Emitter {
  public:
-  Emitter(const RecordSink& sink, const RecordSink& withheld, int64_t update_time_ms)
-      : sink_(sink), withheld_(withheld), update_time_ms_(update_time_ms) {}
+  Emitter(const RecordSink& sink, const RecordSink& withheld,
+          const std::function<absl::Status(const Planted&)>& planted, int64_t update_time_ms)
+      : sink_(sink), withheld_(withheld), planted_(planted), update_time_ms_(update_time_ms) {}
 
   // While on, records go to the withheld sink (or nowhere) and count as withheld.
   void set_withholding(bool on) { withholding_ = on; }
@@ -590,6 +937,13 @@ class Emitter {
     status_ = sink_(edge_record_);
   }
 
+  // Hands a planted ground truth to Options::planted, counting the pairs.
+  void Plant(const Planted& planted) {
+    if (!status_.ok()) return;
+    if (planted.kind == Planted::kPair) ++stats_.planted_pairs;
+    if (planted_) status_ = planted_(planted);
+  }
+
  private:
   void Withhold(const v1::ImportRecord& record) {
     ++stats_.withheld;
@@ -598,6 +952,7 @@ class Emitter {
 
   const RecordSink& sink_;
   const RecordSink& withheld_;
+  const std::function<absl::Status(const Planted&)>& planted_;
   bool withholding_ = false;
   const int64_t update_time_ms_;
   v1::ImportRecord entity_record_;
@@ -733,39 +1088,30 @@ bool AddUnique(std::vector<uint64_t>* seen, uint64_t id) {
 
 void EmitInfluencers(const World& w, Emitter* e) {
   const uint64_t seed = w.options.seed;
-  std::vector<uint64_t> promoted;
+  InfluencerDraws draws;
   std::vector<uint64_t> featured;
   for (uint64_t i = 1; i <= w.influencer_count() && e->ok(); ++i) {
     const int t = w.TopOfInfluencer(i);
     const uint64_t rank = i - w.influencers[t].begin;
-    Rng rng(StreamSeed(seed, kInfluencerStream, i));
+    DrawInfluencer(w, i, &draws);
     constexpr uint64_t kNames = Size(kFemaleNames);
-    const bool female = rng.Bernoulli(0.6);
     std::string name = absl::StrCat(
-        female ? kFemaleNames[(rank + seed) % kNames] : kMaleNames[(rank + seed) % kNames], " ",
-        kTops[t].niche_word);
+        draws.female ? kFemaleNames[(rank + seed) % kNames] : kMaleNames[(rank + seed) % kNames],
+        " ", kTops[t].niche_word);
     if (rank >= kNames) absl::StrAppend(&name, " ", rank / kNames + 1);
     v1::Entity* entity = e->NewEntity(v1::INFLUENCER, i, std::move(name));
     SetAttribute(entity, "niche", kTops[t].name);
-    SetAttribute(entity, "platform", kPlatforms[Weighted(&rng, kPlatformWeights)]);
-    SetAttribute(entity, "gender", female ? "F" : "M");
-    double followers =
-        2.0e6 * std::pow(static_cast<double>(rank + 1), -0.9) * std::exp(0.4 * rng.Normal()) + 500 +
-        rng.Uniform(2000);
-    SetMetric(entity, "followers", std::round(followers));
-    SetMetric(entity, "engagement_rate", RoundTo(0.01 + 0.07 * rng.Double(), 3));
+    SetAttribute(entity, "platform", kPlatforms[draws.platform]);
+    SetAttribute(entity, "gender", draws.female ? "F" : "M");
+    SetMetric(entity, "followers", std::round(draws.followers));
+    SetMetric(entity, "engagement_rate", draws.engagement_rate);
     e->EmitEntity();
 
-    promoted.clear();
-    if (w.top_products[t].size() > 0) {
-      const uint64_t wanted = 5 + rng.Uniform(16);
-      for (uint64_t k = 0; k < wanted * 2 && promoted.size() < wanted; ++k) {
-        uint64_t p = w.SampleProduct(t, &rng);
-        if (!AddUnique(&promoted, p)) continue;
-        e->Edge(v1::INFLUENCER, i, v1::PROMOTES, v1::PRODUCT, p,
-                w.start_ms + 1 + static_cast<int64_t>(rng.Uniform(kEventWindowMs)));
-      }
+    // The drawn promotions, then the planted ones (rule 5); content features drawn ones.
+    for (const Promotion& p : w.promotions[i]) {
+      e->Edge(v1::INFLUENCER, i, v1::PROMOTES, v1::PRODUCT, p.product, p.time_ms);
     }
+    const std::vector<Promotion>& promoted = draws.promoted;
     for (uint64_t c = w.content_first[i]; c < w.content_first[i + 1]; ++c) {
       Rng crng(StreamSeed(seed, kContentStream, c));
       const int64_t time_ms = w.start_ms + 1 + static_cast<int64_t>(crng.Uniform(kEventWindowMs));
@@ -774,7 +1120,7 @@ void EmitInfluencers(const World& w, Emitter* e) {
         const uint64_t wanted = 1 + crng.Uniform(4);
         for (uint64_t k = 0; k < wanted * 2 && featured.size() < wanted; ++k) {
           uint64_t p = !promoted.empty() && crng.Bernoulli(0.7)
-                           ? promoted[crng.Uniform(promoted.size())]
+                           ? promoted[crng.Uniform(promoted.size())].product
                            : w.SampleProduct(t, &crng);
           AddUnique(&featured, p);
         }
@@ -830,9 +1176,29 @@ void EmitBuyers(const World& w, Emitter* e, Sales* sales) {
   const size_t top_count = w.top_count;
   std::vector<double> interest(top_count);
   std::vector<double> cumulative(top_count);
+  std::vector<double> leaf_cumulative;
   std::vector<uint64_t> seen;
   std::vector<uint64_t> followed;
-  for (uint64_t b = 1; b <= w.buyers && e->ok(); ++b) {
+  std::vector<size_t> favourites;
+  uint64_t b = 0;
+  // A view of `product` at `viewed` and the rest of its funnel, drawn from `rng`.
+  auto funnel = [&](uint64_t product, int64_t viewed, Rng* rng) {
+    e->Edge(v1::BUYER, b, v1::VIEWED, v1::PRODUCT, product, viewed);
+    if (!rng->Bernoulli(kClickRate)) return;
+    const int64_t clicked = std::min(end_ms, viewed + rng->Range(2 * kSecondMs, 10 * kMinuteMs));
+    e->Edge(v1::BUYER, b, v1::CLICKED, v1::PRODUCT, product, clicked);
+    if (!rng->Bernoulli(kCartRate)) return;
+    const int64_t carted = std::min(end_ms, clicked + rng->Range(10 * kSecondMs, kHourMs));
+    e->Edge(v1::BUYER, b, v1::ADDED_TO_CART, v1::PRODUCT, product, carted);
+    if (!rng->Bernoulli(w.products[product - 1].purchase_rate)) return;
+    const int64_t purchased = std::min(end_ms, carted + rng->Range(kMinuteMs, 48 * kHourMs));
+    const double q = rng->Double();
+    const uint32_t quantity = q < 0.75 ? 1 : q < 0.93 ? 2 : 3;
+    e->Edge(v1::BUYER, b, v1::PURCHASED, v1::PRODUCT, product, purchased, quantity);
+    sales->units_total[product - 1] += quantity;
+    if (purchased >= sales_start_ms) sales->units_30d[product - 1] += quantity;
+  };
+  for (b = 1; b <= w.buyers && e->ok(); ++b) {
     Rng rng(StreamSeed(seed, kBuyerStream, b));
     const size_t gender = Weighted(&rng, kBuyerGenderWeights);
     const size_t age = Weighted(&rng, kAgeBandWeights);
@@ -862,6 +1228,30 @@ void EmitBuyers(const World& w, Emitter* e, Sales* sales) {
     double sum = 0;
     for (size_t t = 0; t < top_count; ++t) cumulative[t] = sum += interest[t];
 
+    // Rule 3: favourite leaves, from the interests, by product count (fewer of the other
+    // gender).
+    Rng leaf_rng(StreamSeed(seed, kFavouriteLeafStream, b));
+    favourites.clear();
+    const uint64_t favourite_count = 1 + leaf_rng.Uniform(kMaxFavouriteLeaves);
+    for (uint64_t k = 0; k < favourite_count; ++k) {
+      const size_t t = Weighted(&leaf_rng, cumulative);
+      const size_t first_leaf = w.top_first_leaf[t];
+      leaf_cumulative.clear();
+      double leaf_sum = 0;
+      for (size_t l = first_leaf; l < w.top_first_leaf[t + 1]; ++l) {
+        const char target = kLeaves[l].gender;
+        const bool other = (gender == 0 && target == 'M') || (gender == 1 && target == 'W');
+        leaf_sum += (w.leaf_first_product[l + 1] - w.leaf_first_product[l]) *
+                    (other ? kOtherGenderAccept : 1.0);
+        leaf_cumulative.push_back(leaf_sum);
+      }
+      if (leaf_sum <= 0) continue;
+      const size_t leaf = first_leaf + Weighted(&leaf_rng, leaf_cumulative);
+      if (std::find(favourites.begin(), favourites.end(), leaf) == favourites.end()) {
+        favourites.push_back(leaf);
+      }
+    }
+
     followed.clear();
     const uint64_t follows =
         std::min<uint64_t>(kMaxFollows, static_cast<uint64_t>(rng.Exponential(kMeanFollows)));
@@ -874,41 +1264,46 @@ void EmitBuyers(const World& w, Emitter* e, Sales* sales) {
               w.start_ms + 1 + static_cast<int64_t>(rng.Uniform(kEventWindowMs)));
     }
 
+    // Rule 1: views of products promoted by the influencers followed, after the promotion.
+    seen.clear();
+    Rng promoted_rng(StreamSeed(seed, kPromotedViewStream, b));
+    for (uint64_t influencer : followed) {
+      if (!promoted_rng.Bernoulli(kPromotedViewRate)) continue;
+      const std::vector<Promotion>& promotions = w.promotions[influencer];
+      if (promotions.empty()) continue;
+      const Promotion& promotion = promotions[promoted_rng.Uniform(promotions.size())];
+      const Spu& s = w.spus[w.products[promotion.product - 1].spu - 1];
+      if (!promoted_rng.Bernoulli(GenderAccept(gender, s.gender))) continue;
+      if (promotion.time_ms >= end_ms || !AddUnique(&seen, promotion.product)) continue;
+      const int64_t viewed = promotion.time_ms + 1 +
+                             static_cast<int64_t>(promoted_rng.Uniform(end_ms - promotion.time_ms));
+      funnel(promotion.product, viewed, &promoted_rng);
+    }
+
     // The funnel: distinct products viewed, some clicked, carted, purchased.
     const double activity = rng.Double();
     const double mean_views = kMeanViews * (activity < 0.7 ? 0.5 : activity < 0.95 ? 1.5 : 5.0);
     const int views =
         1 + static_cast<int>(std::min<double>(kMaxViews - 1, rng.Exponential(mean_views)));
-    seen.clear();
     for (int v = 0; v < views; ++v) {
       uint64_t product = 0;
-      for (int attempt = 0; attempt < 4; ++attempt) {
-        const int t = static_cast<int>(Weighted(&rng, cumulative));
-        product = w.SampleProduct(t, &rng);
-        const Spu& s = w.spus[w.products[product - 1].spu - 1];
-        double accept = 1.0;
-        if (gender != 2 && s.gender != 2 && s.gender != gender) accept *= 0.1;
-        const int distance = std::abs(static_cast<int>(s.age_peak) - static_cast<int>(age));
-        accept *= distance == 0 ? 1.0 : distance == 1 ? 0.75 : distance == 2 ? 0.45 : 0.25;
-        if (rng.Bernoulli(accept)) break;
+      for (int attempt = 0; attempt < kViewAttempts; ++attempt) {
+        if (!favourites.empty() && rng.Bernoulli(kLeafViewShare)) {
+          product = w.SampleLeafProduct(favourites[rng.Uniform(favourites.size())], &rng);
+        } else {
+          product = w.SampleProduct(static_cast<int>(Weighted(&rng, cumulative)), &rng);
+        }
+        if (product == 0) continue;
+        // Rule 5: the two products of a planted pair share their popularity.
+        const uint32_t pair = w.products[product - 1].pair;
+        if (pair != 0) {
+          product = rng.Bernoulli(0.5) ? w.pairs[pair - 1].winner : w.pairs[pair - 1].loser;
+        }
+        if (rng.Bernoulli(Appeal(gender, age, w.spus[w.products[product - 1].spu - 1]))) break;
       }
       if (product == 0 || !AddUnique(&seen, product)) continue;
       const int64_t viewed = w.start_ms + 1 + static_cast<int64_t>(rng.Uniform(kEventWindowMs));
-      e->Edge(v1::BUYER, b, v1::VIEWED, v1::PRODUCT, product, viewed);
-      if (!rng.Bernoulli(kClickRate)) continue;
-      const int64_t clicked = std::min(end_ms, viewed + rng.Range(2 * kSecondMs, 10 * kMinuteMs));
-      e->Edge(v1::BUYER, b, v1::CLICKED, v1::PRODUCT, product, clicked);
-      if (!rng.Bernoulli(kCartRate)) continue;
-      const int64_t carted = std::min(end_ms, clicked + rng.Range(10 * kSecondMs, kHourMs));
-      e->Edge(v1::BUYER, b, v1::ADDED_TO_CART, v1::PRODUCT, product, carted);
-      const Spu& s = w.spus[w.products[product - 1].spu - 1];
-      if (!rng.Bernoulli(kPurchaseRate * (0.7 + 0.6 * s.quality))) continue;
-      const int64_t purchased = std::min(end_ms, carted + rng.Range(kMinuteMs, 48 * kHourMs));
-      const double q = rng.Double();
-      const uint32_t quantity = q < 0.75 ? 1 : q < 0.93 ? 2 : 3;
-      e->Edge(v1::BUYER, b, v1::PURCHASED, v1::PRODUCT, product, purchased, quantity);
-      sales->units_total[product - 1] += quantity;
-      if (purchased >= sales_start_ms) sales->units_30d[product - 1] += quantity;
+      funnel(product, viewed, &rng);
     }
   }
 }
@@ -930,11 +1325,18 @@ void EmitProducts(const World& w, const Sales& sales, Emitter* e) {
     SetMetric(entity, "price", p.price);
     SetMetric(entity, "sales_30d", units);
     SetMetric(entity, "gmv_30d", RoundTo(units * static_cast<double>(p.price), 2));
-    const double rating = 3.0 + 1.8 * s.quality + 0.25 * rng.Normal();
-    SetMetric(entity, "rating", RoundTo(std::min(5.0, std::max(1.0, rating)), 1));
+    SetMetric(entity, "rating", RoundTo(p.rating, 1));
+    rng.Normal();  // the rating's noise, drawn by BuildWorld
+    // Reviews follow the units sold; a planted pair's follow their mean (rule 5).
+    double units_total = sales.units_total[i];
+    double review_noise = static_cast<double>(rng.Uniform(20));
+    if (p.pair != 0) {
+      const PlantedPair& pair = w.pairs[p.pair - 1];
+      units_total = (sales.units_total[pair.winner - 1] + sales.units_total[pair.loser - 1]) / 2.0;
+      review_noise = pair.review_noise;
+    }
     SetMetric(entity, "review_count",
-              std::floor(sales.units_total[i] * (0.2 + 0.5 * s.quality)) +
-                  static_cast<double>(rng.Uniform(20)));
+              std::floor(units_total * (0.2 + 0.5 * s.quality)) + review_noise);
     e->EmitEntity();
     const int64_t listed = w.start_ms - static_cast<int64_t>(rng.Uniform(365 * kDayMs));
     // About 8% of the products are left uncategorized: the ones Categorize is for.
@@ -950,6 +1352,32 @@ void EmitProducts(const World& w, const Sales& sales, Emitter* e) {
   }
 }
 
+// The planted ground truths: each product's audience (rule 4), then the pairs (rule 5).
+void EmitPlanted(const World& w, Emitter* e) {
+  Planted planted;
+  planted.kind = Planted::kAudience;
+  for (size_t i = 0; i < w.products.size() && e->ok(); ++i) {
+    const Spu& s = w.spus[w.products[i].spu - 1];
+    planted.product = i + 1;
+    if (s.gender == 2) {
+      planted.dimension = "age_band";
+      planted.value = kAgeBands[s.age_peak];
+    } else {
+      planted.dimension = "gender";
+      planted.value = kBuyerGenders[s.gender];  // F for women's products, M for men's
+    }
+    e->Plant(planted);
+  }
+  planted = Planted();
+  planted.kind = Planted::kPair;
+  for (const PlantedPair& pair : w.pairs) {
+    planted.product = pair.winner;
+    planted.other = pair.loser;
+    planted.cause = kPairCauses[pair.cause];
+    e->Plant(planted);
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateOptions(const Options& options) {
@@ -961,6 +1389,10 @@ absl::Status ValidateOptions(const Options& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("unassigned_percent: ", options.unassigned_percent, " is outside 0..50"));
   }
+  if (!(options.planted_pair_percent >= 0 && options.planted_pair_percent <= 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("planted_pair_percent: ", options.planted_pair_percent, " is outside 0..100"));
+  }
   if (options.end_time_ms <= kEventWindowMs + 400 * kDayMs) {
     return absl::InvalidArgumentError(
         absl::StrCat("end_time_ms: ", options.end_time_ms, " is too early (before 1971)"));
@@ -969,7 +1401,7 @@ absl::Status ValidateOptions(const Options& options) {
 }
 
 Plan PlanFor(const Options& options) {
-  World w = BuildWorld(options);
+  World w = BuildWorld(options, /*catalogue_only=*/true);
   Plan plan;
   plan.entities[v1::CATEGORY] = w.categories.size();
   plan.entities[v1::BRAND] = w.brand_names.size();
@@ -1001,7 +1433,7 @@ absl::StatusOr<Stats> Generate(const Options& options, const RecordSink& sink) {
   absl::Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
   const World w = BuildWorld(options);
-  Emitter e(sink, options.withheld, options.end_time_ms);
+  Emitter e(sink, options.withheld, options.planted, options.end_time_ms);
   EmitTaxonomy(w, &e);
   EmitBrandsAndMerchants(w, &e);
   EmitSpus(w, &e);
@@ -1011,6 +1443,7 @@ absl::StatusOr<Stats> Generate(const Options& options, const RecordSink& sink) {
   sales.units_total.assign(w.products.size(), 0);
   EmitBuyers(w, &e, &sales);
   EmitProducts(w, sales, &e);
+  EmitPlanted(w, &e);
   if (!e.ok()) return e.status();
   return e.stats();
 }

@@ -198,6 +198,13 @@ Commands:
                         `spu assign` is for (0..50, default 0)
       --withheld_out=FILE  write the withheld records there (JSONL): the answer key;
                         importing it restores the full graph
+      --planted_out=FILE  write the planted ground truths there (JSONL), the answer keys
+                        of the insight calls: per product its main buyer segment,
+                        {"kind":"audience","product":12,"dimension":"gender","value":"F"}
+                        (dimension gender F/M, or age_band for unisex products), and per
+                        planted pair of variants of one SPU the winner, the loser and why,
+                        {"kind":"pair","winner":34,"loser":35,"cause":"price"} (cause
+                        promotion, price or rating; 10% of the SPUs with 2+ variants)
       e.g. kgctl generate --scale=0.1 --out=sample.jsonl && kgctl import sample.jsonl
 
   help                  this text.
@@ -969,6 +976,16 @@ int Health(const std::vector<std::string>& args, const CommandOptions& options, 
   return *status == ServingStatus::kServing ? kExitOk : kExitFailure;
 }
 
+// A planted ground truth as one JSON object (its strings need no escaping).
+std::string PlantedJson(const datagen::Planted& planted) {
+  if (planted.kind == datagen::Planted::kPair) {
+    return absl::StrCat("{\"kind\":\"pair\",\"winner\":", planted.product,
+                        ",\"loser\":", planted.other, ",\"cause\":\"", planted.cause, "\"}");
+  }
+  return absl::StrCat("{\"kind\":\"audience\",\"product\":", planted.product, ",\"dimension\":\"",
+                      planted.dimension, "\",\"value\":\"", planted.value, "\"}");
+}
+
 // {"records":N,"entities":{"PRODUCT":n,...},"edges":{"PURCHASED":n,...},...}
 std::string StatsJson(const datagen::Stats& stats, uint64_t bytes, double seconds) {
   std::string json =
@@ -986,7 +1003,8 @@ std::string StatsJson(const datagen::Stats& stats, uint64_t bytes, double second
     absl::StrAppend(&json, first ? "" : ",", "\"", v1::EdgeType_Name(t), "\":", stats.edges[t]);
     first = false;
   }
-  absl::StrAppend(&json, "},\"withheld\":", stats.withheld, ",\"bytes\":", bytes,
+  absl::StrAppend(&json, "},\"withheld\":", stats.withheld,
+                  ",\"plantedPairs\":", stats.planted_pairs, ",\"bytes\":", bytes,
                   ",\"seconds\":", absl::StrFormat("%.2f", seconds), "}");
   return json;
 }
@@ -1015,6 +1033,22 @@ int Generate(const std::vector<std::string>& args, const CommandOptions& options
       return withheld
                  ? absl::OkStatus()
                  : absl::DataLossError(absl::StrCat("write to ", options.withheld_out, " failed"));
+    };
+  }
+  std::ofstream planted;
+  if (!options.planted_out.empty()) {
+    planted.open(options.planted_out, std::ios::binary | std::ios::trunc);
+    if (!planted.is_open()) {
+      return Fail(err, "generate",
+                  absl::NotFoundError(absl::StrCat("cannot open ", options.planted_out)));
+    }
+    generator.planted = [&planted, &options](const datagen::Planted& record) {
+      std::string line = PlantedJson(record);
+      line.push_back('\n');
+      planted.write(line.data(), static_cast<std::streamsize>(line.size()));
+      return planted
+                 ? absl::OkStatus()
+                 : absl::DataLossError(absl::StrCat("write to ", options.planted_out, " failed"));
     };
   }
 
@@ -1069,6 +1103,13 @@ int Generate(const std::vector<std::string>& args, const CommandOptions& options
     if (withheld.fail()) {
       return Fail(err, "generate",
                   absl::DataLossError(absl::StrCat("closing ", options.withheld_out, " failed")));
+    }
+  }
+  if (planted.is_open()) {
+    planted.close();
+    if (planted.fail()) {
+      return Fail(err, "generate",
+                  absl::DataLossError(absl::StrCat("closing ", options.planted_out, " failed")));
     }
   }
   report << StatsJson(*stats, bytes, absl::ToDoubleSeconds(absl::Now() - start)) << "\n";

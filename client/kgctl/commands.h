@@ -58,6 +58,8 @@ struct CommandOptions {
   std::string out = "-";
   double unassigned_percent = 0;
   std::string withheld_out;
+  // The planted ground truths (datagen::Planted) as JSONL; empty: not written.
+  std::string planted_out;
   // train (0: the server's default for each) and categorize / taxonomy.
   int32_t epoch = 0;
   int32_t dim = 0;

@@ -51,6 +51,8 @@ ABSL_FLAG(double, unassigned_percent, 0,
           "edges (0..50).");
 ABSL_FLAG(std::string, withheld_out, "",
           "generate: write the withheld records to this JSONL file.");
+ABSL_FLAG(std::string, planted_out, "",
+          "generate: write the planted ground truths (audiences, pairs) to this JSONL file.");
 ABSL_FLAG(int32_t, epoch, 0, "train: passes over the products (0 = server default 25).");
 ABSL_FLAG(int32_t, dim, 0, "train: vector size (0 = server default 64).");
 ABSL_FLAG(double, lr, 0, "train: learning rate (0 = server default 0.5).");
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
   options.seed = absl::GetFlag(FLAGS_seed);
   options.unassigned_percent = absl::GetFlag(FLAGS_unassigned_percent);
   options.withheld_out = absl::GetFlag(FLAGS_withheld_out);
+  options.planted_out = absl::GetFlag(FLAGS_planted_out);
   options.end_time_ms = absl::GetFlag(FLAGS_end_time_ms);
   options.out = absl::GetFlag(FLAGS_out);
   options.progress = absl::GetFlag(FLAGS_progress);

@@ -337,28 +337,43 @@ absl::Status ReadFacts(const Router& router, const CallOptions& o, const std::ve
   return absl::OkStatus();
 }
 
+// A product and the category it was found in.
+struct Member {
+  uint64_t product = 0;
+  uint64_t category = 0;
+};
+
 // The newest products (IN_CATEGORY) of `categories`, at most `max`, distinct.
 absl::Status ProductsOf(const Router& router, const CallOptions& o,
                         const std::vector<uint64_t>& categories, uint32_t max,
-                        std::vector<uint64_t>* out) {
+                        std::vector<Member>* out) {
   std::vector<ListQuery> queries;
   for (uint64_t c : categories) {
     queries.push_back(Query(Key(v1::CATEGORY, c), v1::IN_CATEGORY, v1::IN, max));
   }
   std::vector<List> lists;
   KG_RETURN_IF_ERROR(ReadLists(router, o, queries, &lists));
-  std::vector<Hit> all;
-  for (const List& l : lists) all.insert(all.end(), l.edges.begin(), l.edges.end());
-  std::sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) {
-    return a.time_ms != b.time_ms ? a.time_ms > b.time_ms : a.id < b.id;
+  std::vector<std::pair<Hit, uint64_t>> all;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    for (const Hit& e : lists[i].edges) all.push_back({e, categories[i]});
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.first.time_ms != b.first.time_ms ? a.first.time_ms > b.first.time_ms
+                                              : a.first.id < b.first.id;
   });
   absl::flat_hash_set<uint64_t> seen;
   out->clear();
-  for (const Hit& e : all) {
+  for (const auto& [e, category] : all) {
     if (out->size() >= max) break;
-    if (seen.insert(e.id).second) out->push_back(e.id);
+    if (seen.insert(e.id).second) out->push_back({e.id, category});
   }
   return absl::OkStatus();
+}
+
+std::vector<uint64_t> ProductIds(const std::vector<Member>& members) {
+  std::vector<uint64_t> ids;
+  for (const Member& m : members) ids.push_back(m.product);
+  return ids;
 }
 
 void AddDelta(v1::CompareProductsResponse* resp, const std::string& metric, std::optional<double> a,
@@ -587,7 +602,7 @@ absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProdu
   RunAndWait(&scatter, router, o, &PartitionClient::TopProducts);
   std::vector<std::vector<RankedProductId>> lists;
   uint64_t candidates = 0;
-  bool truncated = false;
+  bool truncated = false, metric_known = false;
   for (auto& slot : scatter.slots()) {
     if (!slot->status.ok()) {
       return absl::Status(slot->status.code(), absl::StrCat("partition ", slot->partition, ": ",
@@ -595,8 +610,14 @@ absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProdu
     }
     candidates += slot->resp.candidates();
     truncated = truncated || slot->resp.truncated();
+    metric_known = metric_known || slot->resp.metric_known();
     std::vector<RankedProductId>& list = lists.emplace_back();
     for (const auto& r : slot->resp.products()) list.push_back({r.value(), r.id()});
+  }
+  if (insight::ParseEdgeMetric(metric) == insight::EdgeMetric::kStored && !metric_known) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metric: no product has a metric named \"", metric,
+        "\" (edge-derived metrics: purchases, views, clicks, add_to_cart, conversion, growth)"));
   }
   std::vector<RankedProductId> merged = insight::MergeRanked(lists, limit + 1);
   const bool more = merged.size() > limit;
@@ -664,18 +685,20 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   if (with_other) queries.push_back(Query(req.other(), v1::IN_CATEGORY, v1::OUT, 1));
   std::vector<List> lists;
   KG_RETURN_IF_ERROR(ReadLists(router, o, queries, &lists));
-  uint64_t leaf = !lists[0].edges.empty() ? lists[0].edges[0].id : 0;
-  if (leaf == 0 && with_other && !lists[2].edges.empty()) leaf = lists[2].edges[0].id;
+  const uint64_t leaf_of_product = !lists[0].edges.empty() ? lists[0].edges[0].id : 0;
+  const uint64_t leaf_of_other = with_other && !lists[2].edges.empty() ? lists[2].edges[0].id : 0;
+  const uint64_t leaf = leaf_of_product != 0 ? leaf_of_product : leaf_of_other;
   const uint64_t spu = !lists[1].edges.empty() ? lists[1].edges[0].id : 0;
 
   // The model's peers: the leaf category's products, widened to the parent category (with
   // its descendants) while fewer than kMinPeers.
-  std::vector<uint64_t> leaf_products, peers;
+  std::vector<Member> leaf_members, peer_members;
   uint64_t peer_category = leaf;
   if (leaf != 0) {
-    KG_RETURN_IF_ERROR(ProductsOf(router, o, {leaf}, max_peers, &leaf_products));
-    peers = leaf_products;
-    for (int depth = 0; depth < kMaxTaxonomyDepth && peers.size() < insight::kMinPeers; ++depth) {
+    KG_RETURN_IF_ERROR(ProductsOf(router, o, {leaf}, max_peers, &leaf_members));
+    peer_members = leaf_members;
+    for (int depth = 0; depth < kMaxTaxonomyDepth && peer_members.size() < insight::kWidenPeers;
+         ++depth) {
       std::vector<List> parent;
       KG_RETURN_IF_ERROR(ReadLists(
           router, o, {Query(Key(v1::CATEGORY, peer_category), v1::SUBCATEGORY_OF, v1::OUT, 1)},
@@ -684,14 +707,35 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
       peer_category = parent[0].edges[0].id;
       KG_ASSIGN_OR_RETURN(std::vector<uint64_t> family,
                           Descendants(router, o, peer_category, kMaxTopCategories, "product"));
-      KG_RETURN_IF_ERROR(ProductsOf(router, o, family, max_peers, &peers));
+      KG_RETURN_IF_ERROR(ProductsOf(router, o, family, max_peers, &peer_members));
     }
   }
+  const std::vector<uint64_t> leaf_products = ProductIds(leaf_members);
+  const std::vector<uint64_t> peers = ProductIds(peer_members);
   std::map<uint64_t, insight::ProductFacts> facts;
   std::vector<uint64_t> wanted = peers;
   wanted.push_back(product);
   if (with_other) wanted.push_back(other);
   KG_RETURN_IF_ERROR(ReadFacts(router, o, wanted, since, until, &entities, &facts));
+  // Each peer's price is a driver against its own category's median price.
+  std::map<uint64_t, std::vector<double>> category_prices;
+  for (const Member& m : peer_members) {
+    if (facts.at(m.product).price)
+      category_prices[m.category].push_back(*facts.at(m.product).price);
+  }
+  std::map<uint64_t, double> reference;
+  for (auto& [category, prices] : category_prices) {
+    std::sort(prices.begin(), prices.end());
+    const size_t n = prices.size();
+    reference[category] = n % 2 ? prices[n / 2] : (prices[n / 2 - 1] + prices[n / 2]) / 2;
+  }
+  auto set_reference = [&](uint64_t id, uint64_t category) {
+    auto it = reference.find(category);
+    if (it != reference.end()) facts.at(id).reference_price = it->second;
+  };
+  for (const Member& m : peer_members) set_reference(m.product, m.category);
+  set_reference(product, leaf_of_product);
+  if (with_other) set_reference(other, leaf_of_other);
   const insight::ProductFacts a = facts.at(product);
 
   // The other side: a product, or the median of the peers.
@@ -863,8 +907,9 @@ absl::Status InsightOps::ProfileEntityNow(const CallOptions& o, const v1::Profil
                               ") and no category to fall back on: ");
       } else {
         const uint64_t c = category[0].edges[0].id;
-        std::vector<uint64_t> products;
-        KG_RETURN_IF_ERROR(ProductsOf(router, o, {c}, kProfileProducts, &products));
+        std::vector<Member> members;
+        KG_RETURN_IF_ERROR(ProductsOf(router, o, {c}, kProfileProducts, &members));
+        const std::vector<uint64_t> products = ProductIds(members);
         const uint32_t per_product =
             std::max<uint32_t>(1, per_list / std::max<uint32_t>(1, products.size()));
         prefix = absl::StrCat("only ", audience.weight.size(), " buyers (fewer than ", min_buyers,

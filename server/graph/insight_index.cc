@@ -260,6 +260,11 @@ std::vector<uint64_t> ProductIndex::Members(const ProductFilter& filter, size_t 
   return out;
 }
 
+bool ProductIndex::HasMetric(absl::string_view metric) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return FindMetricLocked(metric).has_value();
+}
+
 size_t ProductIndex::size() const {
   absl::ReaderMutexLock lock(&mu_);
   return products_.size();

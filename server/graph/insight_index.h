@@ -77,6 +77,9 @@ class ProductIndex {
   // more were there).
   std::vector<uint64_t> Members(const ProductFilter& filter, size_t max, bool* truncated) const;
 
+  // Whether a product of the partition has (or had) a stored metric named `metric`.
+  bool HasMetric(absl::string_view metric) const;
+
   // Products known to the index (with a metric or a link).
   size_t size() const;
 

@@ -75,7 +75,7 @@ std::vector<SegmentStat> AudienceSegments(const std::vector<BuyerObservation>& s
 std::string AudienceSummary(const std::vector<SegmentStat>& segments, uint64_t buyers) {
   std::map<std::string, const SegmentStat*> best;
   for (const SegmentStat& s : segments) {
-    if (s.lift < 1.2 || s.share < 0.15 || s.ci_low <= s.base_share) continue;
+    if (s.lift < 1.2 || s.share < kMainSegmentMinShare || s.ci_low <= s.base_share) continue;
     const SegmentStat*& b = best[s.dimension];
     if (b == nullptr || s.lift > b->lift) b = &s;
   }

@@ -49,10 +49,13 @@ std::pair<double, double> Wilson(double p, double n);
 std::vector<SegmentStat> AudienceSegments(const std::vector<BuyerObservation>& sample,
                                           const BaseRates& base);
 
+// A segment must hold this share of its audience to be its main segment.
+inline constexpr double kMainSegmentMinShare = 0.2;
+
 // E.g. "mostly gender F (86%, lift 1.65); age_band 25-34 (41%, lift 1.37)": per dimension
 // the value with the highest lift among those over-represented with confidence (the
-// interval above the base share, lift >= 1.2, share >= 15%), the two strongest
-// dimensions; or "no segment stands out".
+// interval above the base share, lift >= 1.2, share >= kMainSegmentMinShare), the two
+// strongest dimensions; or "no segment stands out".
 std::string AudienceSummary(const std::vector<SegmentStat>& segments, uint64_t buyers);
 
 }  // namespace kg::insight

@@ -103,14 +103,20 @@ ProductFacts MedianFacts(const std::vector<ProductFacts>& peers) {
   m.price = MedianOf(peers, &ProductFacts::price);
   m.rating = MedianOf(peers, &ProductFacts::rating);
   m.review_count = MedianOf(peers, &ProductFacts::review_count);
+  std::vector<double> references;
+  for (const ProductFacts& p : peers) {
+    if (p.reference_price > 0) references.push_back(p.reference_price);
+  }
+  m.reference_price = Median(std::move(references));
   return m;
 }
 
 std::vector<float> DriverModel::Features(const ProductFacts& f) const {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> x(kDriverCount, nan);
-  if (f.price && *f.price > 0 && median_price_ > 0) {
-    x[0] = static_cast<float>(std::log(*f.price / median_price_));
+  const double reference = f.reference_price > 0 ? f.reference_price : median_price_;
+  if (f.price && *f.price > 0 && reference > 0) {
+    x[0] = static_cast<float>(std::log(*f.price / reference));
   }
   if (f.rating) x[1] = static_cast<float>(*f.rating);
   if (f.review_count && *f.review_count >= 0) {
@@ -128,21 +134,24 @@ absl::StatusOr<DriverModel> DriverModel::Learn(const std::vector<ProductFacts>& 
   DriverModel model;
   model.median_price_ = MedianOf(peers, &ProductFacts::price).value_or(0);
   std::vector<std::vector<float>> x;
-  std::vector<float> traffic, conversion;
+  std::vector<float> traffic, conversion, views;
   for (const ProductFacts& p : peers) {
     x.push_back(model.Features(p));
     traffic.push_back(static_cast<float>(std::log(p.views + 1)));
     conversion.push_back(static_cast<float>(Conversion(p)));
+    views.push_back(static_cast<float>(p.views + 1));
   }
   knowledge::GradientBoosted::Params params;
   params.regression = true;
-  params.rounds = 80;
+  params.rounds = 60;
   params.max_depth = 3;
   params.eta = 0.1;
-  params.min_child_weight = 3;
+  params.min_child_weight = 5;
   auto t = knowledge::GradientBoosted::Fit(x, traffic, params);
   if (!t.ok()) return t.status();
-  auto c = knowledge::GradientBoosted::Fit(x, conversion, params);
+  // Leaves of the weighted model hold at least 50 views.
+  params.min_child_weight = 50;
+  auto c = knowledge::GradientBoosted::Fit(x, conversion, params, nullptr, &views);
   if (!c.ok()) return c.status();
   model.traffic_ = std::move(*t);
   model.conversion_ = std::move(*c);
@@ -168,14 +177,27 @@ std::vector<RankedReason> DriverReasons(const DriverModel::Attribution& attribut
                                         double* unexplained) {
   std::vector<RankedReason> out;
   double explained = 0;
+  // Each part's drivers are held to the part observed: their model contributions are
+  // scaled by observed / predicted, clamped to 0..1, so they never claim more of a part
+  // than the two products show (nor any of it when the model predicts the other sign).
+  auto scale = [](const double(&by_driver)[kDriverCount], double observed) {
+    double predicted = 0;
+    for (double x : by_driver) predicted += x;
+    if (predicted == 0) return 0.0;
+    return std::min(1.0, std::max(0.0, observed / predicted));
+  };
+  const double traffic_scale = scale(attribution.traffic, d.traffic);
+  const double conversion_scale = scale(attribution.conversion, d.conversion);
   for (size_t f = 0; f < kDriverCount; ++f) {
-    const double t = attribution.traffic[f], c = attribution.conversion[f];
+    const double t = attribution.traffic[f] * traffic_scale;
+    const double c = attribution.conversion[f] * conversion_scale;
     RankedReason r;
     r.factor = kDrivers[f];
     r.contribution = t + c;
     r.part = std::abs(t) >= std::abs(c) ? "traffic" : "conversion";
-    r.evidence = absl::StrCat(Evidence(f, a, b, median_price),
-                              absl::StrFormat("; traffic %+.3f, conversion %+.3f", t, c));
+    r.evidence =
+        absl::StrCat(Evidence(f, a, b, a.reference_price > 0 ? a.reference_price : median_price),
+                     absl::StrFormat("; traffic %+.3f, conversion %+.3f", t, c));
     explained += r.contribution;
     out.push_back(std::move(r));
   }

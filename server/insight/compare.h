@@ -26,10 +26,15 @@ struct ProductFacts {
   double purchases = 0;
   double promotions = 0;  // PROMOTES + FEATURES in-edges
   std::optional<double> price, rating, review_count;
+  // The typical price of the product's peers (the median of its own category's), against
+  // which its price is a driver; 0: the median of all the model's peers.
+  double reference_price = 0;
 };
 
-// Peers a driver model needs.
+// Peers a driver model needs; the peers are widened (to the parent category) while fewer
+// than kWidenPeers.
 inline constexpr size_t kMinPeers = 30;
+inline constexpr size_t kWidenPeers = 150;
 
 // The drivers, in feature order.
 inline constexpr const char* kDrivers[] = {"price", "rating", "review_count", "promotion"};
@@ -48,8 +53,9 @@ Decomposition Decompose(const ProductFacts& a, const ProductFacts& b, bool gmv);
 // where no peer has them.
 ProductFacts MedianFacts(const std::vector<ProductFacts>& peers);
 
-// Two regressions over the peers: ln(views + 1) and ln((purchases + 0.5) / (views + 1)),
-// from the drivers (price as ln(price / the peers' median price)).
+// Two regressions over the peers: ln(views + 1), and ln((purchases + 0.5) / (views + 1))
+// with each peer weighted by its views + 1 (a conversion over few views is mostly noise),
+// from the drivers (price as ln(price / reference price)).
 class DriverModel {
  public:
   // INVALID_ARGUMENT with fewer than kMinPeers peers.
@@ -77,7 +83,10 @@ struct RankedReason {
 };
 
 // One reason per driver (the sum of its traffic and conversion parts; `part` the larger),
-// ranked by |contribution|; *unexplained gets traffic + conversion minus their sum.
+// ranked by |contribution|; *unexplained gets traffic + conversion minus their sum. Within
+// a part, the drivers' model contributions are scaled by (observed part / their sum),
+// clamped to 0..1: they never explain more of a part than the products show, nor any of
+// it when the model predicts the other direction.
 // `median` is the peers' typical product (for the price evidence; may equal b).
 std::vector<RankedReason> DriverReasons(const DriverModel::Attribution& attribution,
                                         const Decomposition& d, const ProductFacts& a,

@@ -54,7 +54,7 @@ GradientBoosted::~GradientBoosted() {
 
 absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
     const std::vector<std::vector<float>>& x, const std::vector<float>& y, const Params& params,
-    const std::atomic<bool>* cancel) {
+    const std::atomic<bool>* cancel, const std::vector<float>* weights) {
   if (x.empty() || x.size() != y.size() || x[0].empty()) {
     return absl::InvalidArgumentError("boosted trees: need rows with features and one label each");
   }
@@ -68,6 +68,14 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
   if (!train.ok()) return XgbError("creating the training matrix");
   if (XGDMatrixSetFloatInfo(train.handle(), "label", y.data(), y.size()) != 0) {
     return XgbError("setting labels");
+  }
+  if (weights != nullptr) {
+    if (weights->size() != y.size()) {
+      return absl::InvalidArgumentError("boosted trees: one weight per row");
+    }
+    if (XGDMatrixSetFloatInfo(train.handle(), "weight", weights->data(), weights->size()) != 0) {
+      return XgbError("setting weights");
+    }
   }
   std::unique_ptr<GradientBoosted> model(new GradientBoosted());
   model->features_ = columns;

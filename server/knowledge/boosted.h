@@ -40,9 +40,11 @@ class GradientBoosted {
   // a regression). INVALID_ARGUMENT
   // for shapes that do not fit, INTERNAL with XGBoost's message when it fails, CANCELLED
   // when `cancel` becomes true (checked between trees).
+  // `weights` (optional, one per row) weigh the rows' losses, e.g. by how many
+  // observations a row's label averages.
   static absl::StatusOr<std::unique_ptr<GradientBoosted>> Fit(
       const std::vector<std::vector<float>>& x, const std::vector<float>& y, const Params& params,
-      const std::atomic<bool>* cancel = nullptr);
+      const std::atomic<bool>* cancel = nullptr, const std::vector<float>* weights = nullptr);
   ~GradientBoosted();
   GradientBoosted(const GradientBoosted&) = delete;
   GradientBoosted& operator=(const GradientBoosted&) = delete;

@@ -43,6 +43,7 @@ absl::Status PartitionHost::TopProducts(const internal::v1::TopProductsRequest& 
       out->set_value(r.value);
     }
     resp->set_candidates(candidates);
+    resp->set_metric_known(graph.products().HasMetric(req.metric()));
     return absl::OkStatus();
   }
   // Edge-derived: every member counted in the window (outside the index's lock).

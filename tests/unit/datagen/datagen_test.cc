@@ -1,7 +1,11 @@
 #include "client/datagen/datagen.h"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <map>
 #include <string>
 #include <tuple>
@@ -9,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
@@ -51,6 +56,177 @@ struct EdgeId {
            std::tie(b.src_type, b.src, b.type, b.dst_type, b.dst);
   }
 };
+
+// What the planted-truth tests look at: the planted records and, per product, its metrics,
+// SPU, views and purchases (by buyer gender and age band).
+struct Observed {
+  std::vector<Planted> planted;
+  Stats stats;
+  double seconds = 0;
+  struct Product {
+    double price = 0;
+    double rating = 0;
+    double review_count = 0;
+    uint64_t spu = 0;
+    std::string gender_target;
+    std::vector<uint64_t> promoters;  // influencer ids
+    uint32_t views = 0;
+    uint32_t purchases = 0;
+    std::array<uint32_t, 3> by_gender{};  // F, M, U
+    std::array<uint32_t, 5> by_age{};     // the age bands in order
+  };
+  absl::flat_hash_map<uint64_t, Product> products;
+  std::array<uint64_t, 5> purchases_by_age{};
+};
+
+constexpr const char* kTestAgeBands[] = {"18-24", "25-34", "35-44", "45-54", "55+"};
+
+int AgeIndex(const std::string& band) {
+  for (int a = 0; a < 5; ++a) {
+    if (band == kTestAgeBands[a]) return a;
+  }
+  return -1;
+}
+
+Observed Observe(Options options) {
+  Observed o;
+  absl::flat_hash_map<uint64_t, std::pair<int, int>> buyers;  // gender index, age index
+  options.planted = [&](const Planted& planted) {
+    o.planted.push_back(planted);
+    return absl::OkStatus();
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto stats = Generate(options, [&](const v1::ImportRecord& record) {
+    if (record.has_entity()) {
+      const v1::Entity& e = record.entity();
+      if (e.key().type() == v1::BUYER) {
+        const std::string& g = e.attributes().at("gender");
+        buyers[e.key().id()] = {g == "F"   ? 0
+                                : g == "M" ? 1
+                                           : 2,
+                                AgeIndex(e.attributes().at("age_band"))};
+      } else if (e.key().type() == v1::PRODUCT) {
+        Observed::Product& p = o.products[e.key().id()];
+        p.price = e.metrics().at("price");
+        p.rating = e.metrics().at("rating");
+        p.review_count = e.metrics().at("review_count");
+        p.gender_target = e.attributes().at("gender_target");
+      }
+      return absl::OkStatus();
+    }
+    const v1::Edge& edge = record.edge();
+    if (edge.type() == v1::INSTANCE_OF) o.products[edge.src().id()].spu = edge.dst().id();
+    if (edge.type() == v1::VIEWED) ++o.products[edge.dst().id()].views;
+    if (edge.type() == v1::PROMOTES) {
+      o.products[edge.dst().id()].promoters.push_back(edge.src().id());
+    }
+    if (edge.type() == v1::PURCHASED) {
+      Observed::Product& p = o.products[edge.dst().id()];
+      ++p.purchases;
+      const auto [gender, age] = buyers.at(edge.src().id());
+      ++p.by_gender[gender];
+      ++p.by_age[age];
+      ++o.purchases_by_age[age];
+    }
+    return absl::OkStatus();
+  });
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(stats.ok()) << stats.status();
+  if (stats.ok()) o.stats = *stats;
+  return o;
+}
+
+// Per cause: the pairs, how many the winner out-purchases, the views of winners and losers.
+struct PairFigures {
+  int pairs = 0;
+  int winner_more_purchases = 0;
+  uint64_t winner_views = 0;
+  uint64_t loser_views = 0;
+  uint64_t winner_purchases = 0;
+  uint64_t loser_purchases = 0;
+  double share() const {
+    return pairs == 0 ? 0 : static_cast<double>(winner_more_purchases) / pairs;
+  }
+  double view_ratio() const {
+    return loser_views == 0 ? 0 : static_cast<double>(winner_views) / loser_views;
+  }
+};
+
+std::map<std::string, PairFigures> PairFiguresOf(const Observed& o) {
+  std::map<std::string, PairFigures> figures;
+  for (const Planted& planted : o.planted) {
+    if (planted.kind != Planted::kPair) continue;
+    const Observed::Product& a = o.products.at(planted.product);
+    const Observed::Product& b = o.products.at(planted.other);
+    for (PairFigures* f : {&figures[planted.cause], &figures["all"]}) {
+      ++f->pairs;
+      if (a.purchases > b.purchases) ++f->winner_more_purchases;
+      f->winner_views += a.views;
+      f->loser_views += b.views;
+      f->winner_purchases += a.purchases;
+      f->loser_purchases += b.purchases;
+    }
+  }
+  return figures;
+}
+
+// Audience recovery over products with at least `min_purchases`: for gendered products,
+// the share whose buyers' majority gender is the planted one; for the others, the share
+// whose most over-represented age band (against all purchases) is the planted one.
+struct AudienceFigures {
+  int gendered = 0;
+  int gender_recovered = 0;
+  int aged = 0;
+  int age_recovered = 0;
+};
+
+AudienceFigures AudienceFiguresOf(const Observed& o, uint32_t min_purchases) {
+  AudienceFigures f;
+  uint64_t total = 0;
+  for (uint64_t n : o.purchases_by_age) total += n;
+  for (const Planted& planted : o.planted) {
+    if (planted.kind != Planted::kAudience) continue;
+    const Observed::Product& p = o.products.at(planted.product);
+    if (p.purchases < min_purchases) continue;
+    if (planted.dimension == "gender") {
+      ++f.gendered;
+      const int planted_gender = planted.value == "F" ? 0 : 1;
+      if (2 * p.by_gender[planted_gender] > p.purchases) ++f.gender_recovered;
+    } else {
+      ++f.aged;
+      int best = 0;
+      double best_lift = -1;
+      for (int a = 0; a < 5; ++a) {
+        const double lift = static_cast<double>(p.by_age[a]) / p.purchases /
+                            (static_cast<double>(o.purchases_by_age[a]) / total);
+        if (lift > best_lift) {
+          best_lift = lift;
+          best = a;
+        }
+      }
+      if (kTestAgeBands[best] == planted.value) ++f.age_recovered;
+    }
+  }
+  return f;
+}
+
+void Print(const Observed& o) {
+  std::cout << "edges " << o.stats.total_edges() << " (VIEWED " << o.stats.edges[v1::VIEWED]
+            << ", PURCHASED " << o.stats.edges[v1::PURCHASED] << ", PROMOTES "
+            << o.stats.edges[v1::PROMOTES] << "), planted pairs " << o.stats.planted_pairs << ", "
+            << o.seconds << " s\n";
+  for (const auto& [cause, f] : PairFiguresOf(o)) {
+    std::cout << cause << ": " << f.pairs << " pairs, winner more purchases " << 100 * f.share()
+              << "%, views A/B " << f.winner_views << "/" << f.loser_views << " = "
+              << f.view_ratio() << ", purchases A/B " << f.winner_purchases << "/"
+              << f.loser_purchases << "\n";
+  }
+  for (uint32_t min : {10u, 30u}) {
+    const AudienceFigures a = AudienceFiguresOf(o, min);
+    std::cout << "audience (>= " << min << " purchases): gender " << a.gender_recovered << "/"
+              << a.gendered << ", age band (max lift) " << a.age_recovered << "/" << a.aged << "\n";
+  }
+}
 
 class DatagenTest : public ::testing::Test {
  protected:
@@ -343,6 +519,174 @@ TEST_F(DatagenTest, RejectsBadOptions) {
   EXPECT_FALSE(Generate(options, [](const v1::ImportRecord&) { return absl::OkStatus(); }).ok());
   options.scale = 0.001;
   EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
+TEST_F(DatagenTest, RejectsAPlantedPairPercentOutOfRange) {
+  Options options;
+  for (double percent : {-1.0, 100.5, std::nan("")}) {
+    options.planted_pair_percent = percent;
+    const absl::Status status = ValidateOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << percent;
+    EXPECT_TRUE(absl::StrContains(status.message(), "planted_pair_percent")) << status;
+  }
+  for (double percent : {0.0, 100.0}) {
+    options.planted_pair_percent = percent;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << percent;
+  }
+}
+
+TEST_F(DatagenTest, PlantedRecordsAreDeterministicAndCanBeTurnedOff) {
+  Options options;
+  options.scale = 0.02;
+  const Observed first = Observe(options);
+  const Observed second = Observe(options);
+  ASSERT_EQ(first.planted.size(), second.planted.size());
+  for (size_t i = 0; i < first.planted.size(); ++i) {
+    const Planted& a = first.planted[i];
+    const Planted& b = second.planted[i];
+    EXPECT_EQ(std::tie(a.kind, a.product, a.other, a.dimension, a.value, a.cause),
+              std::tie(b.kind, b.product, b.other, b.dimension, b.value, b.cause));
+  }
+  EXPECT_GT(first.stats.planted_pairs, 0u);
+  options.planted_pair_percent = 0;
+  const Observed none = Observe(options);
+  EXPECT_EQ(none.stats.planted_pairs, 0u);
+  for (const Planted& planted : none.planted) EXPECT_EQ(planted.kind, Planted::kAudience);
+  // Without a planted sink the pairs are still planted and counted.
+  options.planted_pair_percent = 10;
+  auto stats = Generate(options, [](const v1::ImportRecord&) { return absl::OkStatus(); });
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->planted_pairs, first.stats.planted_pairs);
+}
+
+TEST_F(DatagenTest, PlantedSinkErrorStopsTheGeneration) {
+  Options options;
+  options.scale = 0.01;
+  options.planted = [](const Planted&) { return absl::DataLossError("disk full"); };
+  auto stats = Generate(options, [](const v1::ImportRecord&) { return absl::OkStatus(); });
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The planted truths at scale 0.3 (about 120 pairs).
+class PlantedTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Options options;
+    options.scale = 0.3;
+    observed_ = new Observed(Observe(options));
+    plan_ = new Plan(PlanFor(options));
+  }
+  static void TearDownTestSuite() {
+    delete observed_;
+    delete plan_;
+  }
+  static std::vector<Planted> Pairs(const std::string& cause) {
+    std::vector<Planted> pairs;
+    for (const Planted& planted : observed_->planted) {
+      if (planted.kind == Planted::kPair && (cause.empty() || planted.cause == cause)) {
+        pairs.push_back(planted);
+      }
+    }
+    return pairs;
+  }
+  static const Observed::Product& Product(uint64_t id) { return observed_->products.at(id); }
+
+  static Observed* observed_;
+  static Plan* plan_;
+};
+
+Observed* PlantedTest::observed_ = nullptr;
+Plan* PlantedTest::plan_ = nullptr;
+
+TEST_F(PlantedTest, OneAudiencePerProductMatchingItsGenderTarget) {
+  std::vector<int> audiences(plan_->Count(v1::PRODUCT) + 1, 0);
+  for (const Planted& planted : observed_->planted) {
+    if (planted.kind != Planted::kAudience) continue;
+    ASSERT_GE(planted.product, 1u);
+    ASSERT_LE(planted.product, plan_->Count(v1::PRODUCT));
+    ++audiences[planted.product];
+    EXPECT_EQ(planted.other, 0u);
+    const std::string& target = Product(planted.product).gender_target;
+    if (target == "women" || target == "men") {
+      EXPECT_EQ(planted.dimension, "gender");
+      EXPECT_EQ(planted.value, target == "women" ? "F" : "M");
+    } else {
+      EXPECT_EQ(planted.dimension, "age_band");
+      EXPECT_GE(AgeIndex(planted.value), 0) << planted.value;
+    }
+  }
+  for (uint64_t id = 1; id <= plan_->Count(v1::PRODUCT); ++id) {
+    EXPECT_EQ(audiences[id], 1) << "product " << id;
+  }
+}
+
+TEST_F(PlantedTest, PairsAreTwoVariantsOfOneSpuWithAKnownCause) {
+  const std::vector<Planted> pairs = Pairs("");
+  ASSERT_GE(pairs.size(), 60u);
+  EXPECT_EQ(pairs.size(), observed_->stats.planted_pairs);
+  absl::flat_hash_set<uint64_t> in_pairs;
+  std::map<std::string, int> causes;
+  for (const Planted& pair : pairs) {
+    EXPECT_NE(pair.product, pair.other);
+    EXPECT_NE(Product(pair.product).spu, 0u);
+    EXPECT_EQ(Product(pair.product).spu, Product(pair.other).spu);
+    EXPECT_TRUE(in_pairs.insert(pair.product).second) << pair.product;
+    EXPECT_TRUE(in_pairs.insert(pair.other).second) << pair.other;
+    ++causes[pair.cause];
+    // Reviews follow the pair's mean sales, so they do not tell the products apart.
+    EXPECT_EQ(Product(pair.product).review_count, Product(pair.other).review_count);
+  }
+  EXPECT_EQ(causes.size(), 3u);
+  for (const char* cause : {"promotion", "price", "rating"}) {
+    EXPECT_GE(causes[cause], static_cast<int>(pairs.size() / 3)) << cause;
+  }
+}
+
+TEST_F(PlantedTest, EachCauseIsTheOnlyDifference) {
+  for (const Planted& pair : Pairs("price")) {
+    EXPECT_LT(Product(pair.product).price, Product(pair.other).price);
+    EXPECT_EQ(Product(pair.product).rating, Product(pair.other).rating);
+  }
+  for (const Planted& pair : Pairs("rating")) {
+    EXPECT_GT(Product(pair.product).rating, Product(pair.other).rating);
+    EXPECT_EQ(Product(pair.product).price, Product(pair.other).price);
+  }
+  for (const Planted& pair : Pairs("promotion")) {
+    EXPECT_EQ(Product(pair.product).price, Product(pair.other).price);
+    EXPECT_EQ(Product(pair.product).rating, Product(pair.other).rating);
+    // At least 6 influencers promote the winner and not the loser.
+    const std::vector<uint64_t>& loser = Product(pair.other).promoters;
+    int only_winner = 0;
+    for (uint64_t influencer : Product(pair.product).promoters) {
+      if (std::find(loser.begin(), loser.end(), influencer) == loser.end()) ++only_winner;
+    }
+    EXPECT_GE(only_winner, 6) << pair.product;
+  }
+}
+
+TEST_F(PlantedTest, WinnersOutsellLosers) {
+  const std::map<std::string, PairFigures> figures = PairFiguresOf(*observed_);
+  const PairFigures& all = figures.at("all");
+  EXPECT_GE(all.share(), 0.8) << all.winner_more_purchases << " of " << all.pairs;
+  // Promotion brings views; price and rating do not.
+  EXPECT_GE(figures.at("promotion").view_ratio(), 1.8);
+  EXPECT_NEAR(figures.at("price").view_ratio(), 1.0, 0.15);
+  EXPECT_NEAR(figures.at("rating").view_ratio(), 1.0, 0.15);
+}
+
+TEST_F(PlantedTest, BuyersOfGenderedProductsAreMostlyOfTheirGender) {
+  const AudienceFigures audience = AudienceFiguresOf(*observed_, 30);
+  ASSERT_GE(audience.gendered, 10);
+  EXPECT_GE(audience.gender_recovered, 0.9 * audience.gendered)
+      << audience.gender_recovered << " of " << audience.gendered;
+}
+
+// The figures of the planted truths at scale 1 (about a second; run by hand with
+// --gtest_also_run_disabled_tests).
+TEST(PlantedTruthsTest, DISABLED_PrintFiguresAtScaleOne) {
+  Options options;
+  options.scale = 1;
+  Print(Observe(options));
 }
 
 }  // namespace

@@ -1,0 +1,498 @@
+// KnowledgeService.ProfileEntity and InsightService.TopProducts / CompareProducts against
+// real servers in both modes, over a generated graph with planted truths (the generator's
+// audiences and planted pairs, client/datagen/datagen.h): profiles recover each product's
+// planted main segment; comparisons rank the planted cause first; top products equal a
+// ranking computed here from the generated records, page by page and with filters; the
+// split mode answers exactly as the embedded one; bad input names the field.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/datagen/datagen.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "kg/v1/insight.grpc.pb.h"
+#include "kg/v1/knowledge.grpc.pb.h"
+#include "proto/jsonl.h"
+#include "tests/integration/dataset.h"
+#include "tests/integration/harness.h"
+
+namespace kg {
+namespace integration {
+namespace {
+
+constexpr double kScale = 0.2;
+// Products profiled at most (those with the most viewers first).
+constexpr size_t kProfiled = 150;
+// server/insight/audience.h: kMainSegmentMinShare.
+constexpr double kMainShare = 0.2;
+
+// The generated graph, written once as JSONL, and what the tests compare with.
+struct World {
+  std::string path;
+  std::map<uint64_t, datagen::Planted> audience;  // product -> planted main segment
+  std::vector<datagen::Planted> pairs;
+  std::map<uint64_t, uint64_t> viewers;                // product -> VIEWED in-edges
+  std::map<uint64_t, uint64_t> category;               // product -> leaf (IN_CATEGORY)
+  std::map<uint64_t, uint64_t> parent;                 // category -> parent
+  std::map<uint64_t, double> sales;                    // product -> sales_30d
+  std::map<uint64_t, double> price;                    // product -> price
+  std::map<uint64_t, uint64_t> brand;                  // product -> brand
+  std::map<uint64_t, std::vector<int64_t>> purchases;  // product -> PURCHASED times
+  std::map<uint64_t, std::vector<uint64_t>> spu_members;
+  uint64_t root = 0;  // the root with the most products
+};
+
+uint64_t RootOf(const World& w, uint64_t category) {
+  for (int i = 0; i < 32 && w.parent.count(category); ++i) category = w.parent.at(category);
+  return category;
+}
+
+const World& TheWorld() {
+  static World* world = [] {
+    auto* w = new World;
+    static TempDir dir;
+    w->path = dir.File("insight.jsonl");
+    std::ofstream out(w->path);
+    datagen::Options options;
+    options.scale = kScale;
+    options.planted = [w](const datagen::Planted& p) {
+      if (p.kind == datagen::Planted::kAudience) {
+        w->audience[p.product] = p;
+      } else {
+        w->pairs.push_back(p);
+      }
+      return absl::OkStatus();
+    };
+    auto stats = datagen::Generate(options, [&](const v1::ImportRecord& r) {
+      out << FormatRecordLine(r) << "\n";
+      if (r.has_entity() && r.entity().key().type() == v1::PRODUCT) {
+        const v1::Entity& e = r.entity();
+        w->sales[e.key().id()] = e.metrics().at("sales_30d");
+        w->price[e.key().id()] = e.metrics().at("price");
+      }
+      if (r.has_edge()) {
+        const v1::Edge& e = r.edge();
+        switch (e.type()) {
+          case v1::VIEWED:
+            ++w->viewers[e.dst().id()];
+            break;
+          case v1::PURCHASED:
+            w->purchases[e.dst().id()].push_back(e.time_ms());
+            break;
+          case v1::IN_CATEGORY:
+            w->category[e.src().id()] = e.dst().id();
+            break;
+          case v1::SUBCATEGORY_OF:
+            w->parent[e.src().id()] = e.dst().id();
+            break;
+          case v1::HAS_BRAND:
+            w->brand[e.src().id()] = e.dst().id();
+            break;
+          case v1::INSTANCE_OF:
+            w->spu_members[e.dst().id()].push_back(e.src().id());
+            break;
+          default:
+            break;
+        }
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    std::map<uint64_t, int> per_root;
+    for (const auto& [p, c] : w->category) ++per_root[RootOf(*w, c)];
+    int best = -1;
+    for (const auto& [root, n] : per_root) {
+      if (n > best) best = n, w->root = root;
+    }
+    return w;
+  }();
+  return *world;
+}
+
+class InsightTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() { TheWorld(); }
+  void SetUp() override {
+    cluster_ = NewCluster(GetParam());
+    ClusterOptions options;
+    options.load_file = TheWorld().path;
+    ASSERT_TRUE(cluster_->Start(options).ok());
+    knowledge_ = v1::KnowledgeService::NewStub(cluster_->channel());
+    insight_ = v1::InsightService::NewStub(cluster_->channel());
+  }
+  void TearDown() override { EXPECT_TRUE(cluster_->Stop().ok()); }
+
+  grpc::Status Profile(const v1::ProfileEntityRequest& req, v1::ProfileEntityResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(30000));
+    return knowledge_->ProfileEntity(&ctx, req, resp);
+  }
+  grpc::Status Top(const v1::TopProductsRequest& req, v1::TopProductsResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(30000));
+    return insight_->TopProducts(&ctx, req, resp);
+  }
+  grpc::Status Compare(const v1::CompareProductsRequest& req, v1::CompareProductsResponse* resp) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, Millis(30000));
+    return insight_->CompareProducts(&ctx, req, resp);
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<v1::KnowledgeService::Stub> knowledge_;
+  std::unique_ptr<v1::InsightService::Stub> insight_;
+};
+
+// Of products with at least 50 buyers, the planted main segment is the most lifted value of
+// its dimension (among values with at least 20% of the audience: a small group such as
+// the 4% of buyers of gender U is not a main segment) for >= 95%.
+TEST_P(InsightTest, ProfileRecoversThePlantedAudience) {
+  const World& w = TheWorld();
+  std::vector<std::pair<uint64_t, uint64_t>> busy;  // (viewers, product)
+  for (const auto& [p, n] : w.viewers) {
+    if (n >= 50 && w.audience.count(p)) busy.push_back({n, p});
+  }
+  std::sort(busy.rbegin(), busy.rend());
+  if (busy.size() > kProfiled) busy.resize(kProfiled);
+  ASSERT_GE(busy.size(), 50u) << "too few products with 50 buyers at this scale";
+  int right = 0;
+  for (const auto& [n, p] : busy) {
+    v1::ProfileEntityRequest req;
+    *req.mutable_key() = Key(v1::PRODUCT, p);
+    v1::ProfileEntityResponse resp;
+    ASSERT_TRUE(Profile(req, &resp).ok());
+    ASSERT_GE(resp.buyers(), 50u);
+    EXPECT_FALSE(resp.has_fallback_category());
+    EXPECT_GT(resp.base_buyers(), 0u);
+    EXPECT_FALSE(resp.summary().empty());
+    const datagen::Planted& truth = w.audience.at(p);
+    const v1::Segment* best = nullptr;
+    for (const v1::Segment& s : resp.audience()) {
+      EXPECT_LE(s.ci_low(), s.share());
+      EXPECT_GE(s.ci_high(), s.share());
+      if (s.dimension() == truth.dimension && s.share() >= kMainShare &&
+          (best == nullptr || s.lift() > best->lift())) {
+        best = &s;
+      }
+    }
+    ASSERT_NE(best, nullptr) << "no " << truth.dimension << " segments for PRODUCT:" << p;
+    right += best->value() == truth.value;
+    if (best->value() != truth.value) {
+      std::cout << "  missed PRODUCT:" << p << " planted " << truth.dimension << " " << truth.value
+                << ", most lifted " << best->value() << " (" << best->lift()
+                << "): " << resp.summary() << "\n";
+    }
+  }
+  const double recovered = static_cast<double>(right) / busy.size();
+  std::cout << "[ figures  ] planted audience recovered for " << right << " of " << busy.size()
+            << " products (" << recovered << ")\n";
+  EXPECT_GE(recovered, 0.95);
+}
+
+// A product with few buyers falls back to its category's audience and says so; a merchant
+// and an influencer get their category mix, brands and audience.
+TEST_P(InsightTest, ProfileFallsBackAndProfilesMerchantsAndInfluencers) {
+  const World& w = TheWorld();
+  uint64_t quiet = 0;
+  for (const auto& [p, c] : w.category) {
+    if (!w.viewers.count(p) || w.viewers.at(p) < 3) quiet = p;
+  }
+  ASSERT_NE(quiet, 0u);
+  v1::ProfileEntityRequest req;
+  *req.mutable_key() = Key(v1::PRODUCT, quiet);
+  v1::ProfileEntityResponse resp;
+  ASSERT_TRUE(Profile(req, &resp).ok());
+  EXPECT_EQ(resp.fallback_category().id(), w.category.at(quiet));
+  EXPECT_NE(resp.summary().find("category"), std::string::npos) << resp.summary();
+  EXPECT_GE(resp.buyers(), 30u);
+
+  for (v1::EntityType type : {v1::MERCHANT, v1::INFLUENCER}) {
+    v1::ProfileEntityRequest r;
+    *r.mutable_key() = Key(type, 1);  // the most popular of the first category
+    v1::ProfileEntityResponse out;
+    ASSERT_TRUE(Profile(r, &out).ok()) << v1::EntityType_Name(type);
+    ASSERT_FALSE(out.categories().empty()) << v1::EntityType_Name(type);
+    ASSERT_FALSE(out.brands().empty());
+    double share = 0;
+    for (const auto& c : out.categories()) share += c.share();
+    EXPECT_LE(share, 1.0 + 1e-9);
+    EXPECT_FALSE(out.categories(0).name().empty());
+    EXPECT_GT(out.buyers(), 0u);
+    EXPECT_FALSE(out.audience().empty());
+    EXPECT_LE(out.sampled(), out.total());
+  }
+}
+
+// The planted cause is the first reason for >= 90% of the planted pairs.
+TEST_P(InsightTest, CompareRanksThePlantedCauseFirst) {
+  const World& w = TheWorld();
+  ASSERT_GE(w.pairs.size(), 20u);
+  std::map<std::string, std::pair<int, int>> by_cause;  // cause -> (right, all)
+  int right = 0;
+  for (const datagen::Planted& pair : w.pairs) {
+    v1::CompareProductsRequest req;
+    *req.mutable_product() = Key(v1::PRODUCT, pair.product);
+    *req.mutable_other() = Key(v1::PRODUCT, pair.other);
+    v1::CompareProductsResponse resp;
+    ASSERT_TRUE(Compare(req, &resp).ok());
+    ASSERT_FALSE(resp.reasons().empty());
+    EXPECT_NEAR(resp.traffic() + resp.conversion() + resp.order_value(), resp.outcome_log_ratio(),
+                1e-9);
+    EXPECT_GE(resp.peer_count(), 30u);
+    const bool ok = resp.reasons(0).factor() == pair.cause;
+    right += ok;
+    by_cause[pair.cause].first += ok;
+    ++by_cause[pair.cause].second;
+    if (!ok) std::cout << "  missed " << pair.cause << ": " << resp.summary() << "\n";
+  }
+  const double share = static_cast<double>(right) / w.pairs.size();
+  std::cout << "[ figures  ] planted cause first for " << right << " of " << w.pairs.size()
+            << " pairs (" << share << ");";
+  for (const auto& [cause, n] : by_cause)
+    std::cout << " " << cause << " " << n.first << "/" << n.second;
+  std::cout << "\n";
+  EXPECT_GE(share, 0.9);
+}
+
+// Against peers, gmv, and the answers that say there are no peers.
+TEST_P(InsightTest, CompareWithPeersAndGmv) {
+  const World& w = TheWorld();
+  const datagen::Planted& pair = w.pairs.front();
+  v1::CompareProductsRequest req;
+  *req.mutable_product() = Key(v1::PRODUCT, pair.product);
+  req.set_peers(v1::SAME_LEAF_CATEGORY);
+  req.set_outcome_metric("gmv");
+  v1::CompareProductsResponse resp;
+  ASSERT_TRUE(Compare(req, &resp).ok());
+  EXPECT_GT(resp.compared_with(), 0u);
+  EXPECT_NEAR(resp.traffic() + resp.conversion() + resp.order_value(), resp.outcome_log_ratio(),
+              1e-9);
+  EXPECT_FALSE(resp.reasons().empty());
+  req.set_peers(v1::SAME_SPU);
+  resp.Clear();
+  ASSERT_TRUE(Compare(req, &resp).ok());
+  EXPECT_GE(resp.compared_with(), 1u);
+  // A product alone in its SPU: an answer that says so.
+  uint64_t alone = 0;
+  for (const auto& [spu, members] : w.spu_members) {
+    if (members.size() == 1) alone = members[0];
+  }
+  ASSERT_NE(alone, 0u);
+  *req.mutable_product() = Key(v1::PRODUCT, alone);
+  resp.Clear();
+  ASSERT_TRUE(Compare(req, &resp).ok());
+  EXPECT_EQ(resp.compared_with(), 0u);
+  EXPECT_NE(resp.summary().find("no peers"), std::string::npos) << resp.summary();
+  EXPECT_TRUE(resp.reasons().empty());
+}
+
+std::vector<uint64_t> ExpectedTop(const World& w, const std::function<bool(uint64_t)>& keep,
+                                  const std::function<double(uint64_t)>& value, size_t limit) {
+  std::vector<std::pair<double, uint64_t>> v;
+  for (const auto& [p, c] : w.category) {
+    if (RootOf(w, c) == w.root && keep(p)) v.push_back({-value(p), p});
+  }
+  std::sort(v.begin(), v.end());
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < v.size() && i < limit; ++i) out.push_back(v[i].second);
+  return out;
+}
+
+std::vector<uint64_t> Ids(const v1::TopProductsResponse& r) {
+  std::vector<uint64_t> out;
+  for (const auto& p : r.products()) out.push_back(p.key().id());
+  return out;
+}
+
+TEST_P(InsightTest, TopProductsMatchTheRecordsPageByPage) {
+  const World& w = TheWorld();
+  v1::TopProductsRequest req;
+  *req.mutable_category() = Key(v1::CATEGORY, w.root);
+  req.set_include_descendants(true);
+  req.set_metric("sales_30d");
+  req.set_limit(20);
+  v1::TopProductsResponse first;
+  ASSERT_TRUE(Top(req, &first).ok());
+  auto all = [](uint64_t) { return true; };
+  const auto sales = [&](uint64_t p) { return w.sales.at(p); };
+  EXPECT_EQ(Ids(first), ExpectedTop(w, all, sales, 20));
+  EXPECT_GT(first.categories(), 1u);
+  ASSERT_FALSE(first.next_page_token().empty());
+  // Two pages of 10 are the first 20.
+  req.set_limit(10);
+  v1::TopProductsResponse a, b;
+  ASSERT_TRUE(Top(req, &a).ok());
+  req.set_page_token(a.next_page_token());
+  ASSERT_TRUE(Top(req, &b).ok());
+  std::vector<uint64_t> paged = Ids(a);
+  for (uint64_t id : Ids(b)) paged.push_back(id);
+  EXPECT_EQ(paged, Ids(first));
+  // A token is bound to its query.
+  req.set_metric("rating");
+  v1::TopProductsResponse other;
+  EXPECT_EQ(Top(req, &other).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.clear_page_token();
+
+  // Purchases in the last 30 days, with a brand filter and a price range, entities inline.
+  const int64_t until = datagen::kDefaultEndTimeMs, since = until - datagen::kSalesWindowMs;
+  const uint64_t brand = w.brand.at(first.products(0).key().id());
+  req.set_metric("purchases");
+  req.set_since_ms(since);
+  req.set_until_ms(until);
+  req.add_brands()->CopyFrom(Key(v1::BRAND, brand));
+  req.set_min_price(1);
+  req.set_max_price(100000);
+  req.set_limit(15);
+  req.set_include_entities(true);
+  v1::TopProductsResponse bought;
+  ASSERT_TRUE(Top(req, &bought).ok());
+  auto purchases = [&](uint64_t p) {
+    double n = 0;
+    if (w.purchases.count(p)) {
+      for (int64_t t : w.purchases.at(p)) n += t >= since && t <= until;
+    }
+    return n;
+  };
+  auto branded = [&](uint64_t p) { return w.brand.count(p) && w.brand.at(p) == brand; };
+  EXPECT_EQ(Ids(bought), ExpectedTop(w, branded, purchases, 15));
+  for (const auto& p : bought.products()) {
+    EXPECT_EQ(p.entity().key().id(), p.key().id());
+    EXPECT_EQ(p.value(), purchases(p.key().id()));
+  }
+}
+
+TEST_P(InsightTest, BadInputNamesTheField) {
+  const World& w = TheWorld();
+  auto top_error = [&](const std::function<void(v1::TopProductsRequest*)>& edit) {
+    v1::TopProductsRequest req;
+    *req.mutable_category() = Key(v1::CATEGORY, w.root);
+    edit(&req);
+    v1::TopProductsResponse resp;
+    grpc::Status s = Top(req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return s.error_message();
+  };
+  EXPECT_NE(top_error([](auto* r) { *r->mutable_category() = Key(v1::BRAND, 1); }).find("category"),
+            std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->mutable_category()->set_id(999999); }).find("category"),
+            std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->set_metric("no_such_metric"); }).find("metric"),
+            std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->set_since_ms(10), r->set_until_ms(5); }).find("since_ms"),
+            std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->set_limit(5000); }).find("limit"), std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->set_metric("growth"); }).find("metric"), std::string::npos);
+  EXPECT_NE(top_error([](auto* r) { r->set_page_token("garbage"); }).find("page_token"),
+            std::string::npos);
+
+  auto compare_error = [&](const std::function<void(v1::CompareProductsRequest*)>& edit) {
+    v1::CompareProductsRequest req;
+    *req.mutable_product() = Key(v1::PRODUCT, w.pairs[0].product);
+    *req.mutable_other() = Key(v1::PRODUCT, w.pairs[0].other);
+    edit(&req);
+    v1::CompareProductsResponse resp;
+    grpc::Status s = Compare(req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return s.error_message();
+  };
+  EXPECT_NE(compare_error([&](auto* r) { *r->mutable_other() = r->product(); }).find("other"),
+            std::string::npos);
+  EXPECT_NE(compare_error([](auto* r) { *r->mutable_other() = Key(v1::SPU, 1); }).find("other"),
+            std::string::npos);
+  EXPECT_NE(compare_error([](auto* r) { r->mutable_product()->set_id(99999999); }).find("product"),
+            std::string::npos);
+  EXPECT_NE(compare_error([](auto* r) { r->set_outcome_metric("likes"); }).find("outcome_metric"),
+            std::string::npos);
+  EXPECT_NE(compare_error([](auto* r) { r->set_peers(v1::SAME_SPU); }).find("other"),
+            std::string::npos);
+  EXPECT_NE(compare_error([](auto* r) { r->set_max_peers(-1); }).find("max_peers"),
+            std::string::npos);
+
+  auto profile_error = [&](const v1::EntityKey& key, int max_sample) {
+    v1::ProfileEntityRequest req;
+    *req.mutable_key() = key;
+    req.set_max_sample(max_sample);
+    v1::ProfileEntityResponse resp;
+    grpc::Status s = Profile(req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return s.error_message();
+  };
+  EXPECT_NE(profile_error(Key(v1::BRAND, 1), 0).find("key.type"), std::string::npos);
+  EXPECT_NE(profile_error(Key(v1::PRODUCT, 99999999), 0).find("key"), std::string::npos);
+  EXPECT_NE(profile_error(Key(v1::PRODUCT, 1), 1000000).find("max_sample"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, InsightTest, ::testing::Values("embedded", "split"),
+                         [](const auto& info) { return info.param; });
+
+std::string Deterministic(const google::protobuf::Message& m) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+// The split mode answers exactly as the embedded one.
+TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
+  const World& w = TheWorld();
+  std::unique_ptr<Cluster> embedded = NewCluster("embedded"), split = NewCluster("split");
+  ClusterOptions options;
+  options.load_file = w.path;
+  ASSERT_TRUE(embedded->Start(options).ok());
+  ASSERT_TRUE(split->Start(options).ok());
+  std::vector<std::string> answers[2];
+  int side = 0;
+  for (Cluster* c : {embedded.get(), split.get()}) {
+    auto knowledge = v1::KnowledgeService::NewStub(c->channel());
+    auto insight = v1::InsightService::NewStub(c->channel());
+    for (const datagen::Planted& pair : {w.pairs[0], w.pairs[1]}) {
+      v1::CompareProductsRequest req;
+      *req.mutable_product() = Key(v1::PRODUCT, pair.product);
+      *req.mutable_other() = Key(v1::PRODUCT, pair.other);
+      v1::CompareProductsResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, Millis(30000));
+      ASSERT_TRUE(insight->CompareProducts(&ctx, req, &resp).ok());
+      answers[side].push_back(Deterministic(resp));
+      v1::ProfileEntityRequest profile;
+      *profile.mutable_key() = Key(v1::PRODUCT, pair.product);
+      v1::ProfileEntityResponse presp;
+      grpc::ClientContext pctx;
+      SetDeadline(&pctx, Millis(30000));
+      ASSERT_TRUE(knowledge->ProfileEntity(&pctx, profile, &presp).ok());
+      answers[side].push_back(Deterministic(presp));
+    }
+    v1::TopProductsRequest top;
+    *top.mutable_category() = Key(v1::CATEGORY, w.root);
+    top.set_include_descendants(true);
+    top.set_metric("conversion");
+    top.set_min_views(5);
+    top.set_include_entities(true);
+    v1::TopProductsResponse tresp;
+    grpc::ClientContext tctx;
+    SetDeadline(&tctx, Millis(30000));
+    ASSERT_TRUE(insight->TopProducts(&tctx, top, &tresp).ok());
+    EXPECT_EQ(tresp.products_size(), 20);
+    answers[side].push_back(Deterministic(tresp));
+    ++side;
+  }
+  ASSERT_EQ(answers[0].size(), answers[1].size());
+  for (size_t i = 0; i < answers[0].size(); ++i) {
+    EXPECT_EQ(answers[0][i], answers[1][i]) << "answer " << i << " differs between the modes";
+  }
+  EXPECT_TRUE(StopClusters({embedded.get(), split.get()}, Millis(10000)).ok());
+}
+
+}  // namespace
+}  // namespace integration
+}  // namespace kg

@@ -19,12 +19,14 @@ scripts/build.sh --target kg_server kgctl
 KGCTL="$ROOT/$BUILD_DIR/client/kgctl/kgctl"
 SERVER="$ROOT/$BUILD_DIR/server/app/kg_server"
 # 5% of the SPUs and of the products' INSTANCE_OF edges are withheld, for `kgctl spu assign`
-# (the withheld records are kept beside the sample as its answer key).
-SAMPLE="$VAR/sample-scale$SCALE-u5.jsonl"
+# (the withheld records are kept beside the sample as its answer key), and the generator's
+# planted truths (audiences, pairs of products and why one outsells the other) beside it.
+# "g2": the generator's version (a sample made by an older generator is not reused).
+SAMPLE="$VAR/sample-scale$SCALE-u5-g2.jsonl"
 if [ ! -s "$SAMPLE" ]; then
   echo "generating the sample graph (scale $SCALE) into $SAMPLE ..."
   "$KGCTL" generate --scale="$SCALE" --seed=42 --unassigned_percent=5 --out="$SAMPLE.tmp" \
-    --withheld_out="$SAMPLE.withheld" > "$VAR/sample-counts.json"
+    --withheld_out="$SAMPLE.withheld" --planted_out="$SAMPLE.planted" > "$VAR/sample-counts.json"
   mv "$SAMPLE.tmp" "$SAMPLE"
 fi
 # Example keys that show something: the most purchased product and the buyer with the
@@ -40,6 +42,11 @@ if [ ! -s "$KEYS" ]; then
   echo "${BUYER_ID:-1} ${PRODUCT_ID:-1}" > "$KEYS"
 fi
 read -r BUYER_ID PRODUCT_ID < "$KEYS"
+# A planted pair: the winner, the loser and the cause the generator planted.
+PAIR=$(grep -m1 '"kind":"pair"' "$SAMPLE.planted" || true)
+WINNER=$(echo "$PAIR" | sed -E 's/.*"winner":"?([0-9]+).*/\1/')
+LOSER=$(echo "$PAIR" | sed -E 's/.*"loser":"?([0-9]+).*/\1/')
+CAUSE=$(echo "$PAIR" | sed -E 's/.*"cause":"([a-z]+)".*/\1/')
 
 # Stop a server left by an earlier run.
 if [ -f "$VAR/kg_server.pid" ] && kill -0 "$(cat "$VAR/kg_server.pid")" 2>/dev/null; then
@@ -75,13 +82,15 @@ ADDR=127.0.0.1:$PORT
 echo "training the knowledge models from the loaded graph (kgctl train) ..."
 "$KGCTL" --addr="$ADDR" train --progress=false > "$VAR/train.json"
 sed -E 's/.*"modelVersion":"([^"]*)".*"accuracyDepth1":([0-9.]{0,5}).*/  model \1 (validation top-1 at depth 1: \2)/' "$VAR/train.json"
+# The end of the sample's event window (kgctl generate's --end_time_ms default).
+END_MS=1793491200000
 # A product and a merchant of the sample to categorize, and a root category.
 TITLE=$(grep -m1 '^{"entity":{"key":{"type":"PRODUCT"' "$SAMPLE" | sed -E 's/.*"name":"([^"]*)".*/\1/')
 cat <<MSG
 
 kg_server is SERVING (pid $(cat "$VAR/kg_server.pid"), log $VAR/kg_server.log)
-  gRPC:    $ADDR        (kg.v1.GraphService, kg.v1.KnowledgeService, kg.v1.AdminService,
-                                health, reflection)
+  gRPC:    $ADDR        (kg.v1.GraphService, kg.v1.KnowledgeService, kg.v1.InsightService,
+                                kg.v1.AdminService, health, reflection)
   metrics: http://127.0.0.1:$METRICS_PORT/metrics
   stop:    kill \$(cat $VAR/kg_server.pid)
 
@@ -102,6 +111,12 @@ Try (kgctl prints one JSON object per line):
   $KGCTL --addr=$ADDR spu assign --dry_run --max_listed=3
   # 7. the cluster: partitions, counts, memory, model version
   $KGCTL --addr=$ADDR cluster-info
+  # 8. insight: who the best seller suits; the top products of root category 1 by
+  #    purchases in the sample's last 30 days; why PRODUCT:$WINNER outsells PRODUCT:$LOSER
+  #    (the generator planted "$CAUSE")
+  $KGCTL --addr=$ADDR profile PRODUCT:$PRODUCT_ID --table
+  $KGCTL --addr=$ADDR top CATEGORY:1 --metric=purchases --window=30d --until_ms=$END_MS --limit=5 --table
+  $KGCTL --addr=$ADDR compare PRODUCT:$WINNER PRODUCT:$LOSER --table
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):
   npx buf curl --protocol grpc --http2-prior-knowledge \\

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -206,6 +207,36 @@ Commands:
                         {"kind":"pair","winner":34,"loser":35,"cause":"price"} (cause
                         promotion, price or rating; 10% of the SPUs with 2+ variants)
       e.g. kgctl generate --scale=0.1 --out=sample.jsonl && kgctl import sample.jsonl
+
+  profile KEY           who a PRODUCT suits (its buyers' segments against the platform's,
+                        with lift and a 95% interval), or a MERCHANT's / INFLUENCER's
+                        category mix, brands and audience (KnowledgeService.ProfileEntity).
+      --window=30d      the window (also 12h, 90m...) ending at --until_ms (default now);
+                        or --since_ms / --until_ms
+      --max_sample=N    newest interactions read per list (0 = 2000)
+      --table           a readable table instead of JSON
+      e.g. kgctl profile PRODUCT:12 --table
+
+  top CATEGORY          the top products of a category and its descendants
+                        (InsightService.TopProducts).
+      --metric=NAME     a stored metric (sales_30d, gmv_30d, rating, ...) or purchases,
+                        views, clicks, add_to_cart, conversion, growth over the window
+                        (default purchases)
+      --window=30d, --since_ms, --until_ms   the window of the edge-derived metrics
+      --descendants=false   the category only
+      --brands=BRAND:1,BRAND:2  --merchant=MERCHANT:3  --min_price=X --max_price=Y
+      --limit=N (0 = 20)  --page_token=T  --entities  --min_views=N (conversion)
+      --table           a readable table
+      e.g. kgctl top CATEGORY:1 --metric=purchases --window=30d --until_ms=1793491200000
+
+  compare PRODUCT:A [PRODUCT:B]   why A outperforms (or trails) B, or its peers
+                        (InsightService.CompareProducts): the outcome gap split into
+                        traffic and conversion, each attributed to drivers.
+      --peers=spu|category   compare with the medians of its SPU's or category's products
+      --outcome=purchases|gmv  (default purchases)
+      --window=30d, --since_ms, --until_ms
+      --table           a readable table
+      e.g. kgctl compare PRODUCT:34 PRODUCT:35 --table
 
   help                  this text.
 )";
@@ -965,6 +996,212 @@ int Taxonomy(const std::vector<std::string>& args, const CommandOptions& options
   return kExitOk;
 }
 
+// The time window of the insight commands: --since_ms / --until_ms, or --window (30d, 12h,
+// 90m, 3600s) ending at --until_ms (default: now).
+absl::Status InsightWindow(const CommandOptions& options, int64_t* since, int64_t* until) {
+  *since = options.since_ms;
+  *until = options.until_ms;
+  if (options.window.empty()) return absl::OkStatus();
+  absl::Duration d;
+  const std::string& text = options.window;
+  int64_t days = 0;
+  if (absl::EndsWith(text, "d") && absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) &&
+      days > 0) {
+    d = absl::Hours(24 * days);
+  } else if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--window: expected a duration such as 30d, 12h or 90m");
+  }
+  if (*until == 0) *until = absl::ToUnixMillis(absl::Now());
+  *since = std::max<int64_t>(1, *until - absl::ToInt64Milliseconds(d) + 1);
+  return absl::OkStatus();
+}
+
+// Prints rows of cells as aligned columns.
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string Fixed(double v, int digits = 3) { return absl::StrFormat("%.*f", digits, v); }
+
+int Profile(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+            std::ostream& out, std::ostream& err) {
+  if (args.size() != 1) return Usage(err, "profile", "takes one KEY");
+  absl::StatusOr<v1::EntityKey> key = ParseEntityKey(args[0]);
+  if (!key.ok()) return Usage(err, "profile", key.status().message());
+  v1::ProfileEntityRequest request;
+  *request.mutable_key() = *key;
+  int64_t since = 0, until = 0;
+  absl::Status window = InsightWindow(options, &since, &until);
+  if (!window.ok()) return Usage(err, "profile", window.message());
+  request.set_since_ms(since);
+  request.set_until_ms(until);
+  request.set_max_sample(options.max_sample);
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "profile", client.status());
+  auto response = (*client)->ProfileEntity(request);
+  if (!response.ok()) return Fail(err, "profile", response.status());
+  if (!options.table) {
+    out << ToJsonLine(*response) << "\n";
+    return kExitOk;
+  }
+  out << response->summary() << "\n(" << response->buyers() << " buyers; " << response->sampled()
+      << " of " << response->total() << " read)\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"dimension", "value", "share", "base", "lift", "buyers", "95% interval"}};
+  for (const v1::Segment& s : response->audience()) {
+    rows.push_back({s.dimension(), s.value(), Fixed(s.share()), Fixed(s.base_share()),
+                    Fixed(s.lift(), 2), absl::StrCat(s.count()),
+                    absl::StrCat(Fixed(s.ci_low()), "..", Fixed(s.ci_high()))});
+  }
+  PrintTable(out, rows);
+  if (!response->categories().empty() || !response->brands().empty()) {
+    std::vector<std::vector<std::string>> mix = {{"kind", "key", "name", "share", "count"}};
+    for (const auto& c : response->categories()) {
+      mix.push_back({"category", FormatEntityKey(c.category()), c.name(), Fixed(c.share()),
+                     absl::StrCat(c.count())});
+    }
+    for (const auto& b : response->brands()) {
+      mix.push_back({"brand", FormatEntityKey(b.brand()), b.name(), Fixed(b.share()),
+                     absl::StrCat(b.count())});
+    }
+    out << "\n";
+    PrintTable(out, mix);
+  }
+  return kExitOk;
+}
+
+int Top(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+        std::ostream& out, std::ostream& err) {
+  if (args.size() != 1) return Usage(err, "top", "takes one CATEGORY:ID");
+  absl::StatusOr<v1::EntityKey> key = ParseEntityKey(args[0]);
+  if (!key.ok()) return Usage(err, "top", key.status().message());
+  v1::TopProductsRequest request;
+  *request.mutable_category() = *key;
+  request.set_include_descendants(options.descendants);
+  request.set_metric(options.metric);
+  int64_t since = 0, until = 0;
+  absl::Status window = InsightWindow(options, &since, &until);
+  if (!window.ok()) return Usage(err, "top", window.message());
+  request.set_since_ms(since);
+  request.set_until_ms(until);
+  for (absl::string_view text : absl::StrSplit(options.brands, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<v1::EntityKey> brand = ParseEntityKey(text);
+    if (!brand.ok()) return Usage(err, "top", absl::StrCat("--brands: ", brand.status().message()));
+    *request.add_brands() = *brand;
+  }
+  if (!options.merchant.empty()) {
+    absl::StatusOr<v1::EntityKey> merchant = ParseEntityKey(options.merchant);
+    if (!merchant.ok()) {
+      return Usage(err, "top", absl::StrCat("--merchant: ", merchant.status().message()));
+    }
+    *request.mutable_merchant() = *merchant;
+  }
+  request.set_min_price(options.min_price);
+  request.set_max_price(options.max_price);
+  request.set_limit(options.limit);
+  request.set_page_token(options.page_token);
+  request.set_include_entities(options.entities || options.table);
+  request.set_min_views(options.min_views);
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "top", client.status());
+  auto response = (*client)->TopProducts(request);
+  if (!response.ok()) return Fail(err, "top", response.status());
+  if (!options.table) {
+    out << ToJsonLine(*response) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "product", options.metric.empty() ? "purchases" : options.metric, "name"}};
+  int rank = 0;
+  for (const v1::RankedProduct& p : response->products()) {
+    rows.push_back({absl::StrCat(++rank), FormatEntityKey(p.key()),
+                    absl::StrFormat("%.6g", p.value()), p.entity().name()});
+  }
+  PrintTable(out, rows);
+  out << "(" << response->candidates() << " candidates in " << response->categories()
+      << " categories" << (response->truncated() ? "; truncated" : "") << ")\n";
+  if (!response->next_page_token().empty()) {
+    out << "next page: --page_token=" << response->next_page_token() << "\n";
+  }
+  return kExitOk;
+}
+
+int Compare(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
+            std::ostream& out, std::ostream& err) {
+  if (args.empty() || args.size() > 2) {
+    return Usage(err, "compare", "takes PRODUCT:A and PRODUCT:B (or PRODUCT:A --peers=...)");
+  }
+  v1::CompareProductsRequest request;
+  absl::StatusOr<v1::EntityKey> a = ParseEntityKey(args[0]);
+  if (!a.ok()) return Usage(err, "compare", a.status().message());
+  *request.mutable_product() = *a;
+  if (args.size() == 2) {
+    absl::StatusOr<v1::EntityKey> b = ParseEntityKey(args[1]);
+    if (!b.ok()) return Usage(err, "compare", b.status().message());
+    *request.mutable_other() = *b;
+  }
+  if (options.peers == "spu") {
+    request.set_peers(v1::SAME_SPU);
+  } else if (options.peers == "category") {
+    request.set_peers(v1::SAME_LEAF_CATEGORY);
+  } else if (!options.peers.empty()) {
+    return Usage(err, "compare", "--peers: spu or category");
+  }
+  request.set_outcome_metric(options.outcome);
+  int64_t since = 0, until = 0;
+  absl::Status window = InsightWindow(options, &since, &until);
+  if (!window.ok()) return Usage(err, "compare", window.message());
+  request.set_since_ms(since);
+  request.set_until_ms(until);
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(err, "compare", client.status());
+  auto response = (*client)->CompareProducts(request);
+  if (!response.ok()) return Fail(err, "compare", response.status());
+  if (!options.table) {
+    out << ToJsonLine(*response) << "\n";
+    return kExitOk;
+  }
+  out << response->summary() << "\n\n";
+  std::vector<std::vector<std::string>> reasons = {{"reason", "part", "contribution", "evidence"}};
+  for (const v1::Reason& r : response->reasons()) {
+    reasons.push_back(
+        {r.factor(), r.part(), absl::StrFormat("%+.3f", r.contribution()), r.evidence()});
+  }
+  reasons.push_back({"(unexplained)", "", absl::StrFormat("%+.3f", response->unexplained()), ""});
+  PrintTable(out, reasons);
+  out << "\n";
+  std::vector<std::vector<std::string>> deltas = {{"metric", "product", "other", "ratio"}};
+  for (const v1::MetricDelta& d : response->deltas()) {
+    deltas.push_back({d.metric(), absl::StrFormat("%.4g", d.product_value()),
+                      absl::StrFormat("%.4g", d.other_value()),
+                      absl::StrFormat("%.3g", d.ratio())});
+  }
+  PrintTable(out, deltas);
+  if (!response->attribute_diffs().empty()) {
+    out << "\n";
+    std::vector<std::vector<std::string>> diffs = {{"attribute", "product", "other"}};
+    for (const v1::AttributeDiff& d : response->attribute_diffs()) {
+      diffs.push_back({d.name(), d.product_value(), d.other_value()});
+    }
+    PrintTable(out, diffs);
+  }
+  return kExitOk;
+}
+
 int Health(const std::vector<std::string>& args, const CommandOptions& options, std::istream&,
            std::ostream& out, std::ostream& err) {
   if (args.size() > 1) return Usage(err, "health", "takes at most one SERVICE");
@@ -1140,6 +1377,9 @@ const std::map<std::string, CommandFn>& Commands() {
       {"attributes", Attributes},
       {"spu", Spu},
       {"taxonomy", Taxonomy},
+      {"profile", Profile},
+      {"top", Top},
+      {"compare", Compare},
       {"health", Health},
       {"generate", Generate},
       {"help", Help},

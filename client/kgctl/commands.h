@@ -74,6 +74,20 @@ struct CommandOptions {
   std::string file;
   std::string brand;
   int32_t depth = 0;
+  // profile, top, compare (--limit, --page_token, --entities, --since_ms, --until_ms
+  // as above).
+  std::string window;
+  std::string metric;
+  bool descendants = true;
+  std::string brands;
+  std::string merchant;
+  double min_price = 0;
+  double max_price = 0;
+  int32_t min_views = 0;
+  int32_t max_sample = 0;
+  std::string peers;
+  std::string outcome;
+  bool table = false;
   // brands candidates, spu assign.
   bool apply = false;
   double min_confidence = 0;

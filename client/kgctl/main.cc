@@ -80,6 +80,20 @@ ABSL_FLAG(int32_t, max_listed, 0,
 ABSL_FLAG(int64_t, max_products, 0,
           "spu assign: products without an SPU examined at most (0 = 1000000).");
 ABSL_FLAG(int32_t, max_candidates, 0, "brands candidates: new-brand candidates listed (0 = 50).");
+ABSL_FLAG(
+    std::string, window, "",
+    "profile/top/compare: the window, e.g. 30d, 12h, 90m, ending at --until_ms (default now).");
+ABSL_FLAG(std::string, metric, "", "top: the metric ranked by (default purchases).");
+ABSL_FLAG(bool, descendants, true, "top: include the descendant categories.");
+ABSL_FLAG(std::string, brands, "", "top: only these brands, BRAND:1,BRAND:2.");
+ABSL_FLAG(std::string, merchant, "", "top: only products sold by this MERCHANT:ID.");
+ABSL_FLAG(double, min_price, 0, "top: least price (0 = none).");
+ABSL_FLAG(double, max_price, 0, "top: most price (0 = none).");
+ABSL_FLAG(int32_t, min_views, 0, "top --metric=conversion: views a product needs (0 = 20).");
+ABSL_FLAG(int32_t, max_sample, 0, "profile: newest interactions read per list (0 = 2000).");
+ABSL_FLAG(std::string, peers, "", "compare: spu or category (instead of a second product).");
+ABSL_FLAG(std::string, outcome, "", "compare: purchases (default) or gmv.");
+ABSL_FLAG(bool, table, false, "profile/top/compare: print a readable table instead of JSON.");
 ABSL_FLAG(bool, progress, true, "import/generate: show progress when stderr is a terminal.");
 
 int main(int argc, char** argv) {
@@ -149,6 +163,18 @@ int main(int argc, char** argv) {
   options.min_group_size = absl::GetFlag(FLAGS_min_group_size);
   options.max_listed = absl::GetFlag(FLAGS_max_listed);
   options.max_products = absl::GetFlag(FLAGS_max_products);
+  options.window = absl::GetFlag(FLAGS_window);
+  options.metric = absl::GetFlag(FLAGS_metric);
+  options.descendants = absl::GetFlag(FLAGS_descendants);
+  options.brands = absl::GetFlag(FLAGS_brands);
+  options.merchant = absl::GetFlag(FLAGS_merchant);
+  options.min_price = absl::GetFlag(FLAGS_min_price);
+  options.max_price = absl::GetFlag(FLAGS_max_price);
+  options.min_views = absl::GetFlag(FLAGS_min_views);
+  options.max_sample = absl::GetFlag(FLAGS_max_sample);
+  options.peers = absl::GetFlag(FLAGS_peers);
+  options.outcome = absl::GetFlag(FLAGS_outcome);
+  options.table = absl::GetFlag(FLAGS_table);
 
   std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());

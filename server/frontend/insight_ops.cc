@@ -515,9 +515,17 @@ absl::Status FillMix(const Router& router, const CallOptions& o,
   return absl::OkStatus();
 }
 
+bool AllLocal(const Router& router) {
+  for (uint32_t p = 0; p < router.partition_count(); ++p) {
+    if (router.client(p).address() != "in-process") return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-InsightOps::InsightOps(const Router* router) : router_(router), queue_(8, 256) {}
+InsightOps::InsightOps(const Router* router)
+    : router_(router), all_local_(AllLocal(*router)), queue_(8, 256) {}
 
 void InsightOps::Queue(std::function<absl::Status()> work, Done done) {
   QueueWork(&queue_, std::move(work), std::move(done), "insight");
@@ -525,6 +533,11 @@ void InsightOps::Queue(std::function<absl::Status()> work, Done done) {
 
 void InsightOps::TopProducts(const CallOptions& o, const v1::TopProductsRequest& req,
                              v1::TopProductsResponse* resp, Done done) {
+  // Cheap and, with every partition in this process, never blocking: run here.
+  if (all_local_) {
+    done(TopProductsNow(o, req, resp));
+    return;
+  }
   Queue([this, o, &req, resp] { return TopProductsNow(o, req, resp); }, std::move(done));
 }
 
@@ -536,6 +549,29 @@ void InsightOps::CompareProducts(const CallOptions& o, const v1::CompareProducts
 void InsightOps::ProfileEntity(const CallOptions& o, const v1::ProfileEntityRequest& req,
                                v1::ProfileEntityResponse* resp, Done done) {
   Queue([this, o, &req, resp] { return ProfileEntityNow(o, req, resp); }, std::move(done));
+}
+
+absl::StatusOr<std::vector<uint64_t>> InsightOps::Categories(const CallOptions& o,
+                                                             const v1::EntityKey& category,
+                                                             bool descendants) const {
+  const uint64_t key = category.id() * 2 + (descendants ? 1 : 0);
+  const auto now = std::chrono::steady_clock::now();
+  if (category.type() == v1::CATEGORY) {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.expires > now) return it->second.categories;
+  }
+  EntityMap entities;
+  KG_RETURN_IF_ERROR(CheckExists(*router_, o, category, v1::CATEGORY, "category", &entities));
+  std::vector<uint64_t> categories = {category.id()};
+  if (descendants) {
+    KG_ASSIGN_OR_RETURN(categories,
+                        Descendants(*router_, o, category.id(), kMaxTopCategories, "category"));
+  }
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.size() >= kTaxonomyCacheEntries) cache_.clear();
+  cache_[key] = Expansion{now + kTaxonomyCacheTtl, categories};
+  return categories;
 }
 
 absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProductsRequest& req,
@@ -558,8 +594,9 @@ absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProdu
         "min_price: must be >= 0 and at most max_price (0 = no bound)");
   }
   if (req.min_views() < 0) return absl::InvalidArgumentError("min_views: negative");
+  KG_ASSIGN_OR_RETURN(std::vector<uint64_t> categories,
+                      Categories(o, req.category(), req.include_descendants()));
   EntityMap entities;
-  KG_RETURN_IF_ERROR(CheckExists(router, o, req.category(), v1::CATEGORY, "category", &entities));
   for (int i = 0; i < req.brands_size(); ++i) {
     KG_RETURN_IF_ERROR(CheckExists(router, o, req.brands(i), v1::BRAND,
                                    absl::StrCat("brands[", i, "]"), &entities));
@@ -572,11 +609,6 @@ absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProdu
     RankedProductId cursor;
     KG_RETURN_IF_ERROR(DecodeTopToken(req, &cursor));
     after = cursor;
-  }
-  std::vector<uint64_t> categories = {req.category().id()};
-  if (req.include_descendants()) {
-    KG_ASSIGN_OR_RETURN(categories,
-                        Descendants(router, o, req.category().id(), kMaxTopCategories, "category"));
   }
   const uint32_t limit = req.limit() == 0 ? kDefaultTopLimit : static_cast<uint32_t>(req.limit());
   Scatter<internal::v1::TopProductsRequest, internal::v1::TopProductsResponse> scatter(

@@ -3,12 +3,20 @@
 // (the per-partition product index for top products, neighbor lists and counts, entity
 // reads, buyer segment counts), and the computations of server/insight over what they
 // return. Each operation takes several dependent partition calls, so it runs on a small
-// WorkQueue (never on the caller's thread). Thread-safe.
+// WorkQueue (never on the caller's thread); TopProducts, cheap, runs on the caller's thread
+// when every partition is in this process (then no call blocks). Thread-safe.
 #ifndef KG_SERVER_FRONTEND_INSIGHT_OPS_H_
 #define KG_SERVER_FRONTEND_INSIGHT_OPS_H_
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "kg/v1/insight.pb.h"
 #include "kg/v1/knowledge.pb.h"
 #include "server/frontend/cluster.h"
@@ -32,6 +40,10 @@ inline constexpr double kDefaultPurchaseWeight = 3;
 inline constexpr double kMaxPurchaseWeight = 100;
 // Products an aggregate profile (a merchant, an influencer, a category fallback) reads.
 inline constexpr int kProfileProducts = 200;
+// How long TopProducts reuses a category's expansion (it exists, its descendants): taxonomy
+// changes show within this time. At most kTaxonomyCacheEntries categories are kept.
+inline constexpr std::chrono::seconds kTaxonomyCacheTtl{5};
+inline constexpr size_t kTaxonomyCacheEntries = 10000;
 
 class InsightOps {
  public:
@@ -54,8 +66,22 @@ class InsightOps {
   absl::Status ProfileEntityNow(const CallOptions& o, const v1::ProfileEntityRequest& req,
                                 v1::ProfileEntityResponse* resp) const;
 
+  // The category (with its descendants when `descendants`), checked to exist; from the
+  // cache when expanded less than kTaxonomyCacheTtl ago.
+  absl::StatusOr<std::vector<uint64_t>> Categories(const CallOptions& o,
+                                                   const v1::EntityKey& category,
+                                                   bool descendants) const;
+
   const Router* router_;
+  const bool all_local_;  // every partition in this process
   WorkQueue queue_;
+  struct Expansion {
+    std::chrono::steady_clock::time_point expires;
+    std::vector<uint64_t> categories;
+  };
+  mutable absl::Mutex cache_mu_;
+  // Keyed by category id * 2 + descendants.
+  mutable absl::flat_hash_map<uint64_t, Expansion> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace kg

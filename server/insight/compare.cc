@@ -165,6 +165,10 @@ DriverModel::Attribution DriverModel::Attribute(const ProductFacts& a,
   const auto t = traffic_->Contributions(rows);
   const auto c = conversion_->Contributions(rows);
   for (size_t f = 0; f < kDriverCount && t.size() == 2 && c.size() == 2; ++f) {
+    // A driver on which the two do not differ explains none of their gap (its SHAP values
+    // may still differ through interactions with the drivers that do).
+    const float x = rows[0][f], y = rows[1][f];
+    if (x == y || (std::isnan(x) && std::isnan(y))) continue;
     out.traffic[f] = t[0][f] - t[1][f];
     out.conversion[f] = c[0][f] - c[1][f];
   }

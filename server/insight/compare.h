@@ -61,7 +61,8 @@ class DriverModel {
   // INVALID_ARGUMENT with fewer than kMinPeers peers.
   static absl::StatusOr<DriverModel> Learn(const std::vector<ProductFacts>& peers);
 
-  // Per driver, its contribution to the traffic and to the conversion part of a vs b.
+  // Per driver, its contribution to the traffic and to the conversion part of a vs b: the
+  // difference of its SHAP values, 0 for a driver with the same value on both.
   struct Attribution {
     double traffic[kDriverCount] = {};
     double conversion[kDriverCount] = {};

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -213,6 +215,21 @@ TEST_P(InsightTest, ProfileFallsBackAndProfilesMerchantsAndInfluencers) {
   EXPECT_NE(resp.summary().find("category"), std::string::npos) << resp.summary();
   EXPECT_GE(resp.buyers(), 30u);
 
+  // Bounded work: a busy product read with max_sample 10 reads at most 10 per list.
+  uint64_t busiest = 0, most = 0;
+  for (const auto& [p, n] : w.viewers) {
+    if (n > most) most = n, busiest = p;
+  }
+  v1::ProfileEntityRequest bounded;
+  *bounded.mutable_key() = Key(v1::PRODUCT, busiest);
+  bounded.set_max_sample(10);
+  bounded.set_min_buyers(1);
+  v1::ProfileEntityResponse small;
+  ASSERT_TRUE(Profile(bounded, &small).ok());
+  EXPECT_LE(small.sampled(), 20u);
+  EXPECT_GE(small.total(), most);
+  EXPECT_LE(small.buyers(), 20u);
+
   for (v1::EntityType type : {v1::MERCHANT, v1::INFLUENCER}) {
     v1::ProfileEntityRequest r;
     *r.mutable_key() = Key(type, 1);  // the most popular of the first category
@@ -279,6 +296,18 @@ TEST_P(InsightTest, CompareWithPeersAndGmv) {
   resp.Clear();
   ASSERT_TRUE(Compare(req, &resp).ok());
   EXPECT_GE(resp.compared_with(), 1u);
+  // With fewer than 30 peers there is no driver model: the parts are the reasons.
+  v1::CompareProductsRequest few;
+  *few.mutable_product() = Key(v1::PRODUCT, pair.product);
+  *few.mutable_other() = Key(v1::PRODUCT, pair.other);
+  few.set_max_peers(20);
+  resp.Clear();
+  ASSERT_TRUE(Compare(few, &resp).ok());
+  EXPECT_NE(resp.summary().find("too few peers"), std::string::npos) << resp.summary();
+  ASSERT_FALSE(resp.reasons().empty());
+  for (const v1::Reason& r : resp.reasons()) {
+    EXPECT_TRUE(r.factor() == "traffic" || r.factor() == "conversion") << r.factor();
+  }
   // A product alone in its SPU: an answer that says so.
   uint64_t alone = 0;
   for (const auto& [spu, members] : w.spu_members) {
@@ -366,6 +395,48 @@ TEST_P(InsightTest, TopProductsMatchTheRecordsPageByPage) {
     EXPECT_EQ(p.entity().key().id(), p.key().id());
     EXPECT_EQ(p.value(), purchases(p.key().id()));
   }
+}
+
+// A new subcategory shows in its root's top products within the expansion cache's 5 s;
+// a product's metric update and a product moved between categories show at once.
+TEST_P(InsightTest, TopProductsFollowWrites) {
+  const World& w = TheWorld();
+  v1::TopProductsRequest req;
+  *req.mutable_category() = Key(v1::CATEGORY, w.root);
+  req.set_include_descendants(true);
+  req.set_metric("sales_30d");
+  req.set_limit(1);
+  v1::TopProductsResponse before;
+  ASSERT_TRUE(Top(req, &before).ok());  // the expansion is now cached
+  Dataset fresh;
+  v1::Entity category;
+  *category.mutable_key() = Key(v1::CATEGORY, 900001);
+  category.set_name("New leaf");
+  category.set_update_time_ms(1);
+  fresh.entities.push_back(category);
+  v1::Entity product;
+  *product.mutable_key() = Key(v1::PRODUCT, 900001);
+  product.set_name("Best seller");
+  (*product.mutable_metrics())["sales_30d"] = 1e9;
+  product.set_update_time_ms(1);
+  fresh.entities.push_back(product);
+  fresh.edges.push_back(
+      MakeEdge(Key(v1::CATEGORY, 900001), v1::SUBCATEGORY_OF, Key(v1::CATEGORY, w.root), 1000, 1));
+  fresh.edges.push_back(
+      MakeEdge(Key(v1::PRODUCT, 900001), v1::IN_CATEGORY, Key(v1::CATEGORY, 900001), 1000, 1));
+  ASSERT_TRUE(LoadViaRpc(cluster_->graph(), fresh).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));
+  v1::TopProductsResponse after;
+  ASSERT_TRUE(Top(req, &after).ok());
+  ASSERT_EQ(after.products_size(), 1);
+  EXPECT_EQ(after.products(0).key().id(), 900001u);
+  // A metric update re-ranks at once.
+  product.mutable_metrics()->at("sales_30d") = 0;
+  Dataset update;
+  update.entities.push_back(product);
+  ASSERT_TRUE(LoadViaRpc(cluster_->graph(), update).ok());
+  ASSERT_TRUE(Top(req, &after).ok());
+  EXPECT_EQ(after.products(0).key().id(), before.products(0).key().id());
 }
 
 TEST_P(InsightTest, BadInputNamesTheField) {

@@ -198,7 +198,7 @@ std::vector<RankedReason> DriverReasons(const DriverModel::Attribution& attribut
     RankedReason r;
     r.factor = kDrivers[f];
     r.contribution = t + c;
-    r.part = std::abs(t) >= std::abs(c) ? "traffic" : "conversion";
+    r.part = t == 0 && c == 0 ? "" : std::abs(t) >= std::abs(c) ? "traffic" : "conversion";
     r.evidence =
         absl::StrCat(Evidence(f, a, b, a.reference_price > 0 ? a.reference_price : median_price),
                      absl::StrFormat("; traffic %+.3f, conversion %+.3f", t, c));

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -332,6 +333,10 @@ absl::Status ReadFacts(const Router& router, const CallOptions& o, const std::ve
     f.price = OptionalMetric(entity, "price");
     f.rating = OptionalMetric(entity, "rating");
     f.review_count = OptionalMetric(entity, "review_count");
+    if (entity != nullptr) {
+      for (const auto& [k, v] : entity->attributes()) f.attributes.emplace_back(k, v);
+      std::sort(f.attributes.begin(), f.attributes.end());
+    }
     (*facts)[todo[i]] = f;
   }
   return absl::OkStatus();
@@ -374,6 +379,70 @@ std::vector<uint64_t> ProductIds(const std::vector<Member>& members) {
   std::vector<uint64_t> ids;
   for (const Member& m : members) ids.push_back(m.product);
   return ids;
+}
+
+// Viewers and buyers sampled per product for the audience fit.
+constexpr uint32_t kFitViewers = 20;
+constexpr uint32_t kFitBuyers = 5;
+
+// Sets the audience fit of every product of `facts`: its newest kFitViewers viewers in the
+// window against the viewers and the newest kFitBuyers buyers of each of `pool` (the
+// model's peers), over the buyer attributes that are segments (the base rates').
+absl::Status FillAudienceFit(const Router& router, const CallOptions& o,
+                             const std::vector<uint64_t>& pool, int64_t since, int64_t until,
+                             std::map<uint64_t, insight::ProductFacts>* facts) {
+  KG_ASSIGN_OR_RETURN(insight::BaseRates base, ReadBaseRates(router, o));
+  std::set<std::string> dims;
+  for (const auto& [key, n] : base.counts) dims.insert(key.first);
+  std::vector<uint64_t> ids;
+  for (const auto& [id, f] : *facts) ids.push_back(id);
+  const absl::flat_hash_set<uint64_t> in_pool(pool.begin(), pool.end());
+  std::vector<ListQuery> queries;
+  for (uint64_t id : ids) {
+    queries.push_back(Query(Key(v1::PRODUCT, id), v1::VIEWED, v1::IN, kFitViewers, since, until));
+    queries.push_back(Query(Key(v1::PRODUCT, id), v1::PURCHASED, v1::IN,
+                            in_pool.contains(id) ? kFitBuyers : 0, since, until));
+  }
+  std::vector<List> lists;
+  KG_RETURN_IF_ERROR(ReadLists(router, o, queries, &lists));
+  std::vector<v1::EntityKey> keys;
+  absl::flat_hash_set<uint64_t> seen;
+  for (const List& l : lists) {
+    for (const Hit& e : l.edges) {
+      if (seen.insert(e.id).second) keys.push_back(Key(v1::BUYER, e.id));
+    }
+  }
+  std::sort(keys.begin(), keys.end(),
+            [](const v1::EntityKey& x, const v1::EntityKey& y) { return x.id() < y.id(); });
+  EntityMap buyers;
+  KG_RETURN_IF_ERROR(ReadEntities(router, o, keys, &buyers));
+  std::map<uint64_t, insight::BuyerSegments> segments;
+  for (const auto& [key, entity] : buyers) {
+    insight::BuyerSegments& s = segments[key.second];
+    for (const auto& [k, v] : entity.attributes()) {
+      if (dims.count(k)) s.emplace_back(k, v);
+    }
+    std::sort(s.begin(), s.end());
+  }
+  auto sample = [&](const List& l) {
+    std::vector<const insight::BuyerSegments*> out;
+    for (const Hit& e : l.edges) {
+      auto it = segments.find(e.id);
+      if (it != segments.end()) out.push_back(&it->second);
+    }
+    return out;
+  };
+  std::vector<const insight::BuyerSegments*> viewers, purchasers;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!in_pool.contains(ids[i])) continue;
+    for (const auto* s : sample(lists[2 * i])) viewers.push_back(s);
+    for (const auto* s : sample(lists[2 * i + 1])) purchasers.push_back(s);
+  }
+  const insight::AudienceFit fit(viewers, purchasers);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    facts->at(ids[i]).audience_fit = fit.Fit(sample(lists[2 * i]));
+  }
+  return absl::OkStatus();
 }
 
 void AddDelta(v1::CompareProductsResponse* resp, const std::string& metric, std::optional<double> a,
@@ -744,40 +813,10 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   }
   const std::vector<uint64_t> leaf_products = ProductIds(leaf_members);
   const std::vector<uint64_t> peers = ProductIds(peer_members);
-  std::map<uint64_t, insight::ProductFacts> facts;
-  std::vector<uint64_t> wanted = peers;
-  wanted.push_back(product);
-  if (with_other) wanted.push_back(other);
-  KG_RETURN_IF_ERROR(ReadFacts(router, o, wanted, since, until, &entities, &facts));
-  // Each peer's price is a driver against its own category's median price.
-  std::map<uint64_t, std::vector<double>> category_prices;
-  for (const Member& m : peer_members) {
-    if (facts.at(m.product).price)
-      category_prices[m.category].push_back(*facts.at(m.product).price);
-  }
-  std::map<uint64_t, double> reference;
-  for (auto& [category, prices] : category_prices) {
-    std::sort(prices.begin(), prices.end());
-    const size_t n = prices.size();
-    reference[category] = n % 2 ? prices[n / 2] : (prices[n / 2 - 1] + prices[n / 2]) / 2;
-  }
-  auto set_reference = [&](uint64_t id, uint64_t category) {
-    auto it = reference.find(category);
-    if (it != reference.end()) facts.at(id).reference_price = it->second;
-  };
-  for (const Member& m : peer_members) set_reference(m.product, m.category);
-  set_reference(product, leaf_of_product);
-  if (with_other) set_reference(other, leaf_of_other);
-  const insight::ProductFacts a = facts.at(product);
-
-  // The other side: a product, or the median of the peers.
-  insight::ProductFacts b;
-  std::string other_name;
-  if (with_other) {
-    b = facts.at(other);
-    other_name = KeyText(req.other());
-  } else {
-    std::vector<uint64_t> group;
+  // With `peers`: the products whose medians are the other side.
+  std::vector<uint64_t> group;
+  std::string other_name = with_other ? KeyText(req.other()) : "";
+  if (!with_other) {
     if (req.peers() == v1::SAME_SPU) {
       if (spu != 0) {
         std::vector<List> members;
@@ -794,6 +833,44 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
     group.erase(std::remove(group.begin(), group.end(), product), group.end());
     if (group.size() > max_peers) group.resize(max_peers);
     resp->set_compared_with(group.size());
+  }
+  std::map<uint64_t, insight::ProductFacts> facts;
+  std::vector<uint64_t> wanted = peers;
+  wanted.push_back(product);
+  if (with_other) wanted.push_back(other);
+  wanted.insert(wanted.end(), group.begin(), group.end());
+  KG_RETURN_IF_ERROR(ReadFacts(router, o, wanted, since, until, &entities, &facts));
+  KG_RETURN_IF_ERROR(FillAudienceFit(router, o, peers, since, until, &facts));
+  // Each peer's price is a driver against its own category's median price.
+  std::map<uint64_t, std::vector<double>> category_prices;
+  for (const Member& m : peer_members) {
+    if (facts.at(m.product).price) {
+      category_prices[m.category].push_back(*facts.at(m.product).price);
+    }
+  }
+  std::map<uint64_t, double> reference;
+  for (auto& [category, prices] : category_prices) {
+    std::sort(prices.begin(), prices.end());
+    const size_t n = prices.size();
+    reference[category] = n % 2 ? prices[n / 2] : (prices[n / 2 - 1] + prices[n / 2]) / 2;
+  }
+  auto set_reference = [&](uint64_t id, uint64_t category) {
+    auto it = reference.find(category);
+    if (it != reference.end()) facts.at(id).reference_price = it->second;
+  };
+  for (const Member& m : peer_members) set_reference(m.product, m.category);
+  set_reference(product, leaf_of_product);
+  if (with_other) set_reference(other, leaf_of_other);
+  for (uint64_t id : group) {
+    if (facts.at(id).reference_price == 0) set_reference(id, leaf_of_product);
+  }
+  const insight::ProductFacts a = facts.at(product);
+
+  // The other side: a product, or the median of the peers.
+  insight::ProductFacts b;
+  if (with_other) {
+    b = facts.at(other);
+  } else {
     if (group.empty()) {
       resp->set_summary(absl::StrCat(
           KeyText(req.product()), " has no peers to compare with (",
@@ -805,7 +882,6 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
       AddDelta(resp, "purchases", a.purchases, std::nullopt);
       return absl::OkStatus();
     }
-    KG_RETURN_IF_ERROR(ReadFacts(router, o, group, since, until, &entities, &facts));
     std::vector<insight::ProductFacts> members;
     for (uint64_t id : group) members.push_back(facts.at(id));
     b = insight::MedianFacts(members);
@@ -828,8 +904,7 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   absl::StatusOr<insight::DriverModel> model = insight::DriverModel::Learn(peer_facts);
   if (model.ok()) {
     double unexplained = 0;
-    reasons = insight::DriverReasons(model->Attribute(a, b), d, a, b, model->median_price(),
-                                     &unexplained);
+    reasons = insight::DriverReasons(*model, model->Attribute(a, b), d, a, b, &unexplained);
     resp->set_unexplained(unexplained);
     if (gmv && d.order_value != 0) {
       reasons.push_back({"order_value", d.order_value,
@@ -865,6 +940,7 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   AddDelta(resp, "rating", a.rating, b.rating);
   AddDelta(resp, "review_count", a.review_count, b.review_count);
   AddDelta(resp, "promotions", a.promotions, b.promotions);
+  AddDelta(resp, "audience_fit", a.audience_fit, b.audience_fit);
   if (with_other) {
     const v1::Entity& ea = entities.at(Id(req.product()));
     const v1::Entity& eb = entities.at(Id(req.other()));

@@ -3,6 +3,7 @@
 // decomposition adding up, and the driver models recovering a planted cause.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -176,8 +177,7 @@ TEST(CompareTest, DriverModelRanksThePlantedCauseFirst) {
   for (const Case& c : cases) {
     Decomposition d = Decompose(c.a, c.b, false);
     double unexplained = 0;
-    auto reasons =
-        DriverReasons(model->Attribute(c.a, c.b), d, c.a, c.b, model->median_price(), &unexplained);
+    auto reasons = DriverReasons(*model, model->Attribute(c.a, c.b), d, c.a, c.b, &unexplained);
     ASSERT_EQ(reasons.size(), kDriverCount);
     EXPECT_EQ(reasons[0].factor, c.cause) << reasons[0].evidence;
     EXPECT_GT(reasons[0].contribution, 0);
@@ -186,6 +186,57 @@ TEST(CompareTest, DriverModelRanksThePlantedCauseFirst) {
     EXPECT_NEAR(sum, d.traffic + d.conversion, 1e-9);
   }
   EXPECT_FALSE(DriverModel::Learn(std::vector<ProductFacts>(kMinPeers - 1)).ok());
+}
+
+// An attribute whose values drive conversion becomes a driver and explains a pair that
+// differs in it; an attribute without effect is no driver.
+TEST(CompareTest, AttributeDriversOnlyWhenTheyMatter) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 0.1);
+  std::vector<ProductFacts> peers;
+  for (int i = 0; i < 300; ++i) {
+    ProductFacts f;
+    f.id = static_cast<uint64_t>(i + 1);
+    f.views = 100;
+    f.price = 20;
+    f.rating = 4;
+    const bool red = i % 2 == 0;
+    f.attributes = {{"color", red ? "Red" : "Blue"}, {"pattern", i % 3 == 0 ? "Dots" : "Plain"}};
+    f.purchases = std::round(100 * (red ? 0.2 : 0.08) * std::exp(noise(rng)));
+    peers.push_back(f);
+  }
+  auto model = DriverModel::Learn(peers);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto& drivers = model->drivers();
+  EXPECT_NE(std::find(drivers.begin(), drivers.end(), "attribute:color"), drivers.end());
+  EXPECT_EQ(std::find(drivers.begin(), drivers.end(), "attribute:pattern"), drivers.end());
+  ProductFacts a = peers[0], b = peers[1];  // Red and Blue
+  a.id = 1001;
+  b.id = 1002;
+  a.purchases = 20;
+  b.purchases = 8;
+  Decomposition d = Decompose(a, b, false);
+  double unexplained = 0;
+  auto reasons = DriverReasons(*model, model->Attribute(a, b), d, a, b, &unexplained);
+  EXPECT_EQ(reasons[0].factor, "attribute:color") << reasons[0].evidence;
+  EXPECT_GT(reasons[0].contribution, 0.3);
+  EXPECT_NE(reasons[0].evidence.find("color Red vs Blue"), std::string::npos);
+}
+
+// Audience fit: unknown when the category's buyers look like its viewers; when they
+// differ, a product whose viewers look like the buyers fits better.
+TEST(CompareTest, AudienceFitScoresViewersAgainstTheCategorysBuyers) {
+  const BuyerSegments f = {{"gender", "F"}}, m = {{"gender", "M"}};
+  std::vector<const BuyerSegments*> viewers, same, women;
+  for (int i = 0; i < 200; ++i) viewers.push_back(i % 2 ? &f : &m);
+  for (int i = 0; i < 100; ++i) same.push_back(i % 2 ? &f : &m);
+  for (int i = 0; i < 100; ++i) women.push_back(i % 10 ? &f : &m);
+  std::vector<const BuyerSegments*> product_f(10, &f), product_m(10, &m);
+  EXPECT_FALSE(AudienceFit(viewers, same).Fit(product_f).has_value());
+  const AudienceFit fit(viewers, women);
+  ASSERT_TRUE(fit.Fit(product_f).has_value());
+  EXPECT_GT(*fit.Fit(product_f), *fit.Fit(product_m));
+  EXPECT_FALSE(fit.Fit(std::vector<const BuyerSegments*>(kMinFitViewers - 1, &f)).has_value());
 }
 
 }  // namespace

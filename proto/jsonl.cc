@@ -28,6 +28,17 @@ absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record) {
   return absl::OkStatus();
 }
 
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
 std::string ToJsonLine(const google::protobuf::Message& message, bool print_defaults) {
   // Serializing deterministically first sorts map entries by key: protobuf's own
   // MessageToJsonString prints maps in hash order, which differs from run to run.
@@ -35,13 +46,7 @@ std::string ToJsonLine(const google::protobuf::Message& message, bool print_defa
   static google::protobuf::util::TypeResolver* const generated_resolver =
       google::protobuf::util::NewTypeResolverForDescriptorPool(
           kUrlPrefix, google::protobuf::DescriptorPool::generated_pool());
-  std::string binary;
-  {
-    google::protobuf::io::StringOutputStream stream(&binary);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
+  const std::string binary = DeterministicBytes(message);
   const google::protobuf::DescriptorPool* pool = message.GetDescriptor()->file()->pool();
   std::unique_ptr<google::protobuf::util::TypeResolver> own_resolver;
   google::protobuf::util::TypeResolver* resolver = generated_resolver;

@@ -26,6 +26,10 @@ absl::Status ParseRecordLine(absl::string_view line, v1::ImportRecord* record);
 // are printed too.
 std::string ToJsonLine(const google::protobuf::Message& message, bool print_defaults = false);
 
+// The message's binary encoding with map entries sorted by key: equal messages always give
+// equal bytes (for fingerprints and comparisons).
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
 // Formats a record as one line of the JSONL format (ToJsonLine of the record).
 std::string FormatRecordLine(const v1::ImportRecord& record);
 

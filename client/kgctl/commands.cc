@@ -1256,36 +1256,30 @@ int Generate(const std::vector<std::string>& args, const CommandOptions& options
   generator.unassigned_percent = options.unassigned_percent;
   absl::Status valid = datagen::ValidateOptions(generator);
   if (!valid.ok()) return Usage(err, "generate", valid.message());
-  std::ofstream withheld;
-  if (!options.withheld_out.empty()) {
-    withheld.open(options.withheld_out, std::ios::binary | std::ios::trunc);
-    if (!withheld.is_open()) {
-      return Fail(err, "generate",
-                  absl::NotFoundError(absl::StrCat("cannot open ", options.withheld_out)));
+  std::ofstream withheld, planted;
+  for (auto [file, path] : {std::make_pair(&withheld, &options.withheld_out),
+                            std::make_pair(&planted, &options.planted_out)}) {
+    if (path->empty()) continue;
+    file->open(*path, std::ios::binary | std::ios::trunc);
+    if (!file->is_open()) {
+      return Fail(err, "generate", absl::NotFoundError(absl::StrCat("cannot open ", *path)));
     }
-    generator.withheld = [&withheld, &options](const v1::ImportRecord& record) {
-      std::string line = FormatRecordLine(record);
-      line.push_back('\n');
-      withheld.write(line.data(), static_cast<std::streamsize>(line.size()));
-      return withheld
-                 ? absl::OkStatus()
-                 : absl::DataLossError(absl::StrCat("write to ", options.withheld_out, " failed"));
+  }
+  // One line to a side file; DATA_LOSS naming it when the write fails.
+  auto write_line = [](std::ofstream& file, std::string line, const std::string& path) {
+    line.push_back('\n');
+    file.write(line.data(), static_cast<std::streamsize>(line.size()));
+    return file ? absl::OkStatus()
+                : absl::DataLossError(absl::StrCat("write to ", path, " failed"));
+  };
+  if (withheld.is_open()) {
+    generator.withheld = [&](const v1::ImportRecord& record) {
+      return write_line(withheld, FormatRecordLine(record), options.withheld_out);
     };
   }
-  std::ofstream planted;
-  if (!options.planted_out.empty()) {
-    planted.open(options.planted_out, std::ios::binary | std::ios::trunc);
-    if (!planted.is_open()) {
-      return Fail(err, "generate",
-                  absl::NotFoundError(absl::StrCat("cannot open ", options.planted_out)));
-    }
-    generator.planted = [&planted, &options](const datagen::Planted& record) {
-      std::string line = PlantedJson(record);
-      line.push_back('\n');
-      planted.write(line.data(), static_cast<std::streamsize>(line.size()));
-      return planted
-                 ? absl::OkStatus()
-                 : absl::DataLossError(absl::StrCat("write to ", options.planted_out, " failed"));
+  if (planted.is_open()) {
+    generator.planted = [&](const datagen::Planted& record) {
+      return write_line(planted, PlantedJson(record), options.planted_out);
     };
   }
 

@@ -16,14 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "proto/jsonl.h"
 #include "server/frontend/fanout.h"
 #include "server/frontend/partition_calls.h"
 #include "server/graph/status_macros.h"
 #include "server/insight/audience.h"
 #include "server/insight/compare.h"
 #include "server/insight/metrics.h"
+#include "server/knowledge/bytes.h"
 #include "server/partition/convert.h"
 #include "server/partition/status.h"
 
@@ -171,21 +171,40 @@ absl::Status ReadEntities(const Router& router, const CallOptions& o,
   return absl::OkStatus();
 }
 
-// INVALID_ARGUMENT naming `field` unless `key` is a valid key of `type` with an entity.
-absl::Status CheckExists(const Router& router, const CallOptions& o, const v1::EntityKey& key,
-                         v1::EntityType type, absl::string_view field, EntityMap* entities) {
-  KG_RETURN_IF_ERROR(ValidateKey(key, field));
-  if (key.type() != type) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".type: must be ",
-                                                   v1::EntityType_Name(type), ", got ",
-                                                   v1::EntityType_Name(key.type())));
+// A key a request names, the type it must have and the field that holds it.
+struct NamedKey {
+  const v1::EntityKey* key;
+  v1::EntityType type;
+  std::string field;
+};
+
+// INVALID_ARGUMENT naming the field unless every key is a valid key of its type with an
+// entity (read in one scatter into *entities).
+absl::Status CheckExist(const Router& router, const CallOptions& o,
+                        const std::vector<NamedKey>& keys, EntityMap* entities) {
+  std::vector<v1::EntityKey> reads;
+  for (const NamedKey& k : keys) {
+    KG_RETURN_IF_ERROR(ValidateKey(*k.key, k.field));
+    if (k.key->type() != k.type) {
+      return absl::InvalidArgumentError(absl::StrCat(k.field, ".type: must be ",
+                                                     v1::EntityType_Name(k.type), ", got ",
+                                                     v1::EntityType_Name(k.key->type())));
+    }
+    reads.push_back(*k.key);
   }
-  KG_RETURN_IF_ERROR(ReadEntities(router, o, {key}, entities));
-  if (!entities->contains(Id(key))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": no ", v1::EntityType_Name(type), " ", key.id(), " in the graph"));
+  KG_RETURN_IF_ERROR(ReadEntities(router, o, reads, entities));
+  for (const NamedKey& k : keys) {
+    if (!entities->contains(Id(*k.key))) {
+      return absl::InvalidArgumentError(absl::StrCat(k.field, ": no ", v1::EntityType_Name(k.type),
+                                                     " ", k.key->id(), " in the graph"));
+    }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckExists(const Router& router, const CallOptions& o, const v1::EntityKey& key,
+                         v1::EntityType type, absl::string_view field, EntityMap* entities) {
+  return CheckExist(router, o, {{&key, type, std::string(field)}}, entities);
 }
 
 // `category` and its descendants (SUBCATEGORY_OF in-edges), breadth first; at most `max`
@@ -239,18 +258,11 @@ absl::StatusOr<insight::BaseRates> ReadBaseRates(const Router& router, const Cal
   return base;
 }
 
-double MetricOf(const v1::Entity& e, const std::string& name, bool* found) {
-  auto it = e.metrics().find(name);
-  *found = it != e.metrics().end();
-  return *found ? it->second : 0;
-}
-
 std::optional<double> OptionalMetric(const v1::Entity* e, const std::string& name) {
   if (e == nullptr) return std::nullopt;
-  bool found = false;
-  double v = MetricOf(*e, name, &found);
-  if (!found || !std::isfinite(v)) return std::nullopt;
-  return v;
+  auto it = e->metrics().find(name);
+  if (it == e->metrics().end() || !std::isfinite(it->second)) return std::nullopt;
+  return it->second;
 }
 
 std::string KeyText(const v1::EntityKey& key) {
@@ -264,16 +276,7 @@ uint64_t Fingerprint(const v1::TopProductsRequest& req) {
   q.clear_page_token();
   q.clear_limit();
   q.clear_include_entities();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    q.SerializeToCodedStream(&coded);
-  }
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : bytes) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ULL;
-  return h;
+  return knowledge::Fnv1a64(DeterministicBytes(q));
 }
 
 std::string EncodeTopToken(const v1::TopProductsRequest& req, const RankedProductId& last) {
@@ -458,7 +461,8 @@ void AddDelta(v1::CompareProductsResponse* resp, const std::string& metric, std:
 
 // ---- ProfileEntity.
 
-// Buyers of `lists` with their weights: `weight` per edge of lists[i] when is_purchase[i].
+// The buyers of an audience with their weights (the largest of their interactions'), and
+// how many interactions were read of how many the window holds.
 struct Audience {
   absl::flat_hash_map<uint64_t, double> weight;  // buyer id -> weight
   uint64_t sampled = 0;
@@ -512,7 +516,8 @@ absl::Status FillAudience(const Router& router, const CallOptions& o, const Audi
       obs.attributes.emplace_back(name, value);
     sample.push_back(std::move(obs));
   }
-  for (const insight::SegmentStat& s : insight::AudienceSegments(sample, base)) {
+  const std::vector<insight::SegmentStat> stats = insight::AudienceSegments(sample, base);
+  for (const insight::SegmentStat& s : stats) {
     v1::Segment* out = resp->add_audience();
     out->set_dimension(s.dimension);
     out->set_value(s.value);
@@ -524,11 +529,6 @@ absl::Status FillAudience(const Router& router, const CallOptions& o, const Audi
     out->set_ci_high(s.ci_high);
   }
   resp->set_buyers(sample.size());
-  std::vector<insight::SegmentStat> stats;
-  for (const v1::Segment& s : resp->audience()) {
-    stats.push_back({s.dimension(), s.value(), s.share(), s.base_share(), s.lift(), s.count(),
-                     s.ci_low(), s.ci_high()});
-  }
   *summary = insight::AudienceSummary(stats, sample.size());
   return absl::OkStatus();
 }
@@ -665,14 +665,13 @@ absl::Status InsightOps::TopProductsNow(const CallOptions& o, const v1::TopProdu
   if (req.min_views() < 0) return absl::InvalidArgumentError("min_views: negative");
   KG_ASSIGN_OR_RETURN(std::vector<uint64_t> categories,
                       Categories(o, req.category(), req.include_descendants()));
-  EntityMap entities;
+  std::vector<NamedKey> filters;
   for (int i = 0; i < req.brands_size(); ++i) {
-    KG_RETURN_IF_ERROR(CheckExists(router, o, req.brands(i), v1::BRAND,
-                                   absl::StrCat("brands[", i, "]"), &entities));
+    filters.push_back({&req.brands(i), v1::BRAND, absl::StrCat("brands[", i, "]")});
   }
-  if (req.has_merchant()) {
-    KG_RETURN_IF_ERROR(CheckExists(router, o, req.merchant(), v1::MERCHANT, "merchant", &entities));
-  }
+  if (req.has_merchant()) filters.push_back({&req.merchant(), v1::MERCHANT, "merchant"});
+  EntityMap entities;
+  if (!filters.empty()) KG_RETURN_IF_ERROR(CheckExist(router, o, filters, &entities));
   std::optional<RankedProductId> after;
   if (!req.page_token().empty()) {
     RankedProductId cursor;
@@ -768,13 +767,12 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   }
   const uint32_t max_peers =
       req.max_peers() == 0 ? kDefaultMaxPeers : static_cast<uint32_t>(req.max_peers());
+  std::vector<NamedKey> named = {{&req.product(), v1::PRODUCT, "product"}};
+  if (with_other) named.push_back({&req.other(), v1::PRODUCT, "other"});
   EntityMap entities;
-  KG_RETURN_IF_ERROR(CheckExists(router, o, req.product(), v1::PRODUCT, "product", &entities));
-  if (with_other) {
-    KG_RETURN_IF_ERROR(CheckExists(router, o, req.other(), v1::PRODUCT, "other", &entities));
-    if (req.other().id() == req.product().id()) {
-      return absl::InvalidArgumentError("other: is the same product as product");
-    }
+  KG_RETURN_IF_ERROR(CheckExist(router, o, named, &entities));
+  if (with_other && req.other().id() == req.product().id()) {
+    return absl::InvalidArgumentError("other: is the same product as product");
   }
   const uint64_t product = req.product().id();
   const uint64_t other = with_other ? req.other().id() : 0;
@@ -792,7 +790,7 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   const uint64_t spu = !lists[1].edges.empty() ? lists[1].edges[0].id : 0;
 
   // The model's peers: the leaf category's products, widened to the parent category (with
-  // its descendants) while fewer than kMinPeers.
+  // its descendants) while fewer than kWidenPeers.
   std::vector<Member> leaf_members, peer_members;
   uint64_t peer_category = leaf;
   if (leaf != 0) {
@@ -850,9 +848,7 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
   }
   std::map<uint64_t, double> reference;
   for (auto& [category, prices] : category_prices) {
-    std::sort(prices.begin(), prices.end());
-    const size_t n = prices.size();
-    reference[category] = n % 2 ? prices[n / 2] : (prices[n / 2 - 1] + prices[n / 2]) / 2;
+    reference[category] = insight::Median(std::move(prices));
   }
   auto set_reference = [&](uint64_t id, uint64_t category) {
     auto it = reference.find(category);
@@ -906,14 +902,6 @@ absl::Status InsightOps::CompareProductsNow(const CallOptions& o,
     double unexplained = 0;
     reasons = insight::DriverReasons(*model, model->Attribute(a, b), d, a, b, &unexplained);
     resp->set_unexplained(unexplained);
-    if (gmv && d.order_value != 0) {
-      reasons.push_back({"order_value", d.order_value,
-                         absl::StrCat("price ", a.price.value_or(0), " vs ", b.price.value_or(0)),
-                         "order_value"});
-      std::stable_sort(reasons.begin(), reasons.end(), [](const auto& x, const auto& y) {
-        return std::abs(x.contribution) > std::abs(y.contribution);
-      });
-    }
   } else {
     reasons = insight::PartReasons(d, a, b);
     resp->set_unexplained(d.traffic + d.conversion);

@@ -91,9 +91,9 @@ std::optional<ProductLink> IndexedLink(const EntityKey& owner, EdgeType type, Di
 
 }  // namespace
 
-void GraphPartition::IndexEntity(const EntityKey& key, const EntityData& data, int delta) {
+void GraphPartition::IndexEntity(const EntityKey& key, const EntityData& data) {
   if (key.type == EntityType::kProduct) products_.SetMetrics(key.id, data.metrics);
-  if (key.type == EntityType::kBuyer) segments_.Add(data.attributes, delta);
+  if (key.type == EntityType::kBuyer) segments_.Add(data.attributes, +1);
 }
 
 struct GraphPartition::Node {
@@ -163,7 +163,7 @@ absl::Status GraphPartition::UpsertEntity(const EntityKey& key, EntityData data,
   }
   node.entity = MakeEntityBlock(EncodeEntity(data));
   delta += BlockFootprint(node.entity);
-  IndexEntity(key, data, +1);
+  IndexEntity(key, data);
   if (delta != 0) memory_bytes_.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }

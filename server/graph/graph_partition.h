@@ -171,9 +171,9 @@ class GraphPartition {
   Stripe& StripeOf(const EntityKey& key) const;
   void AddEntityCount(EntityType type, int64_t delta);
   void AddEdgeCount(EdgeType type, Direction dir, int64_t delta);
-  // Adds (delta 1) an entity's data to the insight indexes; a buyer's old attributes are
-  // removed by the caller (delta -1) before its new ones are added.
-  void IndexEntity(const EntityKey& key, const EntityData& data, int delta);
+  // Adds an entity's data to the insight indexes (a product's metrics replace its old
+  // ones; a buyer's old attributes are removed by the caller first).
+  void IndexEntity(const EntityKey& key, const EntityData& data);
 
   std::vector<std::unique_ptr<Stripe>> stripes_;
   std::array<std::atomic<int64_t>, kEntityTypeCount> entity_counts_{};

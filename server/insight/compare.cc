@@ -10,7 +10,6 @@
 #include "absl/strings/str_format.h"
 
 namespace kg::insight {
-namespace {
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -22,6 +21,8 @@ double Median(std::vector<double> v) {
   }
   return m;
 }
+
+namespace {
 
 std::optional<double> MedianOf(const std::vector<ProductFacts>& peers,
                                std::optional<double> ProductFacts::*field) {
@@ -84,51 +85,6 @@ std::string FunnelEvidence(const ProductFacts& a, const ProductFacts& b) {
                          b.views > 0 ? 100 * b.purchases / b.views : 0.0);
 }
 
-void Rank(std::vector<RankedReason>* reasons) {
-  std::stable_sort(reasons->begin(), reasons->end(),
-                   [](const RankedReason& x, const RankedReason& y) {
-                     return std::abs(x.contribution) > std::abs(y.contribution);
-                   });
-}
-
-}  // namespace
-
-Decomposition Decompose(const ProductFacts& a, const ProductFacts& b, bool gmv) {
-  Decomposition d;
-  d.traffic = std::log((a.views + 1) / (b.views + 1));
-  d.conversion = Conversion(a) - Conversion(b);
-  if (gmv && a.price && b.price && *a.price > 0 && *b.price > 0) {
-    d.order_value = std::log(*a.price / *b.price);
-  }
-  d.outcome = d.traffic + d.conversion + d.order_value;
-  return d;
-}
-
-ProductFacts MedianFacts(const std::vector<ProductFacts>& peers) {
-  ProductFacts m;
-  std::vector<double> views, purchases, promotions;
-  for (const ProductFacts& p : peers) {
-    views.push_back(p.views);
-    purchases.push_back(p.purchases);
-    promotions.push_back(p.promotions);
-  }
-  m.views = Median(views);
-  m.purchases = Median(purchases);
-  m.promotions = Median(promotions);
-  m.price = MedianOf(peers, &ProductFacts::price);
-  m.rating = MedianOf(peers, &ProductFacts::rating);
-  m.review_count = MedianOf(peers, &ProductFacts::review_count);
-  m.audience_fit = MedianOf(peers, &ProductFacts::audience_fit);
-  std::vector<double> references;
-  for (const ProductFacts& p : peers) {
-    if (p.reference_price > 0) references.push_back(p.reference_price);
-  }
-  m.reference_price = Median(std::move(references));
-  return m;
-}
-
-namespace {
-
 // P(X >= x) for X chi-square with `df` degrees of freedom (Wilson-Hilferty).
 double ChiSquareTail(double x, double df) {
   if (df <= 0 || x <= 0) return 1.0;
@@ -173,10 +129,58 @@ bool GroupsDiffer(const std::vector<std::string>& group, const std::vector<doubl
   return ChiSquareTail(f * (k - 1), k - 1) < kDriverSignificance;
 }
 
-}  // namespace
-
 // Smoothing of the attribute encodings: pseudo-peers at the mean.
 constexpr double kEncodingPrior = 10;
+
+// The order-value part of a gmv gap as a reason of its own.
+RankedReason OrderValueReason(const Decomposition& d, const ProductFacts& a,
+                              const ProductFacts& b) {
+  return {"order_value", d.order_value, absl::StrCat("price ", Num(a.price), " vs ", Num(b.price)),
+          "order_value"};
+}
+
+void Rank(std::vector<RankedReason>* reasons) {
+  std::stable_sort(reasons->begin(), reasons->end(),
+                   [](const RankedReason& x, const RankedReason& y) {
+                     return std::abs(x.contribution) > std::abs(y.contribution);
+                   });
+}
+
+}  // namespace
+
+Decomposition Decompose(const ProductFacts& a, const ProductFacts& b, bool gmv) {
+  Decomposition d;
+  d.traffic = std::log((a.views + 1) / (b.views + 1));
+  d.conversion = Conversion(a) - Conversion(b);
+  if (gmv && a.price && b.price && *a.price > 0 && *b.price > 0) {
+    d.order_value = std::log(*a.price / *b.price);
+  }
+  d.outcome = d.traffic + d.conversion + d.order_value;
+  return d;
+}
+
+ProductFacts MedianFacts(const std::vector<ProductFacts>& peers) {
+  ProductFacts m;
+  std::vector<double> views, purchases, promotions;
+  for (const ProductFacts& p : peers) {
+    views.push_back(p.views);
+    purchases.push_back(p.purchases);
+    promotions.push_back(p.promotions);
+  }
+  m.views = Median(views);
+  m.purchases = Median(purchases);
+  m.promotions = Median(promotions);
+  m.price = MedianOf(peers, &ProductFacts::price);
+  m.rating = MedianOf(peers, &ProductFacts::rating);
+  m.review_count = MedianOf(peers, &ProductFacts::review_count);
+  m.audience_fit = MedianOf(peers, &ProductFacts::audience_fit);
+  std::vector<double> references;
+  for (const ProductFacts& p : peers) {
+    if (p.reference_price > 0) references.push_back(p.reference_price);
+  }
+  m.reference_price = Median(std::move(references));
+  return m;
+}
 
 float DriverModel::Encode(const ProductFacts& f, size_t k, Part part,
                           std::pair<uint64_t, uint64_t> exclude) const {
@@ -218,6 +222,18 @@ absl::StatusOr<DriverModel> DriverModel::Learn(const std::vector<ProductFacts>& 
   }
   DriverModel model;
   model.median_price_ = MedianOf(peers, &ProductFacts::price).value_or(0);
+  // The targets: ln(views + 1) and the conversion log-rate, and each peer's weight in the
+  // conversion model.
+  std::vector<float> traffic, conversion, views;
+  for (const ProductFacts& p : peers) {
+    traffic.push_back(static_cast<float>(std::log(p.views + 1)));
+    conversion.push_back(static_cast<float>(Conversion(p)));
+    views.push_back(static_cast<float>(p.views + 1));
+    model.mean_target_[kTraffic] += traffic.back() / static_cast<double>(peers.size());
+    model.mean_target_[kConversion] += conversion.back() / static_cast<double>(peers.size());
+  }
+  const std::vector<double> traffic_y(traffic.begin(), traffic.end());
+  const std::vector<double> conversion_y(conversion.begin(), conversion.end());
   // Attribute drivers: names most peers have, with a few distinct values each.
   std::map<std::string, std::map<std::string, int>> values;
   for (const ProductFacts& p : peers) {
@@ -234,13 +250,8 @@ absl::StatusOr<DriverModel> DriverModel::Learn(const std::vector<ProductFacts>& 
     }
     // Only an attribute whose values differ in traffic or conversion among the peers.
     std::vector<std::string> group;
-    std::vector<double> traffic, conversion;
-    for (const ProductFacts& p : peers) {
-      group.push_back(AttributeValue(p, name));
-      traffic.push_back(std::log(p.views + 1));
-      conversion.push_back(Conversion(p));
-    }
-    if (GroupsDiffer(group, traffic) || GroupsDiffer(group, conversion)) {
+    for (const ProductFacts& p : peers) group.push_back(AttributeValue(p, name));
+    if (GroupsDiffer(group, traffic_y) || GroupsDiffer(group, conversion_y)) {
       names.push_back({-present, name});
     }
   }
@@ -250,21 +261,17 @@ absl::StatusOr<DriverModel> DriverModel::Learn(const std::vector<ProductFacts>& 
   }
   for (const char* d : kDrivers) model.drivers_.push_back(d);
   for (const std::string& a : model.attributes_) model.drivers_.push_back("attribute:" + a);
-  for (const ProductFacts& p : peers) {
-    Peer peer{p.id, {}, {std::log(p.views + 1), Conversion(p)}};
-    for (const std::string& a : model.attributes_) peer.values.push_back(AttributeValue(p, a));
-    model.mean_target_[kTraffic] += peer.target[kTraffic] / static_cast<double>(peers.size());
-    model.mean_target_[kConversion] += peer.target[kConversion] / static_cast<double>(peers.size());
+  for (size_t i = 0; i < peers.size(); ++i) {
+    Peer peer{peers[i].id, {}, {traffic_y[i], conversion_y[i]}};
+    for (const std::string& a : model.attributes_) {
+      peer.values.push_back(AttributeValue(peers[i], a));
+    }
     model.peers_.push_back(std::move(peer));
   }
   std::vector<std::vector<float>> xt, xc;
-  std::vector<float> traffic, conversion, views;
   for (const ProductFacts& p : peers) {
     xt.push_back(model.Features(p, kTraffic, {p.id, p.id}));
     xc.push_back(model.Features(p, kConversion, {p.id, p.id}));
-    traffic.push_back(static_cast<float>(std::log(p.views + 1)));
-    conversion.push_back(static_cast<float>(Conversion(p)));
-    views.push_back(static_cast<float>(p.views + 1));
   }
   knowledge::GradientBoosted::Params params;
   params.regression = true;
@@ -397,6 +404,7 @@ std::vector<RankedReason> DriverReasons(const DriverModel& model,
     out.push_back(std::move(r));
   }
   *unexplained = d.traffic + d.conversion - explained;
+  if (d.order_value != 0) out.push_back(OrderValueReason(d, a, b));
   Rank(&out);
   return out;
 }
@@ -407,10 +415,7 @@ std::vector<RankedReason> PartReasons(const Decomposition& d, const ProductFacts
   const std::string funnel = FunnelEvidence(a, b);
   out.push_back({"traffic", d.traffic, funnel, "traffic"});
   out.push_back({"conversion", d.conversion, funnel, "conversion"});
-  if (d.order_value != 0) {
-    out.push_back({"order_value", d.order_value,
-                   absl::StrCat("price ", Num(a.price), " vs ", Num(b.price)), "order_value"});
-  }
+  if (d.order_value != 0) out.push_back(OrderValueReason(d, a, b));
   Rank(&out);
   return out;
 }

@@ -59,6 +59,9 @@ class AudienceFit {
   std::map<std::pair<std::string, std::string>, double> log_ratio_;
 };
 
+// The median of `v` (the mean of the middle two for an even count); 0 when empty.
+double Median(std::vector<double> v);
+
 // Peers a driver model needs; the peers are widened (to the parent category) while fewer
 // than kWidenPeers.
 inline constexpr size_t kMinPeers = 30;
@@ -141,7 +144,8 @@ struct RankedReason {
 // ranked by |contribution|; *unexplained gets traffic + conversion minus their sum. Within
 // a part, the drivers' model contributions are scaled by (observed part / their sum),
 // clamped to 0..1: they never explain more of a part than the products show, nor any of
-// it when the model predicts the other direction.
+// it when the model predicts the other direction. A gmv gap's order-value part is a reason
+// of its own.
 std::vector<RankedReason> DriverReasons(const DriverModel& model,
                                         const DriverModel::Attribution& attribution,
                                         const Decomposition& d, const ProductFacts& a,

@@ -17,8 +17,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/datagen/datagen.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "kg/v1/insight.grpc.pb.h"
 #include "kg/v1/knowledge.grpc.pb.h"
 #include "proto/jsonl.h"
@@ -503,16 +501,6 @@ TEST_P(InsightTest, BadInputNamesTheField) {
 INSTANTIATE_TEST_SUITE_P(Modes, InsightTest, ::testing::Values("embedded", "split"),
                          [](const auto& info) { return info.param; });
 
-std::string Deterministic(const google::protobuf::Message& m) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
-}
-
 // The split mode answers exactly as the embedded one.
 TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
   const World& w = TheWorld();
@@ -534,14 +522,14 @@ TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
       grpc::ClientContext ctx;
       SetDeadline(&ctx, Millis(30000));
       ASSERT_TRUE(insight->CompareProducts(&ctx, req, &resp).ok());
-      answers[side].push_back(Deterministic(resp));
+      answers[side].push_back(DeterministicBytes(resp));
       v1::ProfileEntityRequest profile;
       *profile.mutable_key() = Key(v1::PRODUCT, pair.product);
       v1::ProfileEntityResponse presp;
       grpc::ClientContext pctx;
       SetDeadline(&pctx, Millis(30000));
       ASSERT_TRUE(knowledge->ProfileEntity(&pctx, profile, &presp).ok());
-      answers[side].push_back(Deterministic(presp));
+      answers[side].push_back(DeterministicBytes(presp));
     }
     v1::TopProductsRequest top;
     *top.mutable_category() = Key(v1::CATEGORY, w.root);
@@ -554,7 +542,7 @@ TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
     SetDeadline(&tctx, Millis(30000));
     ASSERT_TRUE(insight->TopProducts(&tctx, top, &tresp).ok());
     EXPECT_EQ(tresp.products_size(), 20);
-    answers[side].push_back(Deterministic(tresp));
+    answers[side].push_back(DeterministicBytes(tresp));
     ++side;
   }
   ASSERT_EQ(answers[0].size(), answers[1].size());

@@ -120,6 +120,7 @@ void AddGauges(Metrics* metrics, PartitionHost* host, const ServingGate* serving
     out->push_back({metric::kResidentMemory, {}, static_cast<double>(ResidentMemoryBytes())});
     out->push_back({metric::kServing, {}, serving->open() ? 1.0 : 0.0});
     if (host == nullptr) return;
+    const std::string model_version = host->model_version();
     for (uint32_t p : host->hosted()) {
       PartitionStats s = host->partition(p)->Stats();
       std::string part = absl::StrCat(p);
@@ -140,6 +141,9 @@ void AddGauges(Metrics* metrics, PartitionHost* host, const ServingGate* serving
       }
       out->push_back(
           {metric::kPartitionMemory, {{"partition", part}}, static_cast<double>(s.memory_bytes)});
+      out->push_back({metric::kModelBundle,
+                      {{"partition", part}, {"model_version", model_version}},
+                      model_version.empty() ? 0.0 : 1.0});
     }
   });
 }

@@ -25,6 +25,7 @@ inline constexpr char kEdges[] = "kg_edges";        // {partition,edge_type,dire
 inline constexpr char kPartitionMemory[] = "kg_partition_memory_bytes";  // {partition}
 inline constexpr char kResidentMemory[] = "kg_process_resident_memory_bytes";
 inline constexpr char kServing[] = "kg_serving";                     // 1 serving, 0 not
+inline constexpr char kModelBundle[] = "kg_model_bundle_info";       // {partition,model_version}
 inline constexpr char kImportRecords[] = "kg_import_records_total";  // {result}
 
 }  // namespace kg::metric

@@ -83,6 +83,9 @@ const std::map<std::string, std::string>& GaugeHelp() {
       {metric::kPartitionMemory, "Estimated bytes held by a partition's data structures."},
       {metric::kResidentMemory, "Resident set size of the process in bytes."},
       {metric::kServing, "1 while the server reports SERVING on its health service."},
+      {metric::kModelBundle,
+       "1 with the version of the model bundle in service (TrainModels); 0 with an empty "
+       "version while there is none."},
   };
   return *help;
 }

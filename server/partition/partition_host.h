@@ -107,6 +107,8 @@ class PartitionHost {
   // The partition's buyers per attribute value.
   absl::Status SegmentCounts(const internal::v1::SegmentCountsRequest& req,
                              internal::v1::SegmentCountsResponse* resp) const;
+  // The version of the model bundle in service; empty before the first one.
+  std::string model_version() const { return models_->version(); }
   // One chunk of a model bundle for this server (ModelHost::InstallChunk).
   absl::Status InstallBundle(const internal::v1::InstallBundleRequest& req,
                              internal::v1::InstallBundleResponse* resp);

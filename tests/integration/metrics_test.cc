@@ -332,6 +332,11 @@ TEST_P(MetricsTest, DomainGaugesMatchTheLoadedData) {
       if (here) {
         EXPECT_GT(memory.value_or(0), 0);
       }
+      // No model bundle yet: one series with an empty version and 0 per hosted partition.
+      EXPECT_EQ(
+          MetricValue(s, "kg_model_bundle_info", {{"partition", part}, {"model_version", ""}}),
+          here ? std::optional<double>(0) : std::nullopt)
+          << "partition " << p << " on process " << h;
     }
     entities += SumMetric(s, "kg_entities", {});
     products += SumMetric(s, "kg_entities", {{"entity_type", "PRODUCT"}});

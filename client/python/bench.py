@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""GetEntities throughput of the Python client against a running server, for comparison
+with kg_bench (the C++ load generator) at the same settings:
+
+    bench.py --addr=127.0.0.1:50051 --batch=100 --concurrency=8 --duration=10
+    kg_bench --addr=127.0.0.1:50051 --rpc=GetEntities --batch=100 --concurrency=8 \\
+             --duration=10 --decode=full --baseline=false
+
+Closed loop: `--concurrency` calls in flight, spread over `--processes` processes (each
+with its own channel and threads: one Python process is bound by its interpreter lock),
+each call `KgClient.get_entities` of `--batch` uniformly random PRODUCT keys 1..--products
+(0 reads the count from GetClusterInfo), every reply fully decoded. Prints one JSON line:
+calls/s, keys/s, p50 and p99 in microseconds.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kgclient import KgClient  # noqa: E402
+from kgclient_proto.kg.v1 import admin_pb2  # noqa: E402
+
+
+def product_count(addr: str) -> int:
+    with KgClient(addr) as client:
+        info = client.call(client.admin.GetClusterInfo, admin_pb2.GetClusterInfoRequest())
+    count = 0
+    for partition in info.partitions:
+        for entry in partition.entities_by_type:
+            if entry.type == 1:  # PRODUCT
+                count += entry.count
+    return count
+
+
+def worker(args, threads: int, seed: int, start_at: float, queue) -> None:
+    """Runs `threads` closed-loop callers until start_at + warmup + duration; reports the
+    latencies (seconds) of the calls that started in the measured window."""
+    client = KgClient(args.addr, deadline_s=5)
+    measure_from = start_at + args.warmup
+    stop_at = measure_from + args.duration
+    latencies, errors, lock = [], [0], threading.Lock()
+
+    def loop(n):
+        rng = random.Random(seed * 1000 + n)
+        mine, failed = [], 0
+        while True:
+            begin = time.monotonic()
+            if begin >= stop_at:
+                break
+            keys = [("PRODUCT", rng.randint(1, args.products)) for _ in range(args.batch)]
+            try:
+                client.get_entities(keys)
+            except Exception:  # noqa: BLE001 - counted and reported
+                failed += 1
+                continue
+            if begin >= measure_from:
+                mine.append(time.monotonic() - begin)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    pool = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    client.close()
+    queue.put((latencies, errors[0]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--addr", default="127.0.0.1:50051")
+    parser.add_argument("--batch", type=int, default=1, help="keys per call")
+    parser.add_argument("--concurrency", type=int, default=8, help="calls in flight")
+    parser.add_argument("--processes", type=int, default=1, help="client processes")
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds before measuring")
+    parser.add_argument("--products", type=int, default=0, help="ids 1..N; 0 = ask")
+    args = parser.parse_args()
+    if args.products <= 0:
+        args.products = product_count(args.addr)
+    if args.products <= 0 or args.concurrency < args.processes:
+        sys.exit("bench: no products on the server, or fewer calls in flight than processes")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.monotonic() + 1.0  # CLOCK_MONOTONIC is system-wide on Linux
+    shares = [args.concurrency // args.processes + (i < args.concurrency % args.processes)
+              for i in range(args.processes)]
+    procs = [ctx.Process(target=worker, args=(args, shares[i], i, start_at, queue))
+             for i in range(args.processes)]
+    for p in procs:
+        p.start()
+    latencies, errors = [], 0
+    for _ in procs:
+        lat, err = queue.get(timeout=args.warmup + args.duration + 120)
+        latencies += lat
+        errors += err
+    for p in procs:
+        p.join()
+    latencies.sort()
+
+    def pct(q):
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6) \
+            if latencies else None
+
+    calls = len(latencies) / args.duration
+    print(json.dumps({"client": "python", "rpc": "GetEntities", "batch": args.batch,
+                      "concurrency": args.concurrency, "processes": args.processes,
+                      "calls_per_s": round(calls), "keys_per_s": round(calls * args.batch),
+                      "p50_us": pct(0.5), "p99_us": pct(0.99), "errors": errors}))
+
+
+if __name__ == "__main__":
+    main()

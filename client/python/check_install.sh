@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the package with pip into a new venv (using the system's grpcio and protobuf,
+# offline) and checks that the stubs were generated into it: the package's own build runs
+# gen_stubs.py. Usage: check_install.sh WORK_DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=${1:?usage: check_install.sh WORK_DIR}
+rm -rf "$work"
+/usr/bin/python3 -m venv --system-site-packages "$work/venv"
+# pip builds in place: build a copy, so the source tree gets no build/ or egg-info.
+mkdir -p "$work/src/client"
+cp -r "$here" "$work/src/client/python"
+ln -s "$here/../../proto" "$work/src/proto"
+"$work/venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps --no-index \
+  "$work/src/client/python"
+cd "$work"
+"$work/venv/bin/python" - <<'PY'
+import kgclient, kgclient_proto.kg.v1.graph_pb2_grpc as g
+assert "site-packages" in kgclient.__file__ and "site-packages" in g.__file__, (kgclient.__file__, g.__file__)
+assert hasattr(g, "GraphServiceStub")
+from kgclient import KgClient
+print("installed:", kgclient.__file__)
+PY

@@ -7,7 +7,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git curl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev librocksdb-dev libjemalloc-dev libfasttext-dev libutf8proc-dev libre2-dev libxgboost-dev libhnswlib-dev libssl-dev clang-format python3-grpcio python3-protobuf
-  python3-pytest python3-venv python3-setuptools python3-wheel)
+  python3-pytest python3-venv python3-setuptools python3-wheel prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

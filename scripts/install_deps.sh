@@ -8,6 +8,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git curl ca-certificates
   libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev librocksdb-dev libjemalloc-dev libfasttext-dev libutf8proc-dev libre2-dev libxgboost-dev libhnswlib-dev libssl-dev clang-format python3-grpcio python3-protobuf
   python3-pytest python3-venv python3-setuptools python3-wheel prometheus)
+# Node.js and npm (the Node client, the manifest check): Debian's, unless a Node.js with its
+# own npm is installed already.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -12,3 +12,5 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration
 # Monitoring: promtool checks and rule unit tests, then the dashboard and rules against a
 # live split cluster scraped by a real Prometheus.
 KG_BUILD_DIR="$BUILD_DIR" deploy/prometheus/check.sh
+# Kubernetes manifests: rendered and validated offline against the API schemas.
+BUILD_DIR="$BUILD_DIR" deploy/k8s/check.sh

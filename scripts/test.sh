@@ -14,3 +14,5 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration
 KG_BUILD_DIR="$BUILD_DIR" deploy/prometheus/check.sh
 # Kubernetes manifests: rendered and validated offline against the API schemas.
 BUILD_DIR="$BUILD_DIR" deploy/k8s/check.sh
+# The container image, built for real with buildah (about 11 minutes): only when asked.
+if [ "${KG_IMAGE_CHECK:-0}" = 1 ]; then deploy/image/check.sh; fi

@@ -14,7 +14,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 mkdir -p "$VAR"
 
 scripts/install_deps.sh
-scripts/build.sh --target kg_server kgctl
+scripts/build.sh --target kg_server kgctl kg_python_stubs
 
 KGCTL="$ROOT/$BUILD_DIR/client/kgctl/kgctl"
 SERVER="$ROOT/$BUILD_DIR/server/app/kg_server"
@@ -117,6 +117,9 @@ Try (kgctl prints one JSON object per line):
   $KGCTL --addr=$ADDR profile PRODUCT:$PRODUCT_ID --table
   $KGCTL --addr=$ADDR top CATEGORY:1 --metric=purchases --window=30d --until_ms=$END_MS --limit=5 --table
   $KGCTL --addr=$ADDR compare PRODUCT:$WINNER PRODUCT:$LOSER --table
+
+From Python (client/python/README.md):
+  PYTHONPATH=build/client/python:client/python /usr/bin/python3 -c 'from kgclient import KgClient; print(KgClient("$ADDR").get_entities(["PRODUCT:$PRODUCT_ID"])[0])'
 
 Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild/buf):
   npx buf curl --protocol grpc --http2-prior-knowledge \\

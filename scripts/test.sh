@@ -9,6 +9,9 @@ BUILD_DIR=${BUILD_DIR:-build}
 # Unit tests in parallel; integration tests start server processes, so one at a time.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2 -LE integration
 ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration
+# The Node.js client against live servers in both modes (the Python client's tests are in
+# ctest: python_client).
+KG_SERVER="$BUILD_DIR/server/app/kg_server" client/node/test.sh
 # Monitoring: promtool checks and rule unit tests, then the dashboard and rules against a
 # live split cluster scraped by a real Prometheus.
 KG_BUILD_DIR="$BUILD_DIR" deploy/prometheus/check.sh

@@ -23,18 +23,29 @@ KeyLike = Union[str, Tuple[Union[str, int], int], EntityKey]
 EnumLike = Union[str, int]
 
 
+# Enum name -> number, as written and upper-cased (a key conversion is on every call's path).
+_NUMBERS = {}
+
+
 def _enum(enum_type, value: EnumLike, field: str) -> int:
+    numbers = _NUMBERS.get(enum_type.DESCRIPTOR.full_name)
+    if numbers is None:
+        numbers = {name: number for name, number in enum_type.items()}
+        numbers.update({name.lower(): number for name, number in enum_type.items()})
+        _NUMBERS[enum_type.DESCRIPTOR.full_name] = numbers
+    if isinstance(value, str):
+        number = numbers.get(value)
+        if number is None:
+            number = numbers.get(value.strip().upper())
+        if number is None:
+            names = ", ".join(n for n in enum_type.keys() if not n.endswith("_UNSPECIFIED"))
+            raise ValueError(f"{field}: unknown {enum_type.DESCRIPTOR.name} {value!r} "
+                             f"(one of {names})")
+        return number
     if isinstance(value, int) and not isinstance(value, bool):
         if value not in enum_type.values():
             raise ValueError(f"{field}: {value} is not a {enum_type.DESCRIPTOR.name} number")
         return value
-    if isinstance(value, str):
-        try:
-            return enum_type.Value(value.strip().upper())
-        except ValueError:
-            names = ", ".join(n for n in enum_type.keys() if not n.endswith("_UNSPECIFIED"))
-            raise ValueError(f"{field}: unknown {enum_type.DESCRIPTOR.name} {value!r} "
-                             f"(one of {names})") from None
     raise TypeError(f"{field}: expected a name or a number, got {type(value).__name__}")
 
 

@@ -223,13 +223,18 @@ TEST_P(KnowledgeTest, TrainInstallEverywhereAndCategorize) {
   SetDeadline(&info_ctx);
   ASSERT_TRUE(cluster_->admin()->GetClusterInfo(&info_ctx, {}, &info).ok());
   for (const auto& p : info.partitions()) EXPECT_EQ(p.model_version(), version);
-  // ... and in the metrics of every process holding partitions (none on a front end).
-  double installed = 0;
+  // ... and in the metrics of every process holding partitions (none on a front end):
+  // one series per partition, all with this version and 1.
+  int installed = 0;
   for (const auto& process : cluster_->processes()) {
     absl::StatusOr<std::vector<MetricSample>> samples = ScrapeMetrics(process->metrics_address());
     ASSERT_TRUE(samples.ok()) << samples.status();
-    installed += SumMetric(*samples, "kg_model_bundle_info", {{"model_version", version}});
-    EXPECT_EQ(SumMetric(*samples, "kg_model_bundle_info", {{"model_version", ""}}), 0);
+    for (const MetricSample& sample : *samples) {
+      if (sample.name != "kg_model_bundle_info") continue;
+      ++installed;
+      EXPECT_EQ(sample.labels.at("model_version"), version) << process->name();
+      EXPECT_EQ(sample.value, 1) << process->name();
+    }
   }
   EXPECT_EQ(installed, info.partitions_size());
 

@@ -1,6 +1,9 @@
 #include "client/cpp/client.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,9 +42,10 @@ const char* ServingStatusName(ServingStatus status) {
 // ImportWriter.
 
 ImportWriter::ImportWriter(v1::GraphService::Stub* stub, const v1::ImportOptions& options,
-                           int64_t deadline_ms)
+                           int64_t deadline_ms, const ClientOptions& client_options)
     : options_(options) {
   SetDeadline(&context_, deadline_ms);
+  AddToken(&context_, client_options);
   stream_ = stub->Import(&context_, &response_);
 }
 
@@ -89,18 +93,69 @@ absl::StatusOr<v1::ImportResponse> ImportWriter::Finish() {
 
 // Client.
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addr,
-                                                        const ClientOptions& options) {
+std::string TokenFromFlagOrEnv(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("KG_TOKEN");
+  return env != nullptr ? std::string(env) : std::string();
+}
+
+void AddToken(grpc::ClientContext* context, const ClientOptions& options) {
+  if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& addr,
+                                                           const ClientOptions& options) {
   if (addr.empty()) return absl::InvalidArgumentError("addr: empty server address");
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls || !options.tls_ca.empty() || !options.tls_cert.empty() ||
+      !options.tls_key.empty()) {
+    if (options.tls_cert.empty() != options.tls_key.empty()) {
+      return absl::InvalidArgumentError("tls_cert, tls_key: give both or neither");
+    }
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca.empty()) {
+      absl::StatusOr<std::string> ca = ReadPem(options.tls_ca, "tls_ca");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *std::move(ca);
+    }
+    if (!options.tls_cert.empty()) {
+      absl::StatusOr<std::string> cert = ReadPem(options.tls_cert, "tls_cert");
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadPem(options.tls_key, "tls_key");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(addr, credentials, args);
   if (channel == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("addr: cannot create a channel to ", addr));
   }
-  return std::make_unique<Client>(std::move(channel), options);
+  return channel;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addr,
+                                                        const ClientOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(addr, options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<Client>(*std::move(channel), options);
 }
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options)
@@ -114,6 +169,7 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
 
 void Client::Prepare(grpc::ClientContext* context) const {
   SetDeadline(context, options_.deadline_ms);
+  AddToken(context, options_);
 }
 
 template <typename Response, typename Call>
@@ -232,9 +288,11 @@ absl::StatusOr<v1::CompareProductsResponse> Client::CompareProducts(
 
 // A long admin call with its own deadline.
 template <typename Response, typename Call>
-absl::StatusOr<Response> LongCall(int64_t deadline_ms, const Call& call) {
+absl::StatusOr<Response> LongCall(int64_t deadline_ms, const ClientOptions& options,
+                                  const Call& call) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline_ms);
+  AddToken(&context, options);
   Response response;
   grpc::Status status = call(&context, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -244,7 +302,8 @@ absl::StatusOr<Response> LongCall(int64_t deadline_ms, const Call& call) {
 absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
     const v1::DevelopBrandsRequest& request, int64_t deadline_ms) {
   return LongCall<v1::DevelopBrandsResponse>(
-      deadline_ms, [&](grpc::ClientContext* context, v1::DevelopBrandsResponse* response) {
+      deadline_ms, options_,
+      [&](grpc::ClientContext* context, v1::DevelopBrandsResponse* response) {
         return admin_->DevelopBrands(context, request, response);
       });
 }
@@ -252,7 +311,7 @@ absl::StatusOr<v1::DevelopBrandsResponse> Client::DevelopBrands(
 absl::StatusOr<v1::AssignSpusResponse> Client::AssignSpus(const v1::AssignSpusRequest& request,
                                                           int64_t deadline_ms) {
   return LongCall<v1::AssignSpusResponse>(
-      deadline_ms, [&](grpc::ClientContext* context, v1::AssignSpusResponse* response) {
+      deadline_ms, options_, [&](grpc::ClientContext* context, v1::AssignSpusResponse* response) {
         return admin_->AssignSpus(context, request, response);
       });
 }
@@ -262,6 +321,7 @@ absl::StatusOr<v1::TrainModelsProgress> Client::TrainModels(
     const std::function<void(const v1::TrainModelsProgress&)>& on_progress) {
   grpc::ClientContext context;
   SetDeadline(&context, deadline_ms);
+  AddToken(&context, options_);
   std::unique_ptr<grpc::ClientReader<v1::TrainModelsProgress>> stream =
       admin_->TrainModels(&context, request);
   v1::TrainModelsProgress message, last;
@@ -302,7 +362,8 @@ absl::StatusOr<ServingStatus> Client::CheckHealth(const std::string& service) {
 
 std::unique_ptr<ImportWriter> Client::StartImport(const v1::ImportOptions& options,
                                                   int64_t deadline_ms) {
-  return std::unique_ptr<ImportWriter>(new ImportWriter(graph_.get(), options, deadline_ms));
+  return std::unique_ptr<ImportWriter>(
+      new ImportWriter(graph_.get(), options, deadline_ms, options_));
 }
 
 }  // namespace kg

@@ -32,7 +32,32 @@ struct ClientOptions {
   // Deadline of each unary call, in milliseconds from its start; <= 0 sets none (the
   // server then applies its default). Default: 10000.
   int64_t deadline_ms = 10000;
+  // Bearer token sent as `authorization: Bearer <token>` with every call (servers started
+  // with --auth_tokens require one); empty: none. See TokenFromFlagOrEnv.
+  std::string token;
+  // TLS: on when `tls` is set or any of the files below is given. `tls_ca` is the CA the
+  // server's certificate must chain to (PEM file; empty: the system's roots); `tls_cert`
+  // and `tls_key` a client certificate and key (PEM files) for servers that require one
+  // (mTLS); `tls_server_name` overrides the name checked in the server's certificate
+  // (default: the host of the address).
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
+
+// `flag` when not empty, else the KG_TOKEN environment variable (else empty).
+std::string TokenFromFlagOrEnv(const std::string& flag);
+
+// The channel Client::Connect makes (TLS per `options`, 64 MiB message limits), for callers
+// that make their own stubs; INVALID_ARGUMENT naming the flag of a TLS file that cannot be
+// read, or for an empty address.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& addr,
+                                                           const ClientOptions& options);
+
+// Adds `options.token` (if any) to a call's metadata.
+void AddToken(grpc::ClientContext* context, const ClientOptions& options);
 
 // The serving status reported by grpc.health.v1.Health/Check.
 enum class ServingStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
@@ -60,7 +85,8 @@ class ImportWriter {
 
  private:
   friend class Client;
-  ImportWriter(v1::GraphService::Stub* stub, const v1::ImportOptions& options, int64_t deadline_ms);
+  ImportWriter(v1::GraphService::Stub* stub, const v1::ImportOptions& options, int64_t deadline_ms,
+               const ClientOptions& client_options);
 
   grpc::ClientContext context_;
   v1::ImportResponse response_;
@@ -73,9 +99,10 @@ class ImportWriter {
 
 class Client {
  public:
-  // Creates a client of the server at `addr` ("host:port") over an insecure channel with
-  // 64 MiB message limits. Does not wait for the connection: an unreachable server shows
-  // as UNAVAILABLE on the first call. Returns INVALID_ARGUMENT for an empty address.
+  // Creates a client of the server at `addr` ("host:port") over a channel made by
+  // MakeChannel (plain text unless `options` ask for TLS). Does not wait for the connection: an
+  // unreachable server shows as UNAVAILABLE on the first call. Returns INVALID_ARGUMENT for an
+  // empty address.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& addr,
                                                          const ClientOptions& options);
 

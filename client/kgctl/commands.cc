@@ -1,5 +1,7 @@
 #include "client/kgctl/commands.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +32,7 @@
 #include "client/importer/record_reader.h"
 #include "client/kgctl/progress.h"
 #include "proto/jsonl.h"
+#include "server/security/tokens.h"
 
 namespace kg {
 
@@ -45,6 +49,12 @@ INSTANCE_OF SOLD_BY PROMOTES FEATURES POSTED VIEWED CLICKED ADDED_TO_CART PURCHA
 Global flags:
   --addr=HOST:PORT      server address (default 127.0.0.1:50051)
   --deadline=MS         deadline of each call in milliseconds (default 10000)
+  --token=T             bearer token for servers started with --auth_tokens (default:
+                        the KG_TOKEN environment variable); see `token new`
+  --tls                 connect over TLS, trusting the system's CAs (implied by --tls_*)
+  --tls_ca=FILE         the CA (PEM) the server's certificate must chain to
+  --tls_cert=FILE --tls_key=FILE   client certificate and key (PEM) for mTLS
+  --tls_server_name=N   name to check in the server's certificate (default: the host)
 
 Commands:
   get KEY...            look entities up; prints one result per key.
@@ -188,6 +198,12 @@ Commands:
   health [SERVICE]      grpc.health.v1 check; prints {"status":"SERVING"}; exit 1 unless
                         serving.
 
+  token new             make a random bearer token; prints {"token":...,"line":...}: give
+                        the token to its user (KG_TOKEN) and add the line to the server's
+                        --auth_tokens file (docs/SECURITY.md). Needs no server.
+      --role=read|write|admin   required      --name=NAME   whose token (required)
+  token hash [TOKEN]    the token-file hash of TOKEN (or of stdin's first line).
+
   generate              write the sample e-commerce graph as JSONL (deterministic), then
                         print the record counts per entity and edge type.
       --scale=X         size, 1 = about 1M edges (0.001..1000, default 1)
@@ -286,6 +302,12 @@ void ParseFieldMask(const std::string& fields, google::protobuf::FieldMask* mask
 absl::StatusOr<std::unique_ptr<Client>> Connect(const CommandOptions& options) {
   ClientOptions client_options;
   client_options.deadline_ms = options.deadline_ms;
+  client_options.token = TokenFromFlagOrEnv(options.token);
+  client_options.tls = options.tls;
+  client_options.tls_ca = options.tls_ca;
+  client_options.tls_cert = options.tls_cert;
+  client_options.tls_key = options.tls_key;
+  client_options.tls_server_name = options.tls_server_name;
   return Client::Connect(options.addr, client_options);
 }
 
@@ -1213,6 +1235,44 @@ int Health(const std::vector<std::string>& args, const CommandOptions& options, 
   return *status == ServingStatus::kServing ? kExitOk : kExitFailure;
 }
 
+// token new | token hash [TOKEN]: token-file lines (server/security/tokens.h).
+int Token(const std::vector<std::string>& args, const CommandOptions& options, std::istream& in,
+          std::ostream& out, std::ostream& err) {
+  if (args.empty()) return Usage(err, "token", "want new or hash");
+  if (args[0] == "hash") {
+    if (args.size() > 2) return Usage(err, "token hash", "takes at most one TOKEN");
+    std::string token;
+    if (args.size() == 2) {
+      token = args[1];
+    } else {
+      std::getline(in, token);
+    }
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) return Usage(err, "token hash", "empty token");
+    out << "{\"hash\":\"sha256:" << Sha256Hex(token) << "\"}\n";
+    return kExitOk;
+  }
+  if (args[0] != "new" || args.size() != 1) return Usage(err, "token", "want new or hash");
+  absl::StatusOr<Role> role = ParseRole(options.role, "--role");
+  if (!role.ok()) return Usage(err, "token new", role.status().message());
+  std::string line =
+      absl::StrCat("sha256:", std::string(64, '0'), " ", options.role, " ", options.name);
+  absl::Status valid = ParseTokenFile(line, "--name").status();
+  if (options.name.empty() || !valid.ok()) {
+    return Usage(err, "token new",
+                 "--name: required, up to 64 letters, digits and - _ . @ (whose token it is)");
+  }
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return Fail(err, "token new", absl::UnavailableError("no random bytes from OpenSSL"));
+  }
+  std::string token = absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(random), sizeof(random)));
+  out << "{\"token\":\"" << token << "\",\"line\":\"sha256:" << Sha256Hex(token) << " "
+      << options.role << " " << options.name << "\"}\n";
+  return kExitOk;
+}
+
 // A planted ground truth as one JSON object (its strings need no escaping).
 std::string PlantedJson(const datagen::Planted& planted) {
   if (planted.kind == datagen::Planted::kPair) {
@@ -1375,6 +1435,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"top", Top},
       {"compare", Compare},
       {"health", Health},
+      {"token", Token},
       {"generate", Generate},
       {"help", Help},
   };

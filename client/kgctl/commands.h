@@ -19,6 +19,16 @@ struct CommandOptions {
   // Global.
   std::string addr = "127.0.0.1:50051";
   int64_t deadline_ms = 10000;
+  // Bearer token (--token, else $KG_TOKEN) and TLS (client/cpp/client.h ClientOptions).
+  std::string token;
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
+  // token new: the role and the name written into the token-file line.
+  std::string role;
+  std::string name;
   // get / neighbors / traverse: entity field selection, "name,metrics,attributes.color".
   std::string fields;
   // neighbors: one edge type; count: a comma-separated list.

@@ -14,6 +14,14 @@
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Server address, HOST:PORT.");
 ABSL_FLAG(int64_t, deadline, 10000, "Deadline of each call, in milliseconds.");
+ABSL_FLAG(std::string, token, "", "Bearer token (default: $KG_TOKEN).");
+ABSL_FLAG(bool, tls, false, "Connect over TLS (implied by the --tls_* files).");
+ABSL_FLAG(std::string, tls_ca, "", "CA (PEM) the server's certificate must chain to.");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (PEM) for mTLS.");
+ABSL_FLAG(std::string, tls_key, "", "Key (PEM) of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "", "Name checked in the server's certificate.");
+ABSL_FLAG(std::string, role, "", "token new: read, write or admin.");
+ABSL_FLAG(std::string, name, "", "token new: whose token it is.");
 ABSL_FLAG(std::string, fields, "",
           "get/neighbors/traverse: entity fields to return, e.g. name,metrics.price.");
 ABSL_FLAG(std::string, type, "",
@@ -112,6 +120,14 @@ int main(int argc, char** argv) {
   kg::CommandOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.deadline_ms = absl::GetFlag(FLAGS_deadline);
+  options.token = absl::GetFlag(FLAGS_token);
+  options.tls = absl::GetFlag(FLAGS_tls);
+  options.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.role = absl::GetFlag(FLAGS_role);
+  options.name = absl::GetFlag(FLAGS_name);
   options.fields = absl::GetFlag(FLAGS_fields);
   options.type = absl::GetFlag(FLAGS_type);
   options.dir = absl::GetFlag(FLAGS_dir);

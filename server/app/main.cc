@@ -52,14 +52,47 @@ ABSL_FLAG(int64_t, startup_timeout_ms, kDefaults.startup_timeout_ms,
           "role frontend: how long to wait for every partition server at start-up");
 ABSL_FLAG(int, max_message_bytes, kDefaults.max_message_bytes,
           "largest gRPC message accepted or sent, in bytes");
+ABSL_FLAG(std::string, tls_cert, kDefaults.tls_cert,
+          "serve TLS with this certificate chain (PEM; with --tls_key); empty = plain text");
+ABSL_FLAG(std::string, tls_key, kDefaults.tls_key, "private key of --tls_cert (PEM)");
+ABSL_FLAG(std::string, tls_client_ca, kDefaults.tls_client_ca,
+          "with --tls_cert: require client certificates signed by this CA (PEM; mTLS). Give "
+          "partition servers the cluster CA so that only front ends reach them");
+ABSL_FLAG(std::string, partition_tls_ca, kDefaults.partition_tls_ca,
+          "role frontend: connect to the partition servers over TLS, trusting this CA (PEM); "
+          "their certificates must name the addresses of the cluster file");
+ABSL_FLAG(std::string, partition_tls_cert, kDefaults.partition_tls_cert,
+          "role frontend: client certificate (PEM) presented to the partition servers (mTLS)");
+ABSL_FLAG(std::string, partition_tls_key, kDefaults.partition_tls_key,
+          "role frontend: private key of --partition_tls_cert (PEM)");
+ABSL_FLAG(int, tls_reload_interval_s, kDefaults.tls_reload_interval_s,
+          "seconds between checks of the TLS files and --auth_tokens for changes (SIGHUP "
+          "checks at once); a changed file that is bad is logged and the last good one kept");
+ABSL_FLAG(std::string, auth_tokens, kDefaults.auth_tokens,
+          "roles all and frontend: require bearer tokens listed (as SHA-256 hashes with a "
+          "role: read, write, admin) in this file (docs/SECURITY.md); empty = no "
+          "authentication");
+ABSL_FLAG(std::string, checkpoint_root, kDefaults.checkpoint_root,
+          "roles all and partition: AdminService.Checkpoint directories must lie under this; "
+          "empty = under the parent directory of --data_dir");
+ABSL_FLAG(int64_t, max_concurrent_calls, kDefaults.max_concurrent_calls,
+          "roles all and frontend: public calls in flight; more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_heavy_calls, kDefaults.max_heavy_calls,
+          "roles all and frontend: of those, heavy calls in flight (Traverse, Import, "
+          "TrainModels, TopProducts, CompareProducts, ProfileEntity, DevelopBrands, "
+          "AssignSpus)");
+ABSL_FLAG(int64_t, grpc_memory_limit_bytes, kDefaults.grpc_memory_limit_bytes,
+          "gRPC's memory quota for call buffers; past it calls get RESOURCE_EXHAUSTED (0 = "
+          "unlimited)");
 ABSL_FLAG(std::string, log_level, kDefaults.log_level, "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts, so RunServer can await them.
+  // Block the shutdown and reload signals before any thread starts, so RunServer can await them.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   absl::SetProgramUsageMessage(
@@ -89,6 +122,18 @@ int main(int argc, char** argv) {
   options.startup_timeout_ms = absl::GetFlag(FLAGS_startup_timeout_ms);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.log_level = absl::GetFlag(FLAGS_log_level);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.partition_tls_ca = absl::GetFlag(FLAGS_partition_tls_ca);
+  options.partition_tls_cert = absl::GetFlag(FLAGS_partition_tls_cert);
+  options.partition_tls_key = absl::GetFlag(FLAGS_partition_tls_key);
+  options.tls_reload_interval_s = absl::GetFlag(FLAGS_tls_reload_interval_s);
+  options.auth_tokens = absl::GetFlag(FLAGS_auth_tokens);
+  options.checkpoint_root = absl::GetFlag(FLAGS_checkpoint_root);
+  options.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+  options.max_heavy_calls = absl::GetFlag(FLAGS_max_heavy_calls);
+  options.grpc_memory_limit_bytes = absl::GetFlag(FLAGS_grpc_memory_limit_bytes);
 
   absl::Status status = kg::InitLogging(options.log_level);
   if (!status.ok()) {

@@ -51,6 +51,32 @@ struct ServerOptions {
   int64_t startup_timeout_ms = 30000;
   // Largest gRPC message accepted or sent, in bytes.
   int max_message_bytes = 64 << 20;
+  // TLS on the gRPC port (docs/SECURITY.md): this server's certificate chain and key (PEM);
+  // empty serves plain text. With tls_client_ca, clients must present a certificate signed
+  // by it (mTLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Role frontend: TLS to the partition servers: the CA that signed their certificates, and
+  // this front end's client certificate and key for their mTLS. Empty: plain text.
+  std::string partition_tls_ca;
+  std::string partition_tls_cert;
+  std::string partition_tls_key;
+  // How often the TLS files and the token file are checked for changes (also on SIGHUP).
+  int tls_reload_interval_s = 10;
+  // Roles all and frontend: the bearer-token file (hashes and roles); empty: no
+  // authentication.
+  std::string auth_tokens;
+  // Roles all and partition: Checkpoint directories must lie under this; empty: under the
+  // parent directory of --data_dir.
+  std::string checkpoint_root;
+  // Roles all and frontend: public calls in flight, and of those heavy ones (Traverse,
+  // Import, TrainModels, the aggregates); beyond them RESOURCE_EXHAUSTED.
+  int64_t max_concurrent_calls = 1000;
+  int64_t max_heavy_calls = 16;
+  // gRPC's memory quota for the buffers of all calls (bytes); past it new calls are
+  // refused with RESOURCE_EXHAUSTED. 0: unlimited.
+  int64_t grpc_memory_limit_bytes = int64_t{2} << 30;
   // spdlog level: trace, debug, info, warn, error, off.
   std::string log_level = "info";
 };

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,10 @@
 #include "server/observability/metric_names.h"
 #include "server/observability/metrics.h"
 #include "server/partition/partition_service.h"
+#include "server/security/access.h"
+#include "server/security/authorizer.h"
+#include "server/security/tls.h"
+#include "server/security/tokens.h"
 #include "spdlog/spdlog.h"
 
 namespace kg {
@@ -53,9 +58,9 @@ void SetServing(grpc::Server* server, const std::string& role, bool serving, Ser
   }
 }
 
-absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options,
-                                                    PartitionHost* host, const ServingGate* gate,
-                                                    Metrics* metrics) {
+absl::StatusOr<std::unique_ptr<Router>> BuildRouter(
+    const ServerOptions& options, PartitionHost* host, const ServingGate* gate, Metrics* metrics,
+    const std::shared_ptr<grpc::ChannelCredentials>& partition_credentials) {
   std::vector<std::unique_ptr<PartitionClient>> clients;
   if (options.role == "all") {
     for (uint32_t p = 0; p < host->partition_count(); ++p) {
@@ -75,8 +80,7 @@ absl::StatusOr<std::unique_ptr<Router>> BuildRouter(const ServerOptions& options
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (const ClusterConfig::Server& server : config.servers) {
-    auto channel =
-        grpc::CreateCustomChannel(server.address, grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(server.address, partition_credentials, args);
     for (uint32_t p : server.partitions) {
       clients[p] = NewInstrumentedPartitionClient(
           p, NewRemotePartitionClient(p, server.address, channel), metrics);
@@ -231,15 +235,144 @@ absl::Status RestoreCheckpoint(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-int AwaitSignal() {
+// What protects a role (docs/SECURITY.md): the TLS files of the public port and of the
+// front end's partition links, the token file, and the authorizer of public calls.
+struct Security {
+  std::unique_ptr<TlsFileWatcher> server_tls;
+  std::unique_ptr<TlsFileWatcher> partition_tls;
+  std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<Authorizer> authorizer;
+
+  std::shared_ptr<grpc::ServerCredentials> ServerCredentials() const {
+    return server_tls ? server_tls->ServerCredentials() : grpc::InsecureServerCredentials();
+  }
+  std::shared_ptr<grpc::ChannelCredentials> PartitionCredentials() const {
+    return partition_tls ? partition_tls->ChannelCredentials() : grpc::InsecureChannelCredentials();
+  }
+
+  // Re-checks the files that changed; a bad one is logged and its last good version kept.
+  void Refresh() const {
+    auto report = [](absl::string_view what, const absl::StatusOr<bool>& changed) {
+      if (!changed.ok()) {
+        spdlog::error("{}; keeping the last good version", std::string(changed.status().message()));
+      } else if (*changed) {
+        spdlog::info("{} changed: the new version is in use", std::string(what));
+      }
+    };
+    if (tokens) report(absl::StrCat("--auth_tokens ", tokens->path()), tokens->Reload(false));
+    if (server_tls) report("the TLS files of the gRPC port", server_tls->Refresh());
+    if (partition_tls) report("the TLS files of the partition links", partition_tls->Refresh());
+  }
+};
+
+absl::StatusOr<Security> SetUpSecurity(const ServerOptions& options) {
+  Security security;
+  if (options.tls_reload_interval_s < 1) {
+    return absl::InvalidArgumentError("--tls_reload_interval_s: must be at least 1");
+  }
+  unsigned interval = static_cast<unsigned>(options.tls_reload_interval_s);
+  if (!options.tls_client_ca.empty() && options.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca: requires --tls_cert and --tls_key");
+  }
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    KG_ASSIGN_OR_RETURN(security.server_tls,
+                        TlsFileWatcher::Start({"tls", "tls_client_ca", options.tls_cert,
+                                               options.tls_key, options.tls_client_ca, interval}));
+  }
+  bool partition_tls = !options.partition_tls_ca.empty() || !options.partition_tls_cert.empty() ||
+                       !options.partition_tls_key.empty();
+  if (partition_tls) {
+    if (options.role != "frontend") {
+      return absl::InvalidArgumentError(
+          "--partition_tls_*: only a front end (--role=frontend) connects to partition servers");
+    }
+    if (options.partition_tls_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--partition_tls_ca: required to connect to the partition servers over TLS");
+    }
+    KG_ASSIGN_OR_RETURN(
+        security.partition_tls,
+        TlsFileWatcher::Start({"partition_tls", "partition_tls_ca", options.partition_tls_cert,
+                               options.partition_tls_key, options.partition_tls_ca, interval}));
+  }
+  if (!options.auth_tokens.empty()) {
+    if (options.role == "partition") {
+      return absl::InvalidArgumentError(
+          "--auth_tokens: partition servers are reached only by front ends; protect them with "
+          "--tls_client_ca (mTLS with the cluster CA) instead");
+    }
+    KG_ASSIGN_OR_RETURN(security.tokens, TokenStore::Open(options.auth_tokens));
+  }
+  if (options.max_concurrent_calls < 1 || options.max_heavy_calls < 1) {
+    return absl::InvalidArgumentError(
+        "--max_concurrent_calls and --max_heavy_calls: must be at least 1");
+  }
+  if (options.role != "partition") KG_RETURN_IF_ERROR(CheckRulesCover(PublicServices()));
+  security.authorizer = std::make_unique<Authorizer>(
+      security.tokens.get(), CallLimits{options.max_concurrent_calls, options.max_heavy_calls});
+  if (options.role == "partition" && options.tls_client_ca.empty() && options.host != "127.0.0.1" &&
+      options.host != "localhost" && options.host != "::1") {
+    spdlog::warn(
+        "partition server on {} without --tls_client_ca: anyone who reaches the port "
+        "can read and write its partitions",
+        options.host);
+  }
+  return security;
+}
+
+// Re-checks the security files every `interval_s` and when Trigger() is called (SIGHUP).
+class SecurityRefresher {
+ public:
+  SecurityRefresher(const Security* security, int interval_s)
+      : thread_([this, security, interval_s] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!stop_) {
+            cv_.wait_for(lock, std::chrono::seconds(interval_s), [this] { return stop_ || now_; });
+            if (stop_) break;
+            now_ = false;
+            lock.unlock();
+            security->Refresh();
+            lock.lock();
+          }
+        }) {}
+  ~SecurityRefresher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Trigger() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      now_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool now_ = false;
+  std::thread thread_;
+};
+
+// Waits for SIGTERM or SIGINT (returned); each SIGHUP calls `on_hangup`.
+int AwaitSignal(const std::function<void()>& on_hangup) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig != SIGHUP) return sig;
+    spdlog::info("SIGHUP: checking the TLS and token files");
+    on_hangup();
   }
-  return sig;
 }
 
 }  // namespace
@@ -266,6 +399,7 @@ absl::Status RunServer(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "--load_file: a front end holds no data; give it to the partition servers");
   }
+  KG_ASSIGN_OR_RETURN(Security security, SetUpSecurity(options));
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(registry);
 
@@ -282,6 +416,7 @@ absl::Status RunServer(const ServerOptions& options) {
     if (!options.restore_from.empty()) KG_RETURN_IF_ERROR(RestoreCheckpoint(options));
     KG_ASSIGN_OR_RETURN(host, PartitionHost::Create(options.partition_count, std::move(hosted),
                                                     options.data_dir, wal_recovery));
+    host->set_checkpoint_root(options.checkpoint_root);
     for (const std::string& note : host->RecoveryNotes()) spdlog::warn("{}", note);
   }
   std::unique_ptr<Router> router;
@@ -293,10 +428,12 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<InsightOps> insight;
   std::unique_ptr<InsightServiceImpl> insight_service;
   std::unique_ptr<PartitionServiceImpl> partition_service;
-  DeadlinePolicy policy{std::chrono::milliseconds(options.default_deadline_ms)};
+  CallPolicy policy{std::chrono::milliseconds(options.default_deadline_ms),
+                    security.authorizer.get()};
   ServingGate serving;  // closed until loaded; closed again while draining
   if (options.role != "partition") {
-    KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &serving, &metrics));
+    KG_ASSIGN_OR_RETURN(router, BuildRouter(options, host.get(), &serving, &metrics,
+                                            security.PartitionCredentials()));
     ops = std::make_unique<GraphOps>(router.get(), options.role, kVersion);
     graph_service = std::make_unique<GraphServiceImpl>(ops.get(), policy, &serving, &metrics);
     knowledge = std::make_unique<KnowledgeOps>(router.get(), ops.get());
@@ -318,8 +455,13 @@ absl::Status RunServer(const ServerOptions& options) {
   grpc::ServerBuilder builder;
   int bound_port = 0;
   std::string listen = absl::StrCat(options.host, ":", options.port);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen, security.ServerCredentials(), &bound_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  if (options.grpc_memory_limit_bytes > 0) {
+    grpc::ResourceQuota quota("kg_server");
+    quota.Resize(static_cast<size_t>(options.grpc_memory_limit_bytes));
+    builder.SetResourceQuota(quota);
+  }
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   if (graph_service) builder.RegisterService(graph_service.get());
   if (admin_service) builder.RegisterService(admin_service.get());
@@ -333,8 +475,11 @@ absl::Status RunServer(const ServerOptions& options) {
   }
   std::string grpc_addr = absl::StrCat(options.host, ":", bound_port);
   SetServing(server.get(), options.role, false, &serving);
-  spdlog::info("kg_server {} role={} listening on {} (NOT_SERVING until ready)", kVersion,
-               options.role, grpc_addr);
+  spdlog::info(
+      "kg_server {} role={} listening on {} ({}{}; NOT_SERVING until ready)", kVersion,
+      options.role, grpc_addr,
+      security.server_tls ? (options.tls_client_ca.empty() ? "TLS" : "mTLS") : "plain text",
+      security.tokens ? ", bearer tokens required" : "");
 
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string metrics_addr;
@@ -397,7 +542,8 @@ absl::Status RunServer(const ServerOptions& options) {
     resolver = std::make_unique<IntentResolverLoop>(ops.get(), options.intent_resolve_interval_ms);
   }
 
-  int sig = AwaitSignal();
+  SecurityRefresher refresher(&security, options.tls_reload_interval_s);
+  int sig = AwaitSignal([&refresher] { refresher.Trigger(); });
   resolver.reset();
   spdlog::info("signal {} received: draining for up to {} ms", sig, options.drain_timeout_ms);
   SetServing(server.get(), options.role, false, &serving);

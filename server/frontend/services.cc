@@ -12,7 +12,7 @@
 
 namespace kg {
 
-CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const DeadlinePolicy& policy) {
+CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const CallPolicy& policy) {
   CallOptions o;
   o.deadline = std::min(ctx.deadline(), std::chrono::system_clock::now() + policy.default_deadline);
   return o;
@@ -20,10 +20,23 @@ CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const DeadlinePol
 
 namespace {
 
+// Admits a call of "/<service>/<method>" (security/authorizer.h): its ticket holds the
+// call's place among the calls in flight until destroyed.
+absl::StatusOr<CallTicket> Admit(const CallPolicy& policy, const grpc::CallbackServerContext& ctx,
+                                 const std::string& full_method) {
+  std::vector<absl::string_view> authorization;
+  if (policy.authorizer->authenticates()) {
+    auto range = ctx.client_metadata().equal_range("authorization");
+    for (auto it = range.first; it != range.second; ++it) {
+      authorization.emplace_back(it->second.data(), it->second.size());
+    }
+  }
+  return policy.authorizer->Admit(full_method, authorization, [&ctx] { return ctx.peer(); });
+}
+
 // Runs `op` and finishes the unary reactor with its status.
 template <typename Op>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const DeadlinePolicy& policy,
-                                Op op) {
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const CallPolicy& policy, Op op) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   op(OptionsFor(*ctx, policy), [reactor](absl::Status status) {
     if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument) {
@@ -46,6 +59,7 @@ absl::Status NotAValid(absl::string_view what) {
 // and freeing a reply of many items costs one allocation, not one per field.
 template <typename Req, typename Resp>
 struct ArenaMessages {
+  CallTicket ticket;  // released with the messages, when the call is over
   BlockArena<16384> arena;
   Req& req = *arena.Create<Req>();
   Resp& resp = *arena.Create<Resp>();
@@ -54,10 +68,17 @@ struct ArenaMessages {
 // Runs `op` on a raw call: parses the request as Req, lets `op` fill a Resp, serializes
 // it into `response` and finishes. Req and Resp live until the reactor finishes.
 template <typename Req, typename Resp, typename Op>
-grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const DeadlinePolicy& policy,
+grpc::ServerUnaryReactor* RawUnary(grpc::CallbackServerContext* ctx, const CallPolicy& policy,
                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
-                                   Op op) {
+                                   const std::string& full_method, Op op) {
+  absl::StatusOr<CallTicket> ticket = Admit(policy, *ctx, full_method);
+  if (!ticket.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(ticket.status()));
+    return reactor;
+  }
   auto messages = std::make_shared<ArenaMessages<Req, Resp>>();
+  messages->ticket = *std::move(ticket);
   grpc::ByteBuffer bytes(*request);  // shares the slices
   grpc::Status parsed =
       grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&bytes, &messages->req);
@@ -88,8 +109,14 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   // With a non-OK `ready` the call is refused at once.
   ImportReactor(const GraphOps* ops, CallOptions options, grpc::ByteBuffer* response,
-                const absl::Status& ready, const Metrics* metrics)
+                absl::StatusOr<CallTicket> ticket, const absl::Status& ready,
+                const Metrics* metrics)
       : ops_(ops), options_(options), response_(response), metrics_(metrics) {
+    if (!ticket.ok()) {
+      Finish(ToGrpcStatus(ticket.status()));
+      return;
+    }
+    ticket_ = *std::move(ticket);
     if (!ready.ok()) {
       Finish(ToGrpcStatus(ready));
       return;
@@ -164,6 +191,7 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   CallOptions options_;
   grpc::ByteBuffer* response_;
   const Metrics* metrics_;
+  CallTicket ticket_;
   grpc::ByteBuffer bytes_;
   v1::ImportRequest request_;
   v1::ImportResponse resp_;
@@ -182,8 +210,10 @@ class ImportReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 #define KG_RAW_HANDLER_ON(Service, Ops, Method, Response, Gate)                                    \
   grpc::ServerUnaryReactor* Service::Method(grpc::CallbackServerContext* ctx,                      \
                                             const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) { \
+    static const std::string kFullMethod =                                                         \
+        absl::StrCat("/", Service::Proto::service_full_name(), "/", #Method);                      \
     return RawUnary<v1::Method##Request, Response>(                                                \
-        ctx, policy_, req, resp,                                                                   \
+        ctx, policy_, req, resp, kFullMethod,                                                      \
         [this](const CallOptions& o, const v1::Method##Request& r, Response* out, Done done) {     \
           const ServingGate* gate = Gate;                                                          \
           absl::Status ready = gate != nullptr ? gate->Check() : absl::OkStatus();                 \
@@ -221,7 +251,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* GraphServiceImpl::Import(
   // An import may run long: its deadline is the client's own (none means unbounded).
   CallOptions o;
   o.deadline = ctx->deadline();
-  return new ImportReactor(ops_, o, resp, gate_->Check(), metrics_);
+  static const std::string kFullMethod = absl::StrCat("/", Proto::service_full_name(), "/Import");
+  return new ImportReactor(ops_, o, resp, Admit(policy_, *ctx, kFullMethod), gate_->Check(),
+                           metrics_);
 }
 
 namespace {
@@ -231,9 +263,15 @@ namespace {
 // from it in OnDone. Progress messages are thinned to one per 1% or new stage.
 class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  TrainReactor(KnowledgeOps* ops, const grpc::ByteBuffer* request, absl::Status ready)
+  TrainReactor(KnowledgeOps* ops, const grpc::ByteBuffer* request,
+               absl::StatusOr<CallTicket> ticket, absl::Status ready)
       : state_(std::make_shared<State>()) {
     state_->reactor = this;
+    if (!ticket.ok()) {
+      Finish(ToGrpcStatus(ticket.status()));
+      return;
+    }
+    ticket_ = *std::move(ticket);
     v1::TrainModelsRequest req;
     grpc::ByteBuffer bytes(*request);
     if (ready.ok() &&
@@ -324,13 +362,16 @@ class TrainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     }
   };
   std::shared_ptr<State> state_;
+  CallTicket ticket_;
 };
 
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* AdminServiceImpl::TrainModels(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
-  return new TrainReactor(knowledge_, req, gate_->Check());
+  static const std::string kFullMethod =
+      absl::StrCat("/", Proto::service_full_name(), "/TrainModels");
+  return new TrainReactor(knowledge_, req, Admit(policy_, *ctx, kFullMethod), gate_->Check());
 }
 
 }  // namespace kg

@@ -15,12 +15,17 @@
 #include "server/frontend/knowledge_ops.h"
 #include "server/observability/metrics.h"
 #include "server/partition/serving_gate.h"
+#include "server/security/authorizer.h"
 
 namespace kg {
 
-// Deadline given to a call that has none, and the most any call may use.
-struct DeadlinePolicy {
+// What every public call goes through before its handler runs.
+struct CallPolicy {
+  // Deadline given to a call that has none, and the most any call may use.
   std::chrono::milliseconds default_deadline{10000};
+  // Authentication, roles and the bounds on calls in flight (security/authorizer.h). Must
+  // be set and outlive the services.
+  const Authorizer* authorizer = nullptr;
 };
 
 // Every method is served raw: the request bytes are parsed here, so bytes that are not a
@@ -57,9 +62,10 @@ using InsightServiceBase = v1::InsightService::WithRawCallbackMethod_TopProducts
 
 class GraphServiceImpl final : public GraphServiceBase {
  public:
+  using Proto = v1::GraphService;
   // Data requests are refused (UNAVAILABLE) while `gate` is closed. Import progress is
   // counted in `metrics`. All must outlive this.
-  GraphServiceImpl(const GraphOps* ops, DeadlinePolicy policy, const ServingGate* gate,
+  GraphServiceImpl(const GraphOps* ops, CallPolicy policy, const ServingGate* gate,
                    const Metrics* metrics)
       : ops_(ops), policy_(policy), gate_(gate), metrics_(metrics) {}
 
@@ -81,7 +87,7 @@ class GraphServiceImpl final : public GraphServiceBase {
 
  private:
   const GraphOps* ops_;
-  DeadlinePolicy policy_;
+  CallPolicy policy_;
   const ServingGate* gate_;
   const Metrics* metrics_;
 };
@@ -90,7 +96,8 @@ class GraphServiceImpl final : public GraphServiceBase {
 // server to serve.
 class AdminServiceImpl final : public AdminServiceBase {
  public:
-  AdminServiceImpl(const GraphOps* ops, KnowledgeOps* knowledge, DeadlinePolicy policy,
+  using Proto = v1::AdminService;
+  AdminServiceImpl(const GraphOps* ops, KnowledgeOps* knowledge, CallPolicy policy,
                    const ServingGate* gate)
       : ops_(ops), knowledge_(knowledge), policy_(policy), gate_(gate) {}
 
@@ -105,14 +112,15 @@ class AdminServiceImpl final : public AdminServiceBase {
  private:
   const GraphOps* ops_;
   KnowledgeOps* knowledge_;
-  DeadlinePolicy policy_;
+  CallPolicy policy_;
   const ServingGate* gate_;
 };
 
 // kg.v1.KnowledgeService over KnowledgeOps; refused (UNAVAILABLE) while `gate` is closed.
 class KnowledgeServiceImpl final : public KnowledgeServiceBase {
  public:
-  KnowledgeServiceImpl(KnowledgeOps* ops, InsightOps* insight, DeadlinePolicy policy,
+  using Proto = v1::KnowledgeService;
+  KnowledgeServiceImpl(KnowledgeOps* ops, InsightOps* insight, CallPolicy policy,
                        const ServingGate* gate)
       : ops_(ops), insight_(insight), policy_(policy), gate_(gate) {}
 
@@ -126,14 +134,15 @@ class KnowledgeServiceImpl final : public KnowledgeServiceBase {
  private:
   KnowledgeOps* ops_;
   InsightOps* insight_;
-  DeadlinePolicy policy_;
+  CallPolicy policy_;
   const ServingGate* gate_;
 };
 
 // kg.v1.InsightService over InsightOps; refused (UNAVAILABLE) while `gate` is closed.
 class InsightServiceImpl final : public InsightServiceBase {
  public:
-  InsightServiceImpl(InsightOps* ops, DeadlinePolicy policy, const ServingGate* gate)
+  using Proto = v1::InsightService;
+  InsightServiceImpl(InsightOps* ops, CallPolicy policy, const ServingGate* gate)
       : ops_(ops), policy_(policy), gate_(gate) {}
 
   KG_DECLARE_RAW_UNARY(TopProducts)
@@ -142,13 +151,13 @@ class InsightServiceImpl final : public InsightServiceBase {
 
  private:
   InsightOps* ops_;
-  DeadlinePolicy policy_;
+  CallPolicy policy_;
   const ServingGate* gate_;
 };
 
 // The call options of a server call: its deadline, or the policy's default when it has
 // none (or a later one).
-CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const DeadlinePolicy& policy);
+CallOptions OptionsFor(const grpc::CallbackServerContext& ctx, const CallPolicy& policy);
 
 }  // namespace kg
 

@@ -10,6 +10,7 @@
 #include "server/graph/status_macros.h"
 #include "server/partition/convert.h"
 #include "server/partition/status.h"
+#include "server/security/confine.h"
 #include "server/storage/data_dir.h"
 
 namespace kg {
@@ -387,13 +388,14 @@ absl::Status PartitionHost::Checkpoint(const internal::v1::CheckpointRequest& re
   }
   if (req.dir().empty()) return absl::InvalidArgumentError("dir: required");
   namespace fs = std::filesystem;
+  KG_ASSIGN_OR_RETURN(std::string live_dir,
+                      ConfineDirectory("", fs::absolute(data_dir_).string(), "--data_dir"));
+  std::string root =
+      checkpoint_root_.empty() ? fs::path(live_dir).parent_path().string() : checkpoint_root_;
+  KG_ASSIGN_OR_RETURN(std::string resolved, ConfineDirectory(root, req.dir(), "dir"));
+  fs::path dir(resolved);
+  fs::path live(live_dir);
   std::error_code ec;
-  auto normal = [&ec](const std::string& p) {
-    fs::path n = fs::weakly_canonical(p, ec).lexically_normal();
-    return n.has_filename() ? n : n.parent_path();
-  };
-  fs::path dir = normal(req.dir());
-  fs::path live = normal(data_dir_);
   auto [live_end, dir_it] = std::mismatch(live.begin(), live.end(), dir.begin(), dir.end());
   if (live_end == live.end()) {
     return absl::InvalidArgumentError(absl::StrCat("dir: ", req.dir(),

@@ -51,6 +51,10 @@ class PartitionHost {
       WalRecovery wal_recovery = WalRecovery::kTolerateTornTail);
   ~PartitionHost();
 
+  // Checkpoint directories must lie under `root` (security/confine.h); empty (the default)
+  // confines them to the parent directory of the data directory. Call before serving.
+  void set_checkpoint_root(std::string root) { checkpoint_root_ = std::move(root); }
+
   uint32_t partition_count() const { return partition_count_; }
   const std::vector<uint32_t>& hosted() const { return hosted_; }
   bool durable() const { return durable_; }
@@ -156,6 +160,7 @@ class PartitionHost {
   const std::vector<uint32_t> hosted_;
   const bool durable_;
   std::string data_dir_;
+  std::string checkpoint_root_;
   std::vector<std::unique_ptr<Part>> parts_;  // indexed by partition id
   std::unique_ptr<ModelHost> models_;
 };

@@ -672,6 +672,11 @@ void RunHop(const Router* router, std::shared_ptr<TraverseState> st, int h) {
   using S = Scatter<internal::v1::GetNeighborsRequest, internal::v1::GetNeighborsResponse>;
   auto scatter = std::make_shared<S>(router->partition_count());
   int limit = hop.limit() == 0 ? kDefaultHopLimit : hop.limit();
+  int64_t budget = kTraverseEdgesPerHop / std::max<int64_t>(1, st->frontier.size());
+  if (limit > budget) {
+    limit = static_cast<int>(std::max<int64_t>(1, budget));
+    st->resp->set_truncated(true);
+  }
   for (size_t i = 0; i < st->frontier.size(); ++i) {
     const EntityKey& key = st->frontier[i].first;
     auto& slot = scatter->At(router->PartitionOf(key));

@@ -39,6 +39,9 @@ inline constexpr int kDefaultMaxFrontier = 10000;
 inline constexpr int kMaxFrontier = 100000;
 inline constexpr int kDefaultMaxResults = 20;
 inline constexpr int kMaxResults = 1000;
+// Traverse's per-call memory budget: edges read by one hop (frontier x fan-out); a larger
+// product lowers the fan-out of that hop and marks the reply truncated.
+inline constexpr int64_t kTraverseEdgesPerHop = 1000000;
 inline constexpr int kMaxImportRecordsPerMessage = 10000;
 inline constexpr int kMaxImportErrorsReported = 100;
 

@@ -218,7 +218,8 @@ absl::Status ServerProcess::WaitServing(Millis timeout) {
     if (Clock::now() > give_up) return fail("no port file within the timeout");
     std::this_thread::sleep_for(kPoll);
   }
-  auto channel = grpc::CreateChannel(grpc_address_, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      grpc_address_, credentials_ ? credentials_ : grpc::InsecureChannelCredentials());
   for (int attempt = 0;; ++attempt) {
     if (CheckHealth(channel, "", Millis(1000)) == HealthState::kServing) return absl::OkStatus();
     std::optional<int> code = WaitExit(Millis(0));
@@ -310,11 +311,12 @@ absl::Status Cluster::Launch(const std::string& name, const std::vector<std::str
   return processes_.back()->Start(flags);
 }
 
-void Cluster::Connect() {
+void Cluster::Connect(std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ = grpc::CreateCustomChannel(frontend().grpc_address(),
-                                       grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(
+      frontend().grpc_address(), credentials ? credentials : grpc::InsecureChannelCredentials(),
+      args);
   graph_ = v1::GraphService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
 }
@@ -331,9 +333,11 @@ absl::Status EmbeddedCluster::Start(const ClusterOptions& options) {
                                     absl::StrCat("--partition_count=", options.partition_count)};
   if (!options.load_file.empty()) flags.push_back("--load_file=" + options.load_file);
   flags.insert(flags.end(), options.extra_flags.begin(), options.extra_flags.end());
+  flags.insert(flags.end(), options.frontend_flags.begin(), options.frontend_flags.end());
   absl::Status s = Launch("all", flags);
+  frontend().set_credentials(options.client_credentials);
   if (s.ok()) s = frontend().WaitServing();
-  if (s.ok()) Connect();
+  if (s.ok()) Connect(options.client_credentials);
   return s;
 }
 
@@ -348,7 +352,9 @@ absl::Status SplitCluster::Start(const ClusterOptions& options) {
                                       "--partitions=" + ranges[i]};
     if (!options.load_file.empty()) flags.push_back("--load_file=" + options.load_file);
     flags.insert(flags.end(), options.extra_flags.begin(), options.extra_flags.end());
+    flags.insert(flags.end(), options.partition_flags.begin(), options.partition_flags.end());
     absl::Status s = Launch(absl::StrCat("partition", i), flags);
+    processes_.back()->set_credentials(options.partition_credentials);
     if (!s.ok()) return s;
   }
   std::vector<std::pair<std::string, std::string>> servers;
@@ -363,9 +369,11 @@ absl::Status SplitCluster::Start(const ClusterOptions& options) {
   std::vector<std::string> flags = {"--role=frontend", "--cluster_file=" + path,
                                     "--startup_timeout_ms=10000"};
   flags.insert(flags.end(), options.extra_flags.begin(), options.extra_flags.end());
+  flags.insert(flags.end(), options.frontend_flags.begin(), options.frontend_flags.end());
   s = Launch("frontend", flags);
+  frontend().set_credentials(options.client_credentials);
   if (s.ok()) s = frontend().WaitServing();
-  if (s.ok()) Connect();
+  if (s.ok()) Connect(options.client_credentials);
   return s;
 }
 

@@ -82,6 +82,10 @@ class ServerProcess {
   // Starts kg_server with `flags`, adding --port_file=<dir>/<name>.ports and, unless
   // `flags` set them, --port=0 and --metrics_port=0. Does not wait.
   absl::Status Start(const std::vector<std::string>& flags);
+  // Credentials WaitServing's health checks use (default: plain text).
+  void set_credentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    credentials_ = std::move(credentials);
+  }
 
   // Waits at most `timeout` for the port file and then for health SERVING. Fails (with
   // the log's tail in the message) when the process exits first or time runs out.
@@ -112,6 +116,7 @@ class ServerProcess {
  private:
   std::string name_;
   std::string dir_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::string grpc_address_;
@@ -132,6 +137,14 @@ struct ClusterOptions {
   std::string load_file;
   // Extra flags for every process.
   std::vector<std::string> extra_flags;
+  // Extra flags for the partition servers only, and for the process answering kg.v1 only
+  // (the front end or the embedded process).
+  std::vector<std::string> partition_flags;
+  std::vector<std::string> frontend_flags;
+  // Credentials for reaching the partition servers (health checks) and the front end (the
+  // test's channel and health checks); null: plain text.
+  std::shared_ptr<grpc::ChannelCredentials> partition_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials;
 };
 
 // A running set of kg_server processes reached through one front end.
@@ -169,8 +182,8 @@ class Cluster {
  protected:
   // Adds a process named `name` and starts it with `flags` (not waiting).
   absl::Status Launch(const std::string& name, const std::vector<std::string>& flags);
-  // Connects the stubs to the front end.
-  void Connect();
+  // Connects the stubs to the front end with `credentials` (null: plain text).
+  void Connect(std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   TempDir dir_;
   std::vector<std::unique_ptr<ServerProcess>> processes_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -55,6 +56,79 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Checks a fastText model file (fastText 0.9's format: magic and version, Args, the
+// Dictionary, the input and output matrices) against its bytes before fastText reads it.
+// fastText trusts the file: it reads a dictionary word up to a NUL byte even past the end
+// (growing it without bound), allocates matrices of the sizes written, divides by the
+// bucket count and indexes rows by word and label ids. A bundle's checksum only detects
+// damage, so the layout is checked here, accepting only what Train writes: a dense,
+// unpruned supervised model whose matrices match its dictionary and dimension.
+absl::Status CheckTextModel(absl::string_view bytes) {
+  auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("categorizer: a text model is damaged: ", what));
+  };
+  absl::string_view in = bytes;
+  auto read = [&in](auto* v) {
+    if (in.size() < sizeof(*v)) return false;
+    std::memcpy(v, in.data(), sizeof(*v));
+    in.remove_prefix(sizeof(*v));
+    return true;
+  };
+  int32_t magic = 0, version = 0;
+  if (!read(&magic) || !read(&version) || magic != 793712314 || version < 11 || version > 12) {
+    return bad("not a fastText model of a known version");
+  }
+  // Args: dim, ws, epoch, minCount, neg, wordNgrams, loss, model, bucket, minn, maxn,
+  // lrUpdateRate (int32 each), t (double).
+  int32_t args[12];
+  double t = 0;
+  for (int32_t& a : args) {
+    if (!read(&a)) return bad("truncated settings");
+  }
+  if (!read(&t)) return bad("truncated settings");
+  const int32_t dim = args[0], word_ngrams = args[5], loss = args[6], model = args[7];
+  const int32_t bucket = args[8], minn = args[9], maxn = args[10];
+  if (dim < 1 || dim > 10000 || word_ngrams < 1 || word_ngrams > 100 || loss < 1 || loss > 4 ||
+      model != 3 || bucket < 0 || minn < 0 || maxn < minn || maxn > 100 ||
+      ((word_ngrams > 1 || maxn > 0) && bucket == 0)) {
+    return bad("settings out of range");
+  }
+  int32_t size = 0, nwords = 0, nlabels = 0;
+  int64_t ntokens = 0, pruneidx_size = 0;
+  if (!read(&size) || !read(&nwords) || !read(&nlabels) || !read(&ntokens) ||
+      !read(&pruneidx_size)) {
+    return bad("truncated dictionary");
+  }
+  if (nwords < 0 || nlabels < 1 || static_cast<int64_t>(nwords) + nlabels != size ||
+      (pruneidx_size != -1 && pruneidx_size != 0)) {
+    return bad("inconsistent dictionary sizes");
+  }
+  for (int32_t i = 0; i < size; ++i) {
+    const size_t nul = in.find('\0');
+    int64_t count = 0;
+    int8_t type = 0;
+    if (nul == absl::string_view::npos) return bad("truncated dictionary");
+    in.remove_prefix(nul + 1);
+    if (!read(&count) || !read(&type)) return bad("truncated dictionary");
+    if (count < 1 || type != (i < nwords ? 0 : 1)) return bad("bad dictionary entry");
+  }
+  // Each matrix: a "quantized" flag (must be 0), rows and columns (int64), the floats.
+  auto matrix = [&](int64_t rows) {
+    uint8_t quantized = 1;
+    int64_t m = 0, n = 0;
+    if (!read(&quantized) || quantized != 0 || !read(&m) || !read(&n) || m != rows || n != dim ||
+        static_cast<uint64_t>(m) * static_cast<uint64_t>(n) > in.size() / sizeof(float)) {
+      return false;
+    }
+    in.remove_prefix(static_cast<size_t>(m * n) * sizeof(float));
+    return true;
+  };
+  if (!matrix(static_cast<int64_t>(nwords) + bucket)) return bad("bad input matrix");
+  if (!matrix(nlabels)) return bad("bad output matrix");
+  if (!in.empty()) return bad("trailing bytes");
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -690,6 +764,8 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
   // fastText reads (and checks the header of) models from files only.
   auto load = [&tmp](absl::string_view bytes, fasttext::FastText* m) -> absl::Status {
+    absl::Status checked = CheckTextModel(bytes);
+    if (!checked.ok()) return checked;
     try {
       {
         std::ofstream out(tmp.File("model.bin"), std::ios::binary);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/knowledge/bundle.h"
+#include "server/knowledge/bytes.h"
 #include "server/knowledge/categorizer.h"
 #include "server/knowledge/neighbors.h"
 #include "server/knowledge/taxonomy.h"
@@ -270,6 +271,75 @@ TEST(CategorizerTest, TrainingStopsWhenCancelled) {
   canceller.join();
   EXPECT_EQ(c.status().code(), absl::StatusCode::kCancelled) << c.status();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A fastText model file as fastText 0.9 writes it: settings (dim 8, softmax, supervised,
+// `bucket`, char n-grams `minn`..`maxn`), a dictionary of one word and one label, and the
+// input matrix (`input_rows` rows) and output matrix; `cut` drops the bytes after the
+// label's text (its NUL byte and the rest).
+std::string TextModel(int32_t bucket, int32_t minn, int32_t maxn, int64_t input_rows, bool cut) {
+  std::string s;
+  auto put = [&s](auto v) { s.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(int32_t{793712314});
+  put(int32_t{12});
+  for (int32_t a : {8, 5, 1, 1, 5, 1, 3, 3, bucket, minn, maxn, 100}) put(a);
+  put(1e-4);
+  for (int32_t a : {2, 1, 1}) put(a);
+  put(int64_t{2});
+  put(int64_t{-1});
+  s.append("shoe", 5);
+  put(int64_t{1});
+  put(int8_t{0});
+  s.append("__label__1");
+  if (cut) return s;
+  s.push_back('\0');
+  put(int64_t{1});
+  put(int8_t{1});
+  put(uint8_t{0});
+  put(input_rows);
+  put(int64_t{8});
+  s.append(static_cast<size_t>(1 + bucket) * 8 * sizeof(float), '\0');
+  put(uint8_t{0});
+  put(int64_t{1});
+  put(int64_t{8});
+  s.append(8 * sizeof(float), '\0');
+  return s;
+}
+
+// fastText reads a model file as it is written. fuzz_bundle found a categorizer section
+// (behind a valid checksum) whose input matrix size made fastText allocate 256 GB
+// (fuzz/corpus/fuzz_bundle/crash-fasttext-matrix-size); its loader also reads a label
+// without its NUL byte on past the end without end, growing the word until memory runs
+// out, and divides by a zero bucket count when the model has character n-grams (SIGFPE).
+// Each is refused as damaged before fastText sees it.
+TEST(BundleTest, RefusesTextModelsFastTextWouldMisread) {
+  auto taxonomy = std::make_shared<const Taxonomy>(Taxonomy::Build({{1, "Shoes", 0}}));
+  struct Case {
+    const char* what;
+    std::string model;
+  };
+  for (const Case& c : {Case{"label without NUL", TextModel(0, 0, 0, 1, true)},
+                        Case{"n-grams without buckets", TextModel(0, 1, 3, 1, false)},
+                        Case{"huge input matrix", TextModel(0, 0, 0, int64_t{1} << 40, false)},
+                        Case{"rows not words + buckets", TextModel(4, 0, 0, 1, false)}}) {
+    ByteWriter section;
+    section.Varint(4);
+    section.Bytes(c.model);
+    section.Bytes("");
+    auto refused = Categorizer::Decode(section.str(), taxonomy);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << c.what;
+    EXPECT_NE(refused.status().message().find("text model is damaged"), absl::string_view::npos)
+        << c.what << ": " << refused.status();
+  }
+  // The same model, well formed, gets past fastText (and then lacks the other settings).
+  ByteWriter section;
+  section.Varint(4);
+  section.Bytes(TextModel(0, 0, 0, 1, false));
+  section.Bytes("");
+  auto loaded = Categorizer::Decode(section.str(), taxonomy);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(loaded.status().message().find("text model"), absl::string_view::npos)
+      << loaded.status();
 }
 
 TEST(BundleTest, RoundTripsAndRefusesDamage) {

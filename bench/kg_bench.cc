@@ -32,6 +32,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "client/cpp/client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "kg/internal/v1/encoded.pb.h"
 #include "kg/v1/admin.grpc.pb.h"
@@ -42,6 +43,12 @@
 #include "proto/grpc_status.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "server address");
+ABSL_FLAG(std::string, token, "", "bearer token sent with every call (default: $KG_TOKEN)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "connect over TLS trusting this CA (PEM); also with --tls_cert/--tls_key (mTLS)");
+ABSL_FLAG(std::string, tls_cert, "", "client certificate (PEM) for servers requiring mTLS");
+ABSL_FLAG(std::string, tls_key, "", "key (PEM) of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "", "name checked in the server's certificate");
 ABSL_FLAG(
     std::string, rpc, "GetEntities,GetNeighbors",
     "comma-separated phases, each one RPC kind: Health, GetEntities, GetNeighbors, "
@@ -241,6 +248,17 @@ struct Stubs {
   std::shared_ptr<grpc::Channel> channel;
 };
 
+// The bearer token of every call ("" for none), set once from --token / $KG_TOKEN.
+std::string& Token() {
+  static auto* token = new std::string;
+  return *token;
+}
+
+void Prepare(grpc::ClientContext* ctx, std::chrono::system_clock::time_point deadline) {
+  ctx->set_deadline(deadline);
+  if (!Token().empty()) ctx->AddMetadata("authorization", "Bearer " + Token());
+}
+
 // One asynchronous call of a kind, self-deleting when done. The request and the reply live
 // on an arena whose first block comes with the call (one allocation for most calls).
 template <typename Req, typename Resp>
@@ -259,7 +277,7 @@ void StartUnary(const std::shared_ptr<grpc::Channel>& channel, const char* metho
                 std::chrono::system_clock::time_point deadline,
                 const std::function<void(int, uint64_t)>& done) {
   auto* c = new Call<Req, Resp>;
-  c->ctx.set_deadline(deadline);
+  Prepare(&c->ctx, deadline);
   uint64_t keys = fill(&c->req);
   grpc::TemplatedGenericStub<Req, Resp>(channel).UnaryCall(&c->ctx, method, {}, &c->req, &c->resp,
                                                            [c, keys, done](grpc::Status status) {
@@ -293,7 +311,7 @@ class Runner {
       case Kind::kHealth: {
         auto* c =
             new Call<grpc::health::v1::HealthCheckRequest, grpc::health::v1::HealthCheckResponse>;
-        c->ctx.set_deadline(deadline);
+        Prepare(&c->ctx, deadline);
         st.health->async()->Check(&c->ctx, &c->req, &c->resp, [c, done](grpc::Status status) {
           done(status.error_code(), 0);
           delete c;
@@ -332,7 +350,7 @@ class Runner {
       }
       case Kind::kCount: {
         auto* c = new Call<v1::CountNeighborsRequest, v1::CountNeighborsResponse>;
-        c->ctx.set_deadline(deadline);
+        Prepare(&c->ctx, deadline);
         for (int i = 0; i < s_.batch; ++i) {
           v1::EntityKey* k = c->req.add_keys();
           k->set_type(v1::PRODUCT);
@@ -350,7 +368,7 @@ class Runner {
       }
       case Kind::kUpsertEdges: {
         auto* c = new Call<v1::UpsertEdgesRequest, v1::UpsertEdgesResponse>;
-        c->ctx.set_deadline(deadline);
+        Prepare(&c->ctx, deadline);
         int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -443,7 +461,7 @@ class Runner {
       }
       case Kind::kTraverse: {
         auto* c = new Call<v1::TraverseRequest, v1::TraverseResponse>;
-        c->ctx.set_deadline(deadline);
+        Prepare(&c->ctx, deadline);
         v1::EntityKey* k = c->req.add_start();
         k->set_type(v1::PRODUCT);
         k->set_id(draw(s_.products));
@@ -580,7 +598,7 @@ absl::StatusOr<std::vector<uint64_t>> BuyersWithDegree(v1::GraphService::Stub* s
     req.add_edge_types(type);
     req.add_directions(v1::OUT);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    Prepare(&ctx, std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::CountNeighborsResponse resp;
     grpc::Status st = stub->CountNeighbors(&ctx, req, &resp);
     if (!st.ok()) return absl::UnavailableError("CountNeighbors: " + st.error_message());
@@ -663,20 +681,29 @@ int Main() {
   }
 
   std::string addr = absl::GetFlag(FLAGS_addr);
+  ClientOptions connection;
+  connection.token = TokenFromFlagOrEnv(absl::GetFlag(FLAGS_token));
+  connection.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  connection.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  connection.tls_key = absl::GetFlag(FLAGS_tls_key);
+  connection.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  Token() = connection.token;
   std::vector<Stubs> stubs;
   for (int i = 0; i < s.channels; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt("kg_bench_channel", i);  // distinct args: a separate connection each
-    args.SetMaxReceiveMessageSize(64 << 20);
-    auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+    connection.channel_tag = i;  // a separate connection each
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> made = MakeChannel(addr, connection);
+    if (!made.ok()) {
+      std::cerr << made.status().message() << "\n";
+      return 2;
+    }
+    std::shared_ptr<grpc::Channel> channel = *made;
     stubs.push_back(
         {v1::GraphService::NewStub(channel), grpc::health::v1::Health::NewStub(channel), channel});
   }
   if (s.products == 0 || s.buyers == 0) {
-    auto admin =
-        v1::AdminService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    auto admin = v1::AdminService::NewStub(stubs[0].channel);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    Prepare(&ctx, std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::GetClusterInfoResponse info;
     grpc::Status st = admin->GetClusterInfo(&ctx, v1::GetClusterInfoRequest(), &info);
     if (!st.ok()) {
@@ -738,7 +765,7 @@ int Main() {
       req.mutable_read_mask()->add_paths("name");
       v1::GetEntitiesResponse resp;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      Prepare(&ctx, std::chrono::system_clock::now() + std::chrono::seconds(10));
       grpc::Status st = stubs[0].graph->GetEntities(&ctx, req, &resp);
       for (const auto& r : resp.results()) {
         if (r.found() && !r.entity().name().empty()) s.titles.push_back(r.entity().name());

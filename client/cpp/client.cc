@@ -121,6 +121,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ad
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  if (options.channel_tag >= 0) args.SetInt("kg_channel_tag", options.channel_tag);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (options.tls || !options.tls_ca.empty() || !options.tls_cert.empty() ||
       !options.tls_key.empty()) {

@@ -45,6 +45,9 @@ struct ClientOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_server_name;
+  // Channels made with different tags never share a connection (load generators use one
+  // connection per channel); -1: no tag.
+  int channel_tag = -1;
 };
 
 // `flag` when not empty, else the KG_TOKEN environment variable (else empty).

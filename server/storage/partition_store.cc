@@ -27,6 +27,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "server/graph/entity_codec.h"
 #include "server/graph/schema.h"
 
@@ -225,6 +226,17 @@ absl::StatusOr<WalRecovery> ParseWalRecovery(absl::string_view value, absl::stri
                                                  absl::CHexEscape(value.substr(0, 64)), "\""));
 }
 
+// The memtables of every store in the process share one budget (kWriteBufferBudgetBytes):
+// past it the largest is flushed, so the memory of unflushed writes stays bounded however
+// many partitions a server hosts, instead of up to 6 x 16 MiB per store.
+namespace {
+std::shared_ptr<rocksdb::WriteBufferManager> SharedWriteBuffers() {
+  static const auto* manager = new std::shared_ptr<rocksdb::WriteBufferManager>(
+      std::make_shared<rocksdb::WriteBufferManager>(kWriteBufferBudgetBytes));
+  return *manager;
+}
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::string& path,
                                                                      uint32_t partition,
                                                                      uint32_t partition_count,
@@ -250,6 +262,7 @@ absl::StatusOr<std::unique_ptr<PartitionStore>> PartitionStore::Open(const std::
   options.track_and_verify_wals_in_manifest = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction(64 << 20);
+  options.write_buffer_manager = SharedWriteBuffers();
   if (create) fs::create_directories(path, ec);
   std::shared_ptr<rocksdb::Logger> file_log;
   rocksdb::CreateLoggerFromOptions(path, options, &file_log).PermitUncheckedError();

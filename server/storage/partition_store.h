@@ -83,6 +83,9 @@ struct LoadedIntent {
   std::string payload;
 };
 
+// Memory of unflushed writes (RocksDB memtables) of all the stores of one process.
+inline constexpr size_t kWriteBufferBudgetBytes = 32 << 20;
+
 class PartitionStore {
  public:
   // Opens (or, with `create`, creates) the store of `partition` of `partition_count` in

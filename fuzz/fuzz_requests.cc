@@ -58,7 +58,7 @@ const char* const kServices[] = {"kg.v1.GraphService", "kg.v1.AdminService",
                                  "kg.v1.KnowledgeService", "kg.v1.InsightService"};
 
 // The graph every run starts from.
-constexpr char kSeedEntities[] = R"pb(
+constexpr char kSeedEntities[] = R"(
   entities {
     key { type: CATEGORY id: 1 }
     name: "Shoes"
@@ -107,112 +107,68 @@ constexpr char kSeedEntities[] = R"pb(
     key { type: BUYER id: 2 }
     attributes { key: "country" value: "FR" }
   }
-)pb";
-constexpr char kSeedEdges[] = R"pb(
-  edges {
-    src { type: CATEGORY id: 2 }
-    type: SUBCATEGORY_OF
-    dst { type: CATEGORY id: 1 }
-  }
-  edges {
-    src { type: PRODUCT id: 1 }
-    type: IN_CATEGORY
-    dst { type: CATEGORY id: 2 }
-  }
-  edges {
-    src { type: PRODUCT id: 2 }
-    type: IN_CATEGORY
-    dst { type: CATEGORY id: 1 }
-  }
-  edges {
-    src { type: PRODUCT id: 1 }
-    type: HAS_BRAND
-    dst { type: BRAND id: 1 }
-  }
-  edges {
-    src { type: PRODUCT id: 1 }
-    type: INSTANCE_OF
-    dst { type: SPU id: 1 }
-  }
-  edges {
-    src { type: PRODUCT id: 1 }
-    type: SOLD_BY
-    dst { type: MERCHANT id: 1 }
-  }
-  edges {
-    src { type: INFLUENCER id: 1 }
-    type: POSTED
-    dst { type: CONTENT id: 1 }
-  }
-  edges {
-    src { type: CONTENT id: 1 }
-    type: FEATURES
-    dst { type: PRODUCT id: 1 }
-  }
-  edges {
-    src { type: BUYER id: 1 }
-    type: FOLLOWS
-    dst { type: INFLUENCER id: 1 }
-  }
-  edges {
-    src { type: BUYER id: 1 }
-    type: PURCHASED
-    dst { type: PRODUCT id: 1 }
-    time_ms: 1700000000000
-    weight: 2
-  }
-  edges {
-    src { type: BUYER id: 2 }
-    type: VIEWED
-    dst { type: PRODUCT id: 2 }
-    time_ms: 1700000001000
-  }
-  edges {
-    src { type: BUYER id: 2 }
-    type: PURCHASED
-    dst { type: PRODUCT id: 1 }
-    time_ms: 1700000002000
-  }
-)pb";
+)";
+struct SeedEdge {
+  v1::EntityType src_type;
+  uint64_t src;
+  v1::EdgeType type;
+  v1::EntityType dst_type;
+  uint64_t dst;
+  int64_t time_ms;  // 0: now
+};
+constexpr SeedEdge kSeedEdges[] = {
+    {v1::CATEGORY, 2, v1::SUBCATEGORY_OF, v1::CATEGORY, 1, 0},
+    {v1::PRODUCT, 1, v1::IN_CATEGORY, v1::CATEGORY, 2, 0},
+    {v1::PRODUCT, 2, v1::IN_CATEGORY, v1::CATEGORY, 1, 0},
+    {v1::PRODUCT, 1, v1::HAS_BRAND, v1::BRAND, 1, 0},
+    {v1::PRODUCT, 1, v1::INSTANCE_OF, v1::SPU, 1, 0},
+    {v1::PRODUCT, 1, v1::SOLD_BY, v1::MERCHANT, 1, 0},
+    {v1::INFLUENCER, 1, v1::POSTED, v1::CONTENT, 1, 0},
+    {v1::CONTENT, 1, v1::FEATURES, v1::PRODUCT, 1, 0},
+    {v1::BUYER, 1, v1::FOLLOWS, v1::INFLUENCER, 1, 0},
+    {v1::BUYER, 1, v1::PURCHASED, v1::PRODUCT, 1, 1700000000000},
+    {v1::BUYER, 2, v1::VIEWED, v1::PRODUCT, 2, 1700000001000},
+    {v1::BUYER, 2, v1::PURCHASED, v1::PRODUCT, 1, 1700000002000},
+};
 
 // A valid request of each method, for the seed corpus (methods not listed: an empty one).
 const std::map<std::string, std::string>& SeedRequests() {
   static const auto* seeds = new std::map<std::string, std::string>{
-      {"GetEntities", R"pb(keys { type: PRODUCT id: 1 }
+      {"GetEntities", R"(keys { type: PRODUCT id: 1 }
                            keys { type: BUYER id: 9 }
-                           read_mask { paths: "name" paths: "metrics.price" })pb"},
-      {"UpsertEntities", R"pb(entities {
+                           read_mask { paths: "name" paths: "metrics.price" })"},
+      {"UpsertEntities", R"(entities {
                                 key { type: BRAND id: 7 }
                                 name: "Nimbus"
                               }
-                              merge: true)pb"},
-      {"DeleteEntities", R"pb(keys { type: BUYER id: 2 })pb"},
-      {"UpsertEdges", R"pb(edges {
+                              merge: true)"},
+      {"DeleteEntities", R"(keys { type: BUYER id: 2 })"},
+      {"UpsertEdges", R"(edges {
                              src { type: BUYER id: 1 }
                              type: VIEWED
                              dst { type: PRODUCT id: 2 }
                              time_ms: 1700000003000
                              weight: 1
-                           })pb"},
-      {"DeleteEdges", R"pb(edges {
+                           })"},
+      {"DeleteEdges", R"(edges {
                              src { type: PRODUCT id: 1 }
                              type: HAS_BRAND
                              dst { type: BRAND id: 1 }
-                           })pb"},
-      {"GetNeighbors", R"pb(keys { type: PRODUCT id: 1 }
+                           })"},
+      {"GetNeighbors", R"(keys { type: PRODUCT id: 1 }
                             edge_type: PURCHASED
                             direction: IN
                             limit: 1
-                            include_entities: true)pb"},
-      {"CountNeighbors", R"pb(keys { type: BUYER id: 1 }
+                            include_entities: true)"},
+      {"CountNeighbors", R"(keys { type: BUYER id: 1 }
                               edge_types: PURCHASED
-                              directions: OUT)pb"},
-      {"Traverse", R"pb(start { type: PRODUCT id: 1 }
+                              directions: OUT)"},
+      {"Traverse", R"(start { type: PRODUCT id: 1 }
                         hops { edge_type: PURCHASED direction: IN limit: 10 }
                         hops { edge_type: PURCHASED direction: OUT limit: 10 }
                         max_results: 5
-                        ranking: WEIGHT_SUM)pb"},
-      {"Import", R"pb(records {
+                        ranking: WEIGHT_SUM)"},
+      {"Import", R"(records {
                         entity {
                           key { type: PRODUCT id: 3 }
                           name: "Acme sock"
@@ -225,28 +181,28 @@ const std::map<std::string, std::string>& SeedRequests() {
                           dst { type: BRAND id: 1 }
                         }
                       }
-                      options { max_errors: 1 })pb"},
-      {"Checkpoint", R"pb(dir: "fuzz-checkpoint")pb"},
-      {"TrainModels", R"pb(epoch: 2 dim: 8 buckets: 1000 min_label_examples: 1)pb"},
-      {"DevelopBrands", R"pb(max_candidates: 5 examples: 2)pb"},
-      {"AssignSpus", R"pb(dry_run: true)pb"},
-      {"Categorize", R"pb(items { key { type: PRODUCT id: 1 } }
+                      options { max_errors: 1 })"},
+      {"Checkpoint", R"(dir: "fuzz-checkpoint")"},
+      {"TrainModels", R"(epoch: 2 dim: 8 buckets: 1000 min_label_examples: 1)"},
+      {"DevelopBrands", R"(max_candidates: 5 examples: 2)"},
+      {"AssignSpus", R"(dry_run: true)"},
+      {"Categorize", R"(items { key { type: PRODUCT id: 1 } }
                           items { text { title: "Acme trail runner" brand: "Acme" } }
-                          top_k: 2)pb"},
-      {"GetTaxonomy", R"pb(path: "Shoes" child_depth: 2)pb"},
-      {"RecognizeBrands", R"pb(items { text { title: "ACME Co trail runner" } })pb"},
-      {"ExtractAttributes", R"pb(items { text { title: "Samsung 1TB SSD, Pack of 2, red" } })pb"},
-      {"MatchSpu", R"pb(items { key { type: PRODUCT id: 2 } }
+                          top_k: 2)"},
+      {"GetTaxonomy", R"(path: "Shoes" child_depth: 2)"},
+      {"RecognizeBrands", R"(items { text { title: "ACME Co trail runner" } })"},
+      {"ExtractAttributes", R"(items { text { title: "Samsung 1TB SSD, Pack of 2, red" } })"},
+      {"MatchSpu", R"(items { key { type: PRODUCT id: 2 } }
                         top_k: 3
-                        min_score: 0.5)pb"},
-      {"ProfileEntity", R"pb(key { type: PRODUCT id: 1 }
-                             min_buyers: 1)pb"},
-      {"TopProducts", R"pb(category { type: CATEGORY id: 1 }
+                        min_score: 0.5)"},
+      {"ProfileEntity", R"(key { type: PRODUCT id: 1 }
+                             min_buyers: 1)"},
+      {"TopProducts", R"(category { type: CATEGORY id: 1 }
                            include_descendants: true
                            metric: "purchases"
-                           limit: 5)pb"},
-      {"CompareProducts", R"pb(product { type: PRODUCT id: 1 }
-                               other { type: PRODUCT id: 2 })pb"},
+                           limit: 5)"},
+      {"CompareProducts", R"(product { type: PRODUCT id: 1 }
+                               other { type: PRODUCT id: 2 })"},
   };
   return *seeds;
 }
@@ -426,9 +382,17 @@ std::unique_ptr<Frontend> NewFrontend() {
   auto f = std::make_unique<Frontend>();
   v1::UpsertEntitiesRequest entities;
   v1::UpsertEdgesRequest edges;
-  KG_FUZZ_CHECK(google::protobuf::TextFormat::ParseFromString(kSeedEntities, &entities) &&
-                    google::protobuf::TextFormat::ParseFromString(kSeedEdges, &edges),
-                "bad seed graph");
+  KG_FUZZ_CHECK(google::protobuf::TextFormat::ParseFromString(kSeedEntities, &entities),
+                "bad seed entities");
+  for (const SeedEdge& e : kSeedEdges) {
+    v1::Edge* edge = edges.add_edges();
+    edge->mutable_src()->set_type(e.src_type);
+    edge->mutable_src()->set_id(e.src);
+    edge->set_type(e.type);
+    edge->mutable_dst()->set_type(e.dst_type);
+    edge->mutable_dst()->set_id(e.dst);
+    edge->set_time_ms(e.time_ms);
+  }
   v1::UpsertEntitiesResponse entities_resp;
   v1::UpsertEdgesResponse edges_resp;
   absl::Status s = Wait([&](const CallOptions& o, Done done) {

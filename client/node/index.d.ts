@@ -150,11 +150,13 @@ export interface RetryOptions {
   multiplier?: number;
 }
 export interface TlsOptions {
-  /** PEM CA certificates; absent: the system's roots. */
+  /** PEM CA certificates (e.g. `readFileSync('ca.pem')`); absent: the system's roots. */
   rootCerts?: Buffer;
-  /** PEM client certificate chain and key, for mutual TLS. */
+  /** PEM client certificate chain and key, for mutual TLS (servers with --tls_client_ca). */
   certChain?: Buffer;
   privateKey?: Buffer;
+  /** The name checked in the server's certificate (and sent as SNI) instead of the target's host. */
+  serverName?: string;
 }
 export interface KgClientOptions {
   /** Deadline of each call (all its retries included), in ms (default 10000). */
@@ -162,8 +164,12 @@ export interface KgClientOptions {
   retry?: RetryOptions;
   /** Connect over TLS (grpc.credentials.createSsl) instead of plaintext. */
   tls?: TlsOptions | null;
-  /** Sent as `authorization: Bearer <token>` on every call; default: env KG_TOKEN. */
-  token?: string;
+  /**
+   * Sent as `authorization: Bearer <token>` on every call (servers started with
+   * --auth_tokens require one). Absent: the environment's KG_TOKEN; '' or null: none.
+   * A token of other than visible ASCII throws a TypeError.
+   */
+  token?: string | null;
   /** grpc-js channel options, over the client's defaults. */
   channelOptions?: grpc.ChannelOptions;
   /** The directory holding kg/v1/*.proto (default: the repository's proto/). */

@@ -120,14 +120,25 @@ function credentialsFor(tls) {
   return grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null);
 }
 
+// The token option, else KG_TOKEN; '' or null: none. It goes into an HTTP/2 header, so it
+// must be visible ASCII (kgctl's are base64url); the error does not repeat it.
+function tokenFrom(token) {
+  const source = token === undefined ? 'KG_TOKEN' : 'token';
+  const value = token === undefined ? process.env.KG_TOKEN : token;
+  if (value && !/^[\x21-\x7e]+$/.test(value)) {
+    throw new TypeError(`${source}: must be visible ASCII characters (no spaces or line ends)`);
+  }
+  return value || null;
+}
+
 const readMask = (fields) => (fields == null ? null : { paths: typeof fields === 'string' ? fields.split(',') : fields });
 const list = (value) => (value == null ? [] : [].concat(value));
 
 class KgClient {
   constructor(target, options = {}) {
     if (typeof target !== 'string' || target === '') throw new TypeError('target: expected "HOST:PORT"');
-    const { deadlineMs = 10000, retry = {}, tls = null, token = process.env.KG_TOKEN, channelOptions = {},
-      protoDir = DEFAULT_PROTO_DIR } = options;
+    const { deadlineMs = 10000, retry = {}, tls = null, channelOptions = {}, protoDir = DEFAULT_PROTO_DIR } = options;
+    const token = tokenFrom(options.token);
     this.deadlineMs = deadlineMs;
     this.retry = { maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 2000, multiplier: 2, ...retry };
     const protos = loadProtos(path.resolve(protoDir));
@@ -138,6 +149,8 @@ class KgClient {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.initial_reconnect_backoff_ms': this.retry.initialBackoffMs,
       'grpc.max_reconnect_backoff_ms': this.retry.maxBackoffMs,
+      // The name checked in the server's certificate (and sent as SNI) instead of the host.
+      ...(tls && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
       ...channelOptions,
     });
     const stubOptions = { channelOverride: this.channel, callInvocationTransformer: callDefaults(deadlineMs, token) };

@@ -108,20 +108,24 @@ class ServerProcess {
 }
 
 class Cluster {
-  static async start(mode) {
+  // `flags` are added to those of the process clients reach (the role=all server or the
+  // front end), e.g. --tls_cert or --auth_tokens; `partitions` is the --partition_count
+  // (even, in the split mode).
+  static async start(mode, { flags = [], partitions = PARTITIONS } = {}) {
     const dir = makeTempDir(mode);
     const cluster = new Cluster(mode, dir);
     try {
       if (mode === 'embedded') {
-        cluster.frontend = await cluster.add('server', ['--role=all', `--partition_count=${PARTITIONS}`]);
+        cluster.frontend = await cluster.add('server', ['--role=all', `--partition_count=${partitions}`, ...flags]);
       } else {
-        const hosted = ['0,1', '2,3'];
-        const partitionServers = await Promise.all(hosted.map((partitions, i) => cluster.add(`partition${i}`,
-          ['--role=partition', `--partition_count=${PARTITIONS}`, `--partitions=${partitions}`])));
+        const half = partitions / 2;
+        const hosted = [`0-${half - 1}`, `${half}-${partitions - 1}`];
+        const partitionServers = await Promise.all(hosted.map((range, i) => cluster.add(`partition${i}`,
+          ['--role=partition', `--partition_count=${partitions}`, `--partitions=${range}`])));
         const clusterFile = path.join(dir, 'cluster.txt');
-        fs.writeFileSync(clusterFile, [`partitions ${PARTITIONS}`,
+        fs.writeFileSync(clusterFile, [`partitions ${partitions}`,
           ...partitionServers.map((s, i) => `server ${s.address} ${hosted[i]}`)].join('\n') + '\n');
-        cluster.frontend = await cluster.add('frontend', ['--role=frontend', `--cluster_file=${clusterFile}`]);
+        cluster.frontend = await cluster.add('frontend', ['--role=frontend', `--cluster_file=${clusterFile}`, ...flags]);
       }
     } catch (err) {
       await cluster.stop();

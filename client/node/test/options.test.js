@@ -4,14 +4,12 @@
 // certificate; and keys in both forms, checked before any call.
 
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 const grpc = require('@grpc/grpc-js');
 const { KgClient, parseKey } = require('..');
 const { makeTempDir, removeTempDir } = require('./cluster');
 const { FakeServer } = require('./fake_server');
+const { makeCertificates } = require('./pki');
 
 const rawCall = (stub, method, request, options = {}) => new Promise((resolve, reject) => {
   stub[method](request, options, (err, response) => (err ? reject(err) : resolve(response)));
@@ -38,19 +36,23 @@ describe('token and deadlines', () => {
     kg.close();
   });
 
-  it('reads KG_TOKEN when no token is given, and sends none without either', async () => {
+  it('reads KG_TOKEN when no token is given, and sends none without either or with null', async () => {
     const saved = process.env.KG_TOKEN;
     try {
       process.env.KG_TOKEN = 'from-env';
       const withEnv = new KgClient(fake.address);
+      const optedOut = new KgClient(fake.address, { token: null });
       delete process.env.KG_TOKEN;
       const without = new KgClient(fake.address);
       fake.calls = [];
       await withEnv.health();
+      await optedOut.health();
       await without.health();
-      assert.deepEqual(fake.calls.map(authorization), [['Bearer from-env'], []]);
-      withEnv.close();
-      without.close();
+      assert.deepEqual(fake.calls.map(authorization), [['Bearer from-env'], [], []]);
+      for (const kg of [withEnv, optedOut, without]) kg.close();
+      // A token that cannot be a header value is refused at once, without repeating it.
+      assert.throws(() => new KgClient(fake.address, { token: 'two words' }),
+        { name: 'TypeError', message: 'token: must be visible ASCII characters (no spaces or line ends)' });
     } finally {
       if (saved === undefined) delete process.env.KG_TOKEN;
       else process.env.KG_TOKEN = saved;
@@ -75,16 +77,12 @@ describe('token and deadlines', () => {
 describe('TLS', () => {
   let dir;
   let fake;
-  let pem;
+  let pki;
   before(async () => {
     dir = makeTempDir('tls');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    pem = { cert: fs.readFileSync(path.join(dir, 'cert.pem')), key: fs.readFileSync(path.join(dir, 'key.pem')) };
-    // The self-signed certificate serves as the CA, the server's and the client's.
-    fake = await FakeServer.start(grpc.ServerCredentials.createSsl(pem.cert,
-      [{ cert_chain: pem.cert, private_key: pem.key }], true));
+    pki = makeCertificates(dir);
+    fake = await FakeServer.start(grpc.ServerCredentials.createSsl(pki.ca.cert,
+      [{ cert_chain: pki.server.cert, private_key: pki.server.key }], true));
   });
   after(async () => {
     if (fake) await fake.stop();
@@ -92,13 +90,13 @@ describe('TLS', () => {
   });
 
   it('connects with the CA and a client certificate, and only so', async () => {
-    const kg = new KgClient(fake.address, { token: 't', tls: { rootCerts: pem.cert, certChain: pem.cert, privateKey: pem.key } });
+    const kg = new KgClient(fake.address, { token: 't', tls: { rootCerts: pki.ca.cert, certChain: pki.client.cert, privateKey: pki.client.key } });
     fake.calls = [];
     assert.equal(await kg.health(), 'SERVING');
     assert.deepEqual(fake.calls[0].metadata.get('authorization'), ['Bearer t']);
     kg.close();
 
-    const anonymous = new KgClient(fake.address, { deadlineMs: 2000, tls: { rootCerts: pem.cert } });
+    const anonymous = new KgClient(fake.address, { deadlineMs: 2000, tls: { rootCerts: pki.ca.cert } });
     await assert.rejects(anonymous.health(), (err) => err.code === grpc.status.UNAVAILABLE);
     anonymous.close();
     const plaintext = new KgClient(fake.address, { deadlineMs: 2000 });

@@ -11,6 +11,11 @@ async function usage(): Promise<void> {
     tls: { rootCerts: readFileSync('ca.pem') },
     channelOptions: { 'grpc.keepalive_time_ms': 30000 },
   });
+  const mutual = new KgClient('127.0.0.1:50051', {
+    token: null,
+    tls: { rootCerts: readFileSync('ca.pem'), certChain: readFileSync('client.pem'), privateKey: readFileSync('client.key'), serverName: 'kg.example' },
+  });
+  mutual.close();
   const serving: string = await kg.health();
   const entities: Array<Entity | null> = await kg.getEntities(['PRODUCT:1', { type: 'BRAND', id: 3n }, parseKey('buyer:7')],
     { fields: ['name', 'metrics.price'] });
@@ -55,6 +60,8 @@ async function usage(): Promise<void> {
   await kg.importRecords([{ vertex: {} }]);
   // @ts-expect-error tls certificates are Buffers
   new KgClient('x:1', { tls: { rootCerts: 'ca.pem' } });
+  // @ts-expect-error serverName is a string
+  new KgClient('x:1', { tls: { serverName: true } });
   // @ts-expect-error the health status is one of four names
   const s: 'SERVING' = await kg.health();
 }

@@ -10,6 +10,7 @@ which keeps the whole reply. The raw stubs (`graph`, `knowledge`, `insight`, `ad
 import dataclasses
 import os
 import random
+import re
 import time
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
@@ -27,6 +28,8 @@ MAX_BATCH = 1000
 MAX_NEIGHBOR_PAGE = 1000
 MAX_IMPORT_BATCH = 10000
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# A token goes into an HTTP/2 header: visible ASCII, no spaces (kgctl's are base64url).
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +83,10 @@ class KgClient:
     """A client of one kg_server (role all or frontend).
 
     target: "HOST:PORT". deadline_s: the default deadline of a call (each helper also
-    takes `timeout`). token: sent as "authorization: Bearer TOKEN" on every call; when None,
-    the environment's KG_TOKEN (if set). tls: TlsOptions for a TLS channel, None for plain
+    takes `timeout`). token: sent as "authorization: Bearer TOKEN" on every call (servers
+    started with --auth_tokens require one); when None, the environment's KG_TOKEN (if set
+    and not empty); "" sends none. A token of other than visible ASCII raises ValueError
+    (without the token in the message). tls: TlsOptions for a TLS channel, None for plain
     text. options: extra gRPC channel arguments.
     """
 
@@ -93,7 +98,11 @@ class KgClient:
         self.target = target
         self.deadline_s = deadline_s
         self.retry = retry
-        token = token if token is not None else os.environ.get("KG_TOKEN") or None
+        source = "token"
+        if token is None:
+            source, token = "KG_TOKEN", os.environ.get("KG_TOKEN")
+        if token and not _TOKEN.fullmatch(token):
+            raise ValueError(f"{source}: must be visible ASCII characters (no spaces or line ends)")
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         channel_options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Server, free_port
+from conftest import Server, assert_fails_within, free_port
 from kgclient import (KgClient, KgError, KgItemError, RetryPolicy, edge, entity, hop, key,
                       key_text)
 from kgclient_proto.kg.v1 import graph_pb2
@@ -148,19 +148,6 @@ def test_categorize_without_a_model_says_to_train(kg):
 
 # --- failures of the connection: no cluster needed ---------------------------------------
 
-def assert_fails_within(address, deadline_s, call, slack_s=0.5):
-    """`call(client)` against `address` raises KgError with a message, UNAVAILABLE or
-    DEADLINE_EXCEEDED, before the deadline plus `slack_s`."""
-    with KgClient(address, deadline_s=deadline_s) as client:
-        start = time.monotonic()
-        with pytest.raises(KgError) as e:
-            call(client)
-        elapsed = time.monotonic() - start
-    assert e.value.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    assert e.value.message
-    assert elapsed < deadline_s + slack_s
-
-
 def test_a_dead_server_fails_within_the_deadline():
     # Nothing listens on the port.
     assert_fails_within(f"127.0.0.1:{free_port()}", 1.0, lambda c: c.get_entities(["PRODUCT:1"]))
@@ -222,7 +209,11 @@ def test_token_is_sent_as_bearer_metadata(monkeypatch):
         assert client.metadata == (("authorization", "Bearer from-env"),)
     with KgClient("127.0.0.1:1", token="given") as client:
         assert client.metadata == (("authorization", "Bearer given"),)
+    with KgClient("127.0.0.1:1", token="") as client:  # none, KG_TOKEN or not
+        assert client.metadata == ()
     monkeypatch.delenv("KG_TOKEN")
     with KgClient("127.0.0.1:1") as client:
         assert client.metadata == ()
+    with pytest.raises(ValueError, match="^token: must be visible ASCII"):
+        KgClient("127.0.0.1:1", token="two words")
 

@@ -2,8 +2,18 @@
 # Installs what is missing, builds, generates the sample graph (once), and starts kg_server
 # in the embedded mode with the sample loaded; prints how to query it. Re-running restarts
 # the server (e.g. after a rebuild) and reuses the generated sample.
+#   scripts/run.sh --secure   the same with TLS and bearer tokens (docs/SECURITY.md): makes a
+#                             CA, a certificate for 127.0.0.1 and an admin token under
+#                             var/secure/ (once) and prints the client flags to use
 #   env: KG_PORT (50051), KG_METRICS_PORT (9464), KG_SCALE (1 = ~1M edges), KG_VAR (var/)
 set -euo pipefail
+SECURE=0
+for arg in "$@"; do
+  case "$arg" in
+    --secure) SECURE=1 ;;
+    *) echo "usage: scripts/run.sh [--secure]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PORT=${KG_PORT:-50051}
@@ -58,10 +68,38 @@ if [ -f "$VAR/kg_server.pid" ] && kill -0 "$(cat "$VAR/kg_server.pid")" 2>/dev/n
   done
 fi
 
+ADDR=127.0.0.1:$PORT
+SECURITY_FLAGS=()
+CONN="--addr=$ADDR"
+if [ "$SECURE" = 1 ]; then
+  SEC="$VAR/secure"
+  if [ ! -s "$SEC/tokens.txt" ]; then
+    mkdir -p "$SEC"
+    chmod 700 "$SEC"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=kg-quickstart-ca \
+      -keyout "$SEC/ca.key" -out "$SEC/ca.pem" 2> /dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=kg-quickstart -keyout "$SEC/server.key" \
+      -out "$SEC/server.csr" 2> /dev/null
+    echo "subjectAltName=IP:127.0.0.1,DNS:localhost" > "$SEC/san.cnf"
+    openssl x509 -req -in "$SEC/server.csr" -CA "$SEC/ca.pem" -CAkey "$SEC/ca.key" \
+      -CAcreateserial -days 365 -extfile "$SEC/san.cnf" -out "$SEC/server.pem" 2> /dev/null
+    "$KGCTL" token new --role=admin --name=quickstart-admin > "$SEC/admin.json"
+    sed -E 's/.*"token":"([^"]*)".*/\1/' "$SEC/admin.json" > "$SEC/admin.token"
+    sed -E 's/.*"line":"([^"]*)".*/\1/' "$SEC/admin.json" > "$SEC/tokens.txt"
+    rm -f "$SEC/admin.json"
+  fi
+  SECURITY_FLAGS=(--tls_cert="$SEC/server.pem" --tls_key="$SEC/server.key"
+    --auth_tokens="$SEC/tokens.txt")
+  CONN="--addr=$ADDR --tls_ca=$SEC/ca.pem"
+  export KG_TOKEN
+  KG_TOKEN=$(cat "$SEC/admin.token")
+fi
+
 rm -f "$VAR/ports"
-echo "starting kg_server (embedded mode) on 127.0.0.1:$PORT, loading the sample ..."
+echo "starting kg_server (embedded mode) on $ADDR, loading the sample ..."
 nohup "$SERVER" --role=all --host=127.0.0.1 --port="$PORT" --metrics_port="$METRICS_PORT" \
-  --load_file="$SAMPLE" --port_file="$VAR/ports" > "$VAR/kg_server.log" 2>&1 &
+  --load_file="$SAMPLE" --port_file="$VAR/ports" ${SECURITY_FLAGS[@]+"${SECURITY_FLAGS[@]}"} \
+  > "$VAR/kg_server.log" 2>&1 &
 echo $! > "$VAR/kg_server.pid"
 for _ in $(seq 1 1200); do
   [ -f "$VAR/ports" ] && break
@@ -78,14 +116,21 @@ if [ ! -f "$VAR/ports" ]; then
 fi
 grep -E 'loaded|SERVING' "$VAR/kg_server.log" | sed 's/^/  /'
 
-ADDR=127.0.0.1:$PORT
 echo "training the knowledge models from the loaded graph (kgctl train) ..."
-"$KGCTL" --addr="$ADDR" train --progress=false > "$VAR/train.json"
+"$KGCTL" $CONN train --progress=false > "$VAR/train.json"
 sed -E 's/.*"modelVersion":"([^"]*)".*"accuracyDepth1":([0-9.]{0,5}).*/  model \1 (validation top-1 at depth 1: \2)/' "$VAR/train.json"
 # The end of the sample's event window (kgctl generate's --end_time_ms default).
 END_MS=1793491200000
 # A product and a merchant of the sample to categorize, and a root category.
 TITLE=$(grep -m1 '^{"entity":{"key":{"type":"PRODUCT"' "$SAMPLE" | sed -E 's/.*"name":"([^"]*)".*/\1/')
+if [ "$SECURE" = 1 ]; then
+  SECURE_NOTE="
+TLS and bearer tokens are on (docs/SECURITY.md). First, in your shell:
+  export KG_TOKEN=\$(cat $SEC/admin.token)   # an admin token; kgctl token new makes more
+"
+else
+  SECURE_NOTE=""
+fi
 cat <<MSG
 
 kg_server is SERVING (pid $(cat "$VAR/kg_server.pid"), log $VAR/kg_server.log)
@@ -93,31 +138,39 @@ kg_server is SERVING (pid $(cat "$VAR/kg_server.pid"), log $VAR/kg_server.log)
                                 kg.v1.AdminService, health, reflection)
   metrics: http://127.0.0.1:$METRICS_PORT/metrics
   stop:    kill \$(cat $VAR/kg_server.pid)
-
+$SECURE_NOTE
 Try (kgctl prints one JSON object per line):
   # 1. a buyer's 5 newest purchases, with the products inline
-  $KGCTL --addr=$ADDR neighbors BUYER:$BUYER_ID --type=PURCHASED --dir=out --limit=5 --entities --fields=name,metrics.price
+  $KGCTL $CONN neighbors BUYER:$BUYER_ID --type=PURCHASED --dir=out --limit=5 --entities --fields=name,metrics.price
   # 2. "also bought" for the best-selling product: products sharing the most buyers with it
-  $KGCTL --addr=$ADDR traverse PRODUCT:$PRODUCT_ID --hops=in:PURCHASED,out:PURCHASED --max_results=5 --entities --fields=name
+  $KGCTL $CONN traverse PRODUCT:$PRODUCT_ID --hops=in:PURCHASED,out:PURCHASED --max_results=5 --entities --fields=name
   # 3. categorize a title, a stored product and a merchant's catalog (top 2 each)
-  $KGCTL --addr=$ADDR categorize "$TITLE" PRODUCT:$PRODUCT_ID MERCHANT:1 --top_k=2
+  $KGCTL $CONN categorize "$TITLE" PRODUCT:$PRODUCT_ID MERCHANT:1 --top_k=2
   # 4. the taxonomy: the roots with two levels below, product counts
-  $KGCTL --addr=$ADDR taxonomy --depth=2
+  $KGCTL $CONN taxonomy --depth=2
   # 5. brands and attributes in a title and in a stored product's title
-  $KGCTL --addr=$ADDR brands "$TITLE" PRODUCT:$PRODUCT_ID
-  $KGCTL --addr=$ADDR attributes "$TITLE" "Acme Steel Bottle 750 ml, Pack of 2"
+  $KGCTL $CONN brands "$TITLE" PRODUCT:$PRODUCT_ID
+  $KGCTL $CONN attributes "$TITLE" "Acme Steel Bottle 750 ml, Pack of 2"
   # 6. SPUs: candidates for a title; products without an SPU attached or grouped (dry run)
-  $KGCTL --addr=$ADDR spu match "$TITLE" --top_k=2
-  $KGCTL --addr=$ADDR spu assign --dry_run --max_listed=3
+  $KGCTL $CONN spu match "$TITLE" --top_k=2
+  $KGCTL $CONN spu assign --dry_run --max_listed=3
   # 7. the cluster: partitions, counts, memory, model version
-  $KGCTL --addr=$ADDR cluster-info
+  $KGCTL $CONN cluster-info
   # 8. insight: who the best seller suits; the top products of root category 1 by
   #    purchases in the sample's last 30 days; why PRODUCT:$WINNER outsells PRODUCT:$LOSER
   #    (the generator planted "$CAUSE")
-  $KGCTL --addr=$ADDR profile PRODUCT:$PRODUCT_ID --table
-  $KGCTL --addr=$ADDR top CATEGORY:1 --metric=purchases --window=30d --until_ms=$END_MS --limit=5 --table
-  $KGCTL --addr=$ADDR compare PRODUCT:$WINNER PRODUCT:$LOSER --table
+  $KGCTL $CONN profile PRODUCT:$PRODUCT_ID --table
+  $KGCTL $CONN top CATEGORY:1 --metric=purchases --window=30d --until_ms=$END_MS --limit=5 --table
+  $KGCTL $CONN compare PRODUCT:$WINNER PRODUCT:$LOSER --table
 
+MSG
+if [ "$SECURE" = 1 ]; then
+  cat <<MSG
+From Python (client/python/README.md), with KG_TOKEN set:
+  PYTHONPATH=build/client/python:client/python /usr/bin/python3 -c 'from kgclient import KgClient, TlsOptions; print(KgClient("$ADDR", tls=TlsOptions(root_certificates="$SEC/ca.pem")).get_entities(["PRODUCT:$PRODUCT_ID"])[0])'
+MSG
+else
+  cat <<MSG
 From Python (client/python/README.md):
   PYTHONPATH=build/client/python:client/python /usr/bin/python3 -c 'from kgclient import KgClient; print(KgClient("$ADDR").get_entities(["PRODUCT:$PRODUCT_ID"])[0])'
 
@@ -125,3 +178,4 @@ Or with any gRPC client through reflection, e.g. buf curl (npm install @bufbuild
   npx buf curl --protocol grpc --http2-prior-knowledge \\
     -d '{"keys":[{"type":"PRODUCT","id":"$PRODUCT_ID"}]}' http://$ADDR/kg.v1.GraphService/GetEntities
 MSG
+fi

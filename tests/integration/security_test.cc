@@ -126,6 +126,41 @@ bool BrandExists(const std::shared_ptr<grpc::Channel>& channel, uint64_t id,
   return s.ok() && resp.results_size() == 1 && resp.results(0).found();
 }
 
+// The reply bytes of a reflection ListServices request, without a token ("" on failure).
+std::string ListServices(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto step = [&](auto start) {
+    start();
+    return cq.Next(&tag, &ok) && ok;
+  };
+  std::string text;
+  // ServerReflectionRequest{list_services: ""}: field 7, length 0.
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1), reply;
+  if (step([&] { call->StartCall(nullptr); }) && step([&] { call->Write(request, nullptr); }) &&
+      step([&] { call->Read(&reply, nullptr); })) {
+    std::vector<grpc::Slice> slices;
+    if (reply.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices)
+        text.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  step([&] { call->WritesDone(nullptr); });
+  grpc::Status status;
+  step([&] { call->Finish(&status, nullptr); });
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return text;
+}
+
 std::string KgctlPath() { return KG_KGCTL_PATH; }
 
 // Runs kgctl with `args`; returns its exit code and fills `output` (stdout and stderr).
@@ -288,8 +323,9 @@ TEST_P(SecurityTest, EveryRpcRequiresItsRole) {
   options.frontend_flags = {"--auth_tokens=" + dir_.File("tokens.txt")};
   auto cluster = NewCluster(GetParam());
   ASSERT_TRUE(cluster->Start(options).ok()) << cluster->frontend().LogTail();
-  // Health stays open.
+  // Health and reflection stay open.
   EXPECT_EQ(CheckHealth(cluster->channel(), "", Millis(3000)), HealthState::kServing);
+  EXPECT_NE(ListServices(cluster->channel()).find("kg.v1.GraphService"), std::string::npos);
   // A write request that would create BRAND:900 if let through.
   v1::UpsertEntitiesRequest upsert;
   upsert.add_entities()->mutable_key()->set_type(v1::BRAND);

@@ -300,14 +300,9 @@ void ParseFieldMask(const std::string& fields, google::protobuf::FieldMask* mask
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Connect(const CommandOptions& options) {
-  ClientOptions client_options;
+  ClientOptions client_options = options.connection;
   client_options.deadline_ms = options.deadline_ms;
-  client_options.token = TokenFromFlagOrEnv(options.token);
-  client_options.tls = options.tls;
-  client_options.tls_ca = options.tls_ca;
-  client_options.tls_cert = options.tls_cert;
-  client_options.tls_key = options.tls_key;
-  client_options.tls_server_name = options.tls_server_name;
+  client_options.token = TokenFromFlagOrEnv(client_options.token);
   return Client::Connect(options.addr, client_options);
 }
 

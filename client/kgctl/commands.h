@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "client/cpp/client.h"
 #include "client/datagen/datagen.h"
 
 namespace kg {
@@ -19,13 +20,9 @@ struct CommandOptions {
   // Global.
   std::string addr = "127.0.0.1:50051";
   int64_t deadline_ms = 10000;
-  // Bearer token (--token, else $KG_TOKEN) and TLS (client/cpp/client.h ClientOptions).
-  std::string token;
-  bool tls = false;
-  std::string tls_ca;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_server_name;
+  // Bearer token (--token, else $KG_TOKEN) and TLS: client/cpp/client.h's ClientOptions
+  // (its deadline_ms is taken from deadline_ms above).
+  ClientOptions connection;
   // token new: the role and the name written into the token-file line.
   std::string role;
   std::string name;

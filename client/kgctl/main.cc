@@ -120,12 +120,12 @@ int main(int argc, char** argv) {
   kg::CommandOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.deadline_ms = absl::GetFlag(FLAGS_deadline);
-  options.token = absl::GetFlag(FLAGS_token);
-  options.tls = absl::GetFlag(FLAGS_tls);
-  options.tls_ca = absl::GetFlag(FLAGS_tls_ca);
-  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
-  options.tls_key = absl::GetFlag(FLAGS_tls_key);
-  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.connection.token = absl::GetFlag(FLAGS_token);
+  options.connection.tls = absl::GetFlag(FLAGS_tls);
+  options.connection.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  options.connection.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.connection.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.connection.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   options.role = absl::GetFlag(FLAGS_role);
   options.name = absl::GetFlag(FLAGS_name);
   options.fields = absl::GetFlag(FLAGS_fields);

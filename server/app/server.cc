@@ -179,22 +179,23 @@ absl::Status ResolveIntentsNow(const GraphOps& ops, int64_t min_age_ms) {
   return result.get_future().get();
 }
 
-// Runs ResolveIntents every `interval_ms` until destroyed (intents younger than twice the
-// interval are left to the writes that are still finishing them).
-class IntentResolverLoop {
+// Runs `fn` on its own thread every `interval` and when Trigger() is called, until
+// destroyed.
+class PeriodicLoop {
  public:
-  IntentResolverLoop(const GraphOps* ops, int64_t interval_ms)
-      : thread_([this, ops, interval_ms] {
+  PeriodicLoop(std::chrono::milliseconds interval, std::function<void()> fn)
+      : thread_([this, interval, fn = std::move(fn)] {
           std::unique_lock<std::mutex> lock(mu_);
-          while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
-                               [this] { return stop_; })) {
+          while (!stop_) {
+            cv_.wait_for(lock, interval, [this] { return stop_ || now_; });
+            if (stop_) break;
+            now_ = false;
             lock.unlock();
-            absl::Status s = ResolveIntentsNow(*ops, 2 * interval_ms);
-            if (!s.ok()) spdlog::warn("completing interrupted writes: {}", s.ToString());
+            fn();
             lock.lock();
           }
         }) {}
-  ~IntentResolverLoop() {
+  ~PeriodicLoop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -202,11 +203,19 @@ class IntentResolverLoop {
     cv_.notify_all();
     thread_.join();
   }
+  void Trigger() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      now_ = true;
+    }
+    cv_.notify_all();
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool now_ = false;
   std::thread thread_;
 };
 
@@ -319,45 +328,6 @@ absl::StatusOr<Security> SetUpSecurity(const ServerOptions& options) {
   }
   return security;
 }
-
-// Re-checks the security files every `interval_s` and when Trigger() is called (SIGHUP).
-class SecurityRefresher {
- public:
-  SecurityRefresher(const Security* security, int interval_s)
-      : thread_([this, security, interval_s] {
-          std::unique_lock<std::mutex> lock(mu_);
-          while (!stop_) {
-            cv_.wait_for(lock, std::chrono::seconds(interval_s), [this] { return stop_ || now_; });
-            if (stop_) break;
-            now_ = false;
-            lock.unlock();
-            security->Refresh();
-            lock.lock();
-          }
-        }) {}
-  ~SecurityRefresher() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Trigger() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      now_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool now_ = false;
-  std::thread thread_;
-};
 
 // Waits for SIGTERM or SIGINT (returned); each SIGHUP calls `on_hangup`.
 int AwaitSignal(const std::function<void()>& on_hangup) {
@@ -537,12 +507,21 @@ absl::Status RunServer(const ServerOptions& options) {
   }
   SetServing(server.get(), options.role, true, &serving);
   spdlog::info("SERVING on {}", grpc_addr);
-  std::unique_ptr<IntentResolverLoop> resolver;
+  // Completes interrupted cross-partition writes (intents younger than twice the interval
+  // are left to the writes still finishing them).
+  std::unique_ptr<PeriodicLoop> resolver;
   if (ops != nullptr) {
-    resolver = std::make_unique<IntentResolverLoop>(ops.get(), options.intent_resolve_interval_ms);
+    const GraphOps* o = ops.get();
+    int64_t interval = options.intent_resolve_interval_ms;
+    resolver = std::make_unique<PeriodicLoop>(std::chrono::milliseconds(interval), [o, interval] {
+      absl::Status s = ResolveIntentsNow(*o, 2 * interval);
+      if (!s.ok()) spdlog::warn("completing interrupted writes: {}", s.ToString());
+    });
   }
 
-  SecurityRefresher refresher(&security, options.tls_reload_interval_s);
+  // Re-checks the TLS and token files (also on SIGHUP).
+  PeriodicLoop refresher(std::chrono::seconds(options.tls_reload_interval_s),
+                         [&security] { security.Refresh(); });
   int sig = AwaitSignal([&refresher] { refresher.Trigger(); });
   resolver.reset();
   spdlog::info("signal {} received: draining for up to {} ms", sig, options.drain_timeout_ms);

@@ -9,7 +9,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 # Unit tests in parallel; integration tests start server processes, so one at a time.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2 -LE integration
 ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration
-# Every fuzz target 10 s on its seed corpus, in its own clang build directory (build-fuzz).
+# Every fuzz target 5 s on its seed corpus, in its own clang build directory (build-fuzz).
 scripts/fuzz.sh --short
 # The Node.js client against live servers in both modes (the Python client's tests are in
 # ctest: python_client).

@@ -355,6 +355,10 @@ absl::Status RunServer(const ServerOptions& options) {
   if (options.role != "all" && options.role != "frontend" && options.role != "partition") {
     return absl::InvalidArgumentError("--role: must be all, frontend or partition");
   }
+  if (options.role != "frontend" &&
+      (options.partition_count == 0 || options.partition_count > 4096)) {
+    return absl::InvalidArgumentError("--partition_count: must be 1..4096 (as in a cluster file)");
+  }
   if (options.role == "frontend" && options.cluster_file.empty()) {
     return absl::InvalidArgumentError("--cluster_file: required with --role=frontend");
   }

@@ -90,7 +90,11 @@ absl::Status CheckEdge(const v1::Edge& edge) {
     return Bad("edge.dst", "an edge cannot loop to its source");
   }
   if (edge.time_ms() < 0) return Bad("edge.time_ms", "must not be negative");
-  if (!std::isfinite(edge.weight())) return Bad("edge.weight", "must be a finite number");
+  // The server stores weights as 32-bit floats and refuses what would become infinite.
+  if (!std::isfinite(static_cast<float>(edge.weight()))) {
+    return Bad("edge.weight",
+               "must be a finite number within the 32-bit float range (|w| < 3.4e38)");
+  }
   return absl::OkStatus();
 }
 

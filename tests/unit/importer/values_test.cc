@@ -119,6 +119,15 @@ TEST(RecordCheckTest, RejectsWhatTheServerRejects) {
       check(
           R"({"edge":{"src":{"type":"BUYER","id":"1"},"type":"VIEWED","dst":{"type":"PRODUCT","id":"2"},"timeMs":"-1"}})"),
       "edge.time_ms: must not be negative");
+  // Found by fuzz_jsonl: a weight beyond the 32-bit float range the server stores.
+  EXPECT_EQ(
+      check(
+          R"({"edge":{"src":{"type":"BUYER","id":"1"},"type":"VIEWED","dst":{"type":"PRODUCT","id":"2"},"weight":6e38}})"),
+      "edge.weight: must be a finite number within the 32-bit float range (|w| < 3.4e38)");
+  EXPECT_EQ(
+      check(
+          R"({"edge":{"src":{"type":"BUYER","id":"1"},"type":"VIEWED","dst":{"type":"PRODUCT","id":"2"},"weight":3e38}})"),
+      "");
   v1::ImportRecord record;
   record.mutable_entity()->mutable_key()->set_type(v1::BRAND);
   record.mutable_entity()->mutable_key()->set_id(1);

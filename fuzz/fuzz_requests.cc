@@ -43,6 +43,7 @@
 #include "server/frontend/graph_ops.h"
 #include "server/frontend/insight_ops.h"
 #include "server/frontend/knowledge_ops.h"
+#include "server/security/access.h"
 
 namespace kg {
 namespace {
@@ -53,9 +54,6 @@ constexpr auto kCallDeadline = std::chrono::seconds(2);
 constexpr auto kReplyWait = std::chrono::seconds(30);
 // Largest text model TrainModels may be asked for here: buckets x dim floats (16 MB).
 constexpr int64_t kMaxTrainingFloats = 4 << 20;
-
-const char* const kServices[] = {"kg.v1.GraphService", "kg.v1.AdminService",
-                                 "kg.v1.KnowledgeService", "kg.v1.InsightService"};
 
 // The graph every run starts from.
 constexpr char kSeedEntities[] = R"(
@@ -352,15 +350,9 @@ const std::map<std::string, Handler>& Handlers() {
 // its handler. Stops the target when one has none.
 std::vector<std::pair<const google::protobuf::MethodDescriptor*, Handler>> Methods() {
   std::vector<std::pair<const google::protobuf::MethodDescriptor*, Handler>> methods;
-  // Linking the messages registers their files; the services are found by name.
-  (void)v1::ImportRequest::descriptor();
-  (void)v1::TrainModelsRequest::descriptor();
-  (void)v1::CategorizeRequest::descriptor();
-  (void)v1::TopProductsRequest::descriptor();
-  for (const char* name : kServices) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-    KG_FUZZ_CHECK(service != nullptr, absl::StrCat("no service ", name));
+  // The services the server checks its access rules against (server/security/access.h).
+  for (const google::protobuf::ServiceDescriptor* service : PublicServices()) {
+    KG_FUZZ_CHECK(service != nullptr, "a public service is missing from the descriptor pool");
     for (int m = 0; m < service->method_count(); ++m) {
       const google::protobuf::MethodDescriptor* method = service->method(m);
       auto it = Handlers().find(method->name());

@@ -1,4 +1,5 @@
 // Id hashing, id parsing, time parsing, the client-side record check and the line index.
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -133,6 +134,28 @@ TEST(RecordCheckTest, RejectsWhatTheServerRejects) {
   record.mutable_entity()->mutable_key()->set_id(1);
   record.mutable_entity()->set_name("bad \xFF");
   EXPECT_EQ(CheckRecord(record).message(), "entity.name: invalid UTF-8");
+}
+
+// Found by fuzz_jsonl: protobuf prints -0.0 as "-0" and reads "-0" back as 0, so a negative
+// zero is stored as 0 and a record written out reads back the same.
+TEST(RecordLineTest, NegativeZeroIsARoundTrip) {
+  v1::ImportRecord record, again;
+  ASSERT_TRUE(ParseRecordLine(
+                  R"({"entity":{"key":{"type":"PRODUCT","id":"1"},"metrics":{"a":-0.0,"b":-2.5}}})",
+                  &record)
+                  .ok());
+  EXPECT_FALSE(std::signbit(record.entity().metrics().at("a")));
+  EXPECT_EQ(record.entity().metrics().at("b"), -2.5);
+  ASSERT_TRUE(ParseRecordLine(FormatRecordLine(record), &again).ok());
+  EXPECT_EQ(DeterministicBytes(again), DeterministicBytes(record));
+  ASSERT_TRUE(
+      ParseRecordLine(
+          R"({"edge":{"src":{"type":"BUYER","id":"1"},"type":"VIEWED","dst":{"type":"PRODUCT","id":"2"},"weight":-0.0}})",
+          &record)
+          .ok());
+  EXPECT_FALSE(std::signbit(record.edge().weight()));
+  ASSERT_TRUE(ParseRecordLine(FormatRecordLine(record), &again).ok());
+  EXPECT_EQ(DeterministicBytes(again), DeterministicBytes(record));
 }
 
 TEST(LineIndexTest, RunsMapRecordsToLines) {

@@ -430,7 +430,8 @@ PartitionStats GraphPartition::Stats() const {
     absl::ReaderMutexLock lock(&stripe->mu);
     table_bytes += stripe->nodes.capacity() * (sizeof(std::pair<EntityKey, Node>) + 1);
   }
-  s.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(0, memory_bytes_.load() + table_bytes));
+  s.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(0, memory_bytes_.load() + table_bytes)) +
+                   products_.MemoryBytes();
   return s;
 }
 

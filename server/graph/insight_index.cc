@@ -15,6 +15,7 @@ bool Contains(const std::vector<uint64_t>& v, uint64_t x) {
 uint32_t ProductIndex::MetricIdLocked(absl::string_view name) {
   auto [it, added] =
       metric_ids_.try_emplace(std::string(name), static_cast<uint32_t>(metric_ids_.size()));
+  if (added && it->first.size() > 15) metric_name_bytes_ += it->first.capacity() + 1;  // not SSO
   return it->second;
 }
 
@@ -28,23 +29,23 @@ void ProductIndex::RankLocked(uint64_t category, uint32_t metric, double value, 
                               bool add) {
   const auto key = std::make_pair(category, metric);
   if (add) {
-    ranked_[key].insert(RankedProductId{value, product});
+    ranked_records_ += ranked_[key].insert(RankedProductId{value, product}).second ? 1 : 0;
     return;
   }
   auto it = ranked_.find(key);
   if (it == ranked_.end()) return;
-  it->second.erase(RankedProductId{value, product});
+  ranked_records_ -= it->second.erase(RankedProductId{value, product});
   if (it->second.empty()) ranked_.erase(it);
 }
 
 void ProductIndex::IndexCategoryLocked(uint64_t product, const Entry& entry, uint64_t category,
                                        bool add) {
   if (add) {
-    members_[category].insert(product);
+    member_records_ += members_[category].insert(product).second ? 1 : 0;
   } else {
     auto it = members_.find(category);
     if (it != members_.end()) {
-      it->second.erase(product);
+      member_records_ -= it->second.erase(product);
       if (it->second.empty()) members_.erase(it);
     }
   }
@@ -74,11 +75,13 @@ void ProductIndex::SetMetrics(uint64_t product,
   absl::MutexLock lock(&mu_);
   Entry& entry = products_[product];
   IndexMetricsLocked(product, entry, /*add=*/false);
+  metric_items_ -= entry.metrics.size();
   entry.metrics.clear();
   for (const auto& [name, value] : metrics) {
     if (value != value) continue;  // NaN cannot be ranked
     entry.metrics.emplace_back(MetricIdLocked(name), value);
   }
+  metric_items_ += entry.metrics.size();
   IndexMetricsLocked(product, entry, /*add=*/true);
   EraseIfEmptyLocked(product);
 }
@@ -90,13 +93,18 @@ void ProductIndex::AddLink(uint64_t product, ProductLink link, uint64_t other) {
     case ProductLink::kCategory:
       if (Contains(entry.categories, other)) return;
       entry.categories.push_back(other);
+      ++link_items_;
       IndexCategoryLocked(product, entry, other, /*add=*/true);
       return;
     case ProductLink::kBrand:
-      if (!Contains(entry.brands, other)) entry.brands.push_back(other);
+      if (Contains(entry.brands, other)) return;
+      entry.brands.push_back(other);
+      ++link_items_;
       return;
     case ProductLink::kMerchant:
-      if (!Contains(entry.merchants, other)) entry.merchants.push_back(other);
+      if (Contains(entry.merchants, other)) return;
+      entry.merchants.push_back(other);
+      ++link_items_;
       return;
   }
 }
@@ -106,10 +114,11 @@ void ProductIndex::RemoveLink(uint64_t product, ProductLink link, uint64_t other
   auto it = products_.find(product);
   if (it == products_.end()) return;
   Entry& entry = it->second;
-  auto erase = [other](std::vector<uint64_t>* v) {
+  auto erase = [this, other](std::vector<uint64_t>* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto pos = std::find(v->begin(), v->end(), other);
     if (pos == v->end()) return false;
     v->erase(pos);
+    --link_items_;
     return true;
   };
   switch (link) {
@@ -155,6 +164,8 @@ void ProductIndex::RemoveProduct(uint64_t product) {
   for (uint64_t category : entry.categories) {
     IndexCategoryLocked(product, entry, category, /*add=*/false);
   }
+  link_items_ -= entry.categories.size() + entry.brands.size() + entry.merchants.size();
+  metric_items_ -= entry.metrics.size();
   products_.erase(it);
 }
 
@@ -268,6 +279,23 @@ bool ProductIndex::HasMetric(absl::string_view metric) const {
 size_t ProductIndex::size() const {
   absl::ReaderMutexLock lock(&mu_);
   return products_.size();
+}
+
+uint64_t ProductIndex::MemoryBytes() const {
+  // A B-tree set's record costs its value and about a third more (nodes are 2/3 full on
+  // average); a hash table's slot costs its value and a control byte.
+  auto tree = [](uint64_t records, size_t value_bytes) { return records * value_bytes * 4 / 3; };
+  absl::ReaderMutexLock lock(&mu_);
+  uint64_t bytes =
+      products_.capacity() * (sizeof(std::pair<const uint64_t, Entry>) + 1) +
+      link_items_ * sizeof(uint64_t) + metric_items_ * sizeof(std::pair<uint32_t, double>) +
+      members_.capacity() * (sizeof(std::pair<const uint64_t, absl::btree_set<uint64_t>>) + 1) +
+      tree(member_records_, sizeof(uint64_t)) +
+      ranked_.capacity() * (sizeof(std::pair<const std::pair<uint64_t, uint32_t>, RankedSet>) + 1) +
+      tree(ranked_records_, sizeof(RankedProductId)) +
+      metric_ids_.capacity() * (sizeof(std::pair<const std::string, uint32_t>) + 1) +
+      metric_name_bytes_;
+  return bytes;
 }
 
 void SegmentCounter::Add(absl::Span<const std::pair<std::string, std::string>> attributes,

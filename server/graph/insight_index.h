@@ -83,6 +83,11 @@ class ProductIndex {
   // Products known to the index (with a metric or a link).
   size_t size() const;
 
+  // An estimate of the bytes the index holds (its tables, the products' links and metrics,
+  // the ranked and member records with the trees' overhead); part of the partition's
+  // memory_bytes. Kept as counts while writing, so reading it costs O(1).
+  uint64_t MemoryBytes() const;
+
  private:
   struct Entry {
     std::vector<uint64_t> categories, brands, merchants;
@@ -111,6 +116,13 @@ class ProductIndex {
   // Per (category, metric id): the category's products with the metric, ranked.
   absl::flat_hash_map<std::pair<uint64_t, uint32_t>, RankedSet> ranked_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> metric_ids_ ABSL_GUARDED_BY(mu_);
+  // What MemoryBytes() counts: links and metrics held by the products' entries, records in
+  // the ranked and member sets, and the metric names' bytes.
+  uint64_t link_items_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t metric_items_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t ranked_records_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t member_records_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t metric_name_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Distinct values an attribute may have on one partition and still be a segment.

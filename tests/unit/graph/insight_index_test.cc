@@ -138,6 +138,33 @@ TEST(ProductIndexTest, RecoveryLoadsWholeListsAndDeletesForget) {
   EXPECT_EQ(g.products().size(), 0u);
 }
 
+TEST(ProductIndexTest, MemoryEstimateFollowsWrites) {
+  ProductIndex index;
+  const uint64_t empty = index.MemoryBytes();
+  auto fill = [&index] {
+    for (uint64_t id = 1; id <= 1000; ++id) {
+      index.SetMetrics(id, {{"price", 1.0 * id}, {"sales_30d", 2.0 * id}});
+      index.AddLink(id, ProductLink::kCategory, id % 10 + 1);
+      index.AddLink(id, ProductLink::kBrand, id % 7 + 1);
+      index.AddLink(id, ProductLink::kBrand, id % 7 + 1);  // again: no change
+    }
+  };
+  fill();
+  const uint64_t filled = index.MemoryBytes();
+  // At least the links (2 x 8 bytes), metrics (2 x 16), ranked records (2 x 16) and the
+  // member record (8) of each product.
+  EXPECT_GT(filled - empty, 1000u * (16 + 32 + 32 + 8));
+  for (uint64_t id = 1; id <= 500; ++id) index.RemoveProduct(id);
+  for (uint64_t id = 501; id <= 1000; ++id) index.RemoveLink(id, ProductLink::kBrand, id % 7 + 1);
+  const uint64_t half = index.MemoryBytes();
+  EXPECT_LT(half, filled);
+  EXPECT_GT(half, empty);
+  fill();  // the same contents in tables of the same capacity: the same estimate
+  EXPECT_EQ(index.MemoryBytes(), filled);
+  for (uint64_t id = 1; id <= 1000; ++id) index.RemoveProduct(id);
+  EXPECT_LT(index.MemoryBytes(), half);
+}
+
 TEST(SegmentCounterTest, CountsBuyersThroughUpdatesAndDeletes) {
   GraphPartition g(4);
   auto buyer = [&](uint64_t id, const char* gender, const char* age, bool merge = false) {

@@ -22,6 +22,9 @@ constexpr size_t kMaxPostings = 1024;
 // The tokens a query does not read still count towards the cosine of the documents it found
 // (each looked up in their sorted postings) while those are at most this many.
 constexpr size_t kMaxRescored = 2048;
+// Scanning a posting costs about a nanosecond, a binary search for a document found tens
+// (unpredictable branches): postings up to this many times the documents found are scanned.
+constexpr size_t kScanPerFound = 16;
 
 }  // namespace
 
@@ -99,13 +102,22 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
   // The common tokens left unread still tell the documents found apart (e.g. a brand's
   // products by their model words): looked up per document in their postings, which are
   // in document order.
+  // A document found has a score above 0 (every idf is at least 1), so a token's postings
+  // up to kScanPerFound times the documents found are scanned for them (a sequential read);
+  // longer ones are searched once per document found.
   if (unread < found.size() && touched.size() <= kMaxRescored) {
     for (size_t f = unread; f < found.size(); ++f) {
       const uint32_t id = found[f].second;
       const std::vector<uint32_t>& postings = postings_[id];
       const float w = idf_[id];
-      for (uint32_t d : touched) {
-        if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += w * w;
+      if (postings.size() <= kScanPerFound * touched.size()) {
+        for (uint32_t d : postings) {
+          if (score[d] != 0.0f) score[d] += w * w;
+        }
+      } else {
+        for (uint32_t d : touched) {
+          if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += w * w;
+        }
       }
     }
   }

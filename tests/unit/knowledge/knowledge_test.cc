@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -80,6 +82,59 @@ TEST(NeighborIndexTest, FindsTheNearestLabelsAndRoundTrips) {
   EXPECT_EQ(back->Query({"water", "bottle"}, 2), index.Query({"water", "bottle"}, 2));
   std::string bytes = index.Encode();
   EXPECT_FALSE(NeighborIndex::Decode(bytes.substr(0, bytes.size() - 2)).ok());
+}
+
+// Tokens too common to read (in more than 5% of the documents) still count for the documents
+// found: by a scan of their postings when those are short, by a search per document found
+// when long. Either way every document found gets its exact TF-IDF cosine.
+TEST(NeighborIndexTest, CommonTokensCountExactlyForTheDocumentsFound) {
+  std::vector<std::pair<std::vector<std::string>, int>> docs;
+  for (int d = 0; d < 2000; ++d) {
+    std::vector<std::string> tokens = {"common"};  // every document: searched
+    if (d % 13 == 0) tokens.push_back("mid");      // 154 documents: scanned
+    if (d % 200 == 7) tokens.push_back("rare");    // 10 documents: read
+    if (d % 3 == 0) tokens.push_back(absl::StrCat("w", d % 7));
+    docs.emplace_back(tokens, d % 2);
+  }
+  NeighborIndex index;
+  index.Build(docs, 2);
+  const std::vector<std::string> query = {"rare", "mid", "common", "w0", "nowhere"};
+  // The reference: idf = ln((n + 1) / (df + 1)) + 1, cosine over every known token.
+  std::map<std::string, int> df;
+  for (const auto& [tokens, label] : docs) {
+    for (const std::string& t : tokens) ++df[t];
+  }
+  auto idf = [&](const std::string& t) { return std::log(2001.0 / (df[t] + 1)) + 1; };
+  double query_norm = 0;
+  for (const std::string& t : query) {
+    if (df.count(t)) query_norm += idf(t) * idf(t);
+  }
+  std::vector<std::pair<uint32_t, double>> expected;
+  for (uint32_t d = 0; d < docs.size(); ++d) {
+    const auto& tokens = docs[d].first;
+    if (std::find(tokens.begin(), tokens.end(), "rare") == tokens.end() &&
+        std::find(tokens.begin(), tokens.end(), "w0") == tokens.end()) {
+      continue;  // not found: shares no token the query reads
+    }
+    double dot = 0, norm = 0;
+    for (const std::string& t : tokens) {
+      norm += idf(t) * idf(t);
+      if (std::find(query.begin(), query.end(), t) != query.end()) dot += idf(t) * idf(t);
+    }
+    expected.emplace_back(d, dot / std::sqrt(norm) / std::sqrt(query_norm));
+  }
+  std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second + 1e-9 ||
+           (std::abs(a.second - b.second) <= 1e-9 && a.first < b.first);
+  });
+  const auto nearest = index.Nearest(query, 20);
+  ASSERT_EQ(nearest.size(), 20u);
+  for (size_t i = 0; i < nearest.size(); ++i) {
+    EXPECT_EQ(nearest[i].first, expected[i].first) << i;
+    EXPECT_NEAR(nearest[i].second, expected[i].second, 1e-5) << i;
+  }
+  // The documents found differ only by the common tokens: "mid" and "w0" must have counted.
+  EXPECT_GT(nearest.front().second, nearest.back().second + 0.05);
 }
 
 TEST(TaxonomyTest, BuildsPathsCutsCyclesAndRoundTrips) {

@@ -94,6 +94,64 @@ function mountFor(container, filePath) {
   return best;
 }
 
+// The volume behind a file path in a container: null, or { vm, vol }.
+function volumeOf(w, c, filePath) {
+  const vm = mountFor(c, filePath);
+  if (!vm) return null;
+  const vol = (podTemplate(w).spec.volumes || []).find((v) => v.name === vm.name);
+  return { vm, vol };
+}
+
+// Why a file that kg_server or kgctl reads (a certificate, key, CA or token file) would not
+// be there, or not be secret, or not follow a Secret's updates: null when it's fine.
+function mountedFileProblem(w, c, filePath, secretOnly) {
+  if (!filePath.startsWith('/')) return 'not an absolute path';
+  const found = volumeOf(w, c, filePath);
+  if (!found) return 'no volume is mounted there';
+  const { vm, vol } = found;
+  if (!vol) return `volume ${vm.name} is mounted but not defined`;
+  if (secretOnly && !vol.secret) return `a private key or token must come from a Secret volume (${vol.name} is not one)`;
+  if (!vol.secret && !vol.configMap) return `volume ${vol.name} is neither a Secret nor a ConfigMap`;
+  if (vm.subPath || vm.subPathExpr) return `${vm.mountPath} is mounted with subPath, which never sees the Secret's updates (no rotation)`;
+  const rel = filePath.slice(vm.mountPath.replace(/\/+$/, '').length + 1);
+  const items = (vol.secret || vol.configMap).items;
+  if (items && !items.some((it) => it.path === rel)) return `${rel} is not among the items of volume ${vol.name}`;
+  if (!items && rel.includes('/')) return `${rel} is in a subdirectory of volume ${vol.name}, where its keys never are`;
+  return null;
+}
+
+// The kgctl call of an exec probe: [kgctl, args...] or [/bin/sh, -c, "[exec] kgctl args..."],
+// the script being plain words (quotes and $VAR allowed; no other shell syntax).
+function kgctlCall(command) {
+  if (command.length >= 3 && /^(\/usr)?\/bin\/(da)?sh$/.test(command[0]) && command[1] === '-c') {
+    const script = command[2];
+    if (/[;&|<>`\\\n]|\$\(/.test(script)) throw new Error(`the shell command ${JSON.stringify(script)} is more than one kgctl call`);
+    const words = [];
+    const re = /(?:"([^"]*)"|'([^']*)'|([^\s"']+))+/g;
+    let m;
+    while ((m = re.exec(script)) !== null) words.push(m[0].replace(/^"|"$|^'|'$/g, '').replace(/"|'/g, ''));
+    if (words[0] === 'exec') words.shift();
+    if (words.length === 0) throw new Error('an empty shell command');
+    return { program: words[0], args: words.slice(1), shell: true };
+  }
+  if (command.length === 0) throw new Error('an exec probe without a command');
+  return { program: command[0], args: command.slice(1), shell: false };
+}
+
+// Where the repository's Dockerfile installs kgctl (a COPY whose sources include a kgctl),
+// or null when there is no Dockerfile or no such line.
+function dockerfileKgctl(dockerfile) {
+  if (!fs.existsSync(dockerfile)) return null;
+  for (const line of fs.readFileSync(dockerfile, 'utf8').replace(/\\\n/g, ' ').split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words[0] !== 'COPY') continue;
+    const rest = words.slice(1).filter((x) => !x.startsWith('--'));
+    const dest = rest.pop();
+    if (rest.some((src) => path.basename(src) === 'kgctl')) return dest.endsWith('/') ? `${dest}kgctl` : dest;
+  }
+  return null;
+}
+
 // The entrypoint's result for a container, pod and cluster file (deterministic: the same
 // inputs are run once per process, which keeps the check's own tests fast).
 const entrypointRuns = new Map();
@@ -112,7 +170,7 @@ function cachedEntrypoint(container, pod, namespace, clusterPath, copy, clusterT
 // --- the checks ------------------------------------------------------------------------
 
 function crossCheck(objects, options = {}) {
-  const { help = null, pinnedImages = false } = options;
+  const { help = null, pinnedImages = false, kgctlPath = null } = options;
   const errors = [];
   const notes = [];
   let passed = 0;
@@ -346,22 +404,102 @@ function crossCheck(objects, options = {}) {
     }
   });
 
-  // Probes: grpc.health.v1 on the gRPC port; the startup probe outlasts the start-up.
+  // Volumes: every mount names a volume; Secret volumes are mounted read-only, as whole
+  // directories (a subPath never sees updates), readable by uid 10001 (world-readable, or
+  // group-readable with fsGroup 10001); nothing is mounted inside a ConfigMap or Secret
+  // volume (the runtime can't make a mount point in a read-only volume).
+  check('volumes and secrets', () => {
+    for (const w of workloads) {
+      const spec = podTemplate(w).spec;
+      const claims = (w.spec.volumeClaimTemplates || []).map((t) => t.metadata.name);
+      const fsGroup = (spec.securityContext || {}).fsGroup;
+      for (const c of spec.containers) {
+        const mounts = c.volumeMounts || [];
+        for (const vm of mounts) {
+          const vol = (spec.volumes || []).find((v) => v.name === vm.name);
+          if (!vol && !claims.includes(vm.name)) {
+            errors.push(`${ref(w)} ${c.name}: volumeMount ${vm.mountPath} names volume ${vm.name}, which the pod doesn't define`);
+            continue;
+          }
+          if (vol && vol.secret) {
+            if (vm.readOnly !== true) errors.push(`${ref(w)} ${c.name}: Secret volume ${vm.name} must be mounted readOnly`);
+            if (vm.subPath || vm.subPathExpr) errors.push(`${ref(w)} ${c.name}: Secret volume ${vm.name} is mounted with subPath, which never sees the Secret's updates`);
+            const modes = [vol.secret.defaultMode === undefined ? 0o644 : vol.secret.defaultMode,
+              ...(vol.secret.items || []).filter((it) => it.mode !== undefined).map((it) => it.mode)];
+            for (const mode of modes) {
+              if (!((mode & 0o004) || ((mode & 0o040) && fsGroup === 10001))) {
+                errors.push(`${ref(w)}: Secret volume ${vm.name}: mode 0${mode.toString(8)} is not readable by uid 10001 (needs world read, or group read with fsGroup 10001; fsGroup is ${fsGroup === undefined ? 'unset' : fsGroup})`);
+              }
+            }
+          }
+          const parent = mounts.filter((o) => o !== vm && vm.mountPath.startsWith(`${o.mountPath.replace(/\/+$/, '')}/`))
+            .map((o) => (spec.volumes || []).find((v) => v.name === o.name))
+            .find((v) => v && (v.configMap || v.secret || v.projected || v.downwardAPI));
+          if (parent) errors.push(`${ref(w)} ${c.name}: ${vm.mountPath} is inside read-only volume ${parent.name}, where no mount point can be made`);
+        }
+      }
+    }
+  });
+
+  // TLS and tokens: every file flag lies on a mounted Secret (keys and the token file) or
+  // ConfigMap volume; the flags come in working sets; the partition links agree on both
+  // sides: TLS on one side needs TLS on the other, and client certificates when required.
+  const FILE_FLAGS = {
+    tls_cert: false, tls_key: true, tls_client_ca: false, partition_tls_ca: false,
+    partition_tls_cert: false, partition_tls_key: true, auth_tokens: true,
+  };
+  check('TLS and tokens', () => {
+    for (const [w, c, flags] of sides) {
+      for (const [k, secretOnly] of Object.entries(FILE_FLAGS)) {
+        if (!flags.get(k)) continue;
+        const problem = mountedFileProblem(w, c, String(flags.get(k)), secretOnly);
+        if (problem) errors.push(`${ref(w)}: --${k}=${flags.get(k)}: ${problem}`);
+      }
+      const has = (k) => Boolean(flags.get(k));
+      if (has('tls_cert') !== has('tls_key')) errors.push(`${ref(w)}: --tls_cert and --tls_key go together`);
+      if (has('tls_client_ca') && !has('tls_cert')) errors.push(`${ref(w)}: --tls_client_ca needs --tls_cert and --tls_key (kg_server refuses to start)`);
+      if (has('partition_tls_cert') !== has('partition_tls_key')) errors.push(`${ref(w)}: --partition_tls_cert and --partition_tls_key go together`);
+      if (has('partition_tls_cert') && !has('partition_tls_ca')) errors.push(`${ref(w)}: --partition_tls_cert needs --partition_tls_ca (kg_server refuses to start)`);
+      if (w === sts) {
+        for (const k of ['partition_tls_ca', 'partition_tls_cert', 'partition_tls_key', 'auth_tokens']) {
+          if (has(k)) errors.push(`${ref(w)}: --${k} is for front ends; a partition server refuses to start with it`);
+        }
+      }
+    }
+    const serverTls = Boolean(stsFlags.get('tls_cert'));
+    const linkTls = Boolean(feFlags.get('partition_tls_ca'));
+    if (serverTls && !linkTls) errors.push(`${ref(sts)} serves TLS but ${ref(fe)} connects to it in plain text (no --partition_tls_ca)`);
+    if (!serverTls && linkTls) errors.push(`${ref(fe)} connects to the partition servers over TLS (--partition_tls_ca) but ${ref(sts)} serves plain text (no --tls_cert)`);
+    if (serverTls && !stsFlags.get('tls_client_ca')) errors.push(`${ref(sts)}: TLS without --tls_client_ca lets anyone who reaches port ${stsFlags.get('port')} read and write its partitions`);
+    if (stsFlags.get('tls_client_ca') && !feFlags.get('partition_tls_cert')) {
+      errors.push(`${ref(sts)} requires client certificates (--tls_client_ca) but ${ref(fe)} presents none (--partition_tls_cert, --partition_tls_key)`);
+    }
+  });
+
+  // Probes: grpc.health.v1 on the gRPC port; the startup probe outlasts the start-up. A
+  // port serving TLS can't take the kubelet's gRPC probe (plain text only): its probes must
+  // be exec probes running the image's kgctl health over TLS on that port.
+  const clusterHosts = new Map((cluster ? cluster.servers : []).map((s) => [s.host.split('.')[0], s.host]));
   check('probes', () => {
     for (const [w, c, flags] of sides) {
+      const tlsPort = Boolean(flags.get('tls_cert'));
       for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
         const p = c[kind];
         if (!p) {
           errors.push(`${ref(w)}: no ${kind}`);
           continue;
         }
-        if (!p.grpc) {
-          errors.push(`${ref(w)}: ${kind} is not a gRPC probe (grpc.health.v1)`);
-          continue;
+        if (p.grpc && tlsPort) {
+          errors.push(`${ref(w)}: ${kind} is a gRPC probe but port ${flags.get('port')} serves TLS (--tls_cert): the kubelet's gRPC probe speaks plain text only and would always fail; use an exec probe running kgctl health with the TLS flags`);
+        } else if (p.grpc) {
+          const port = containerPort(c, p.grpc.port);
+          if (!port) errors.push(`${ref(w)}: ${kind} probes port ${p.grpc.port}, which is not a container port`);
+          else if (String(port.containerPort) !== String(flags.get('port'))) errors.push(`${ref(w)}: ${kind} probes port ${p.grpc.port}, not the gRPC port --port=${flags.get('port')}`);
+        } else if (p.exec && tlsPort) {
+          checkHealthExec(w, c, flags, kind, p);
+        } else {
+          errors.push(`${ref(w)}: ${kind} is not a gRPC probe (grpc.health.v1)${tlsPort ? ' nor a kgctl health exec probe' : ''}`);
         }
-        const port = containerPort(c, p.grpc.port);
-        if (!port) errors.push(`${ref(w)}: ${kind} probes port ${p.grpc.port}, which is not a container port`);
-        else if (String(port.containerPort) !== String(flags.get('port'))) errors.push(`${ref(w)}: ${kind} probes port ${p.grpc.port}, not the gRPC port --port=${flags.get('port')}`);
         if (kind !== 'readinessProbe' && p.successThreshold !== undefined && p.successThreshold !== 1) {
           errors.push(`${ref(w)}: ${kind}.successThreshold must be 1`);
         }
@@ -374,7 +512,56 @@ function crossCheck(objects, options = {}) {
       }
     }
   });
-
+  // An exec probe on a TLS port: kgctl (where the image installs it) health, on the pod's
+  // own gRPC port, with a CA, a client certificate when the port requires one, files on
+  // mounted volumes, a deadline within the probe's timeout, and (partition servers) the
+  // name the cluster file gives the pod, which its certificate must carry.
+  function checkHealthExec(w, c, flags, kind, p) {
+    const where = `${ref(w)}: ${kind}`;
+    let call;
+    try {
+      call = kgctlCall(p.exec.command || []);
+    } catch (e) {
+      errors.push(`${where}: ${e.message}`);
+      return;
+    }
+    if (path.basename(call.program) !== 'kgctl') {
+      errors.push(`${where} runs ${call.program}, not kgctl health`);
+      return;
+    }
+    if (kgctlPath && call.program !== kgctlPath) errors.push(`${where} runs ${call.program}, but the image installs kgctl at ${kgctlPath} (Dockerfile)`);
+    const args = parseFlags(call.args.filter((a) => a.startsWith('-')), where, errors);
+    const positional = call.args.filter((a) => !a.startsWith('-'));
+    if (positional[0] !== 'health') errors.push(`${where} runs kgctl ${positional.join(' ') || '(no command)'}, not kgctl health`);
+    const addr = /^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(String(args.get('addr') || '127.0.0.1:50051'));
+    if (!addr) errors.push(`${where}: --addr=${args.get('addr')} is not the pod's own loopback address`);
+    else if (addr[2] !== String(flags.get('port'))) errors.push(`${where} checks port ${addr[2]}, not the gRPC port --port=${flags.get('port')}`);
+    if (!args.get('tls_ca') && args.get('tls') !== true) errors.push(`${where}: kgctl without --tls_ca (or --tls) speaks plain text to a TLS port`);
+    if (flags.get('tls_client_ca') && !(args.get('tls_cert') && args.get('tls_key'))) {
+      errors.push(`${where}: the port requires a client certificate (--tls_client_ca) but kgctl presents none (--tls_cert, --tls_key)`);
+    }
+    for (const k of ['tls_ca', 'tls_cert', 'tls_key']) {
+      if (!args.get(k)) continue;
+      const problem = mountedFileProblem(w, c, String(args.get(k)), k === 'tls_key');
+      if (problem) errors.push(`${where}: --${k}=${args.get(k)}: ${problem}`);
+    }
+    const deadline = args.has('deadline') ? Number(args.get('deadline')) : 10000;
+    const timeout = (p.timeoutSeconds || 1) * 1000;
+    if (!(deadline < timeout)) errors.push(`${where}: kgctl's --deadline ${deadline} ms is not shorter than timeoutSeconds (${timeout / 1000} s)`);
+    if (w === sts) {
+      const name = args.get('tls_server_name');
+      for (let i = 0; i < replicas; i++) {
+        const pod = `${sts.metadata.name}-${i}`;
+        const host = clusterHosts.get(pod);
+        if (!host) continue;
+        const checked = name === undefined ? '127.0.0.1' : String(name).replace(/\$\{POD_NAME\}|\$POD_NAME\b/g, pod);
+        if (checked !== host) {
+          errors.push(`${where} on ${pod} checks the name ${checked} in the certificate, but the front ends check ${host} (the cluster file's), which its certificate must carry`);
+          break;
+        }
+      }
+    }
+  }
   // Termination: grace > preStop + drain.
   check('termination', () => {
     for (const [w, c, flags] of sides) {
@@ -512,6 +699,12 @@ function crossCheck(objects, options = {}) {
       const pod = spec.securityContext || {};
       if (spec.hostNetwork || spec.hostPID || spec.hostIPC) errors.push(`${ref(w)}: host namespaces`);
       if ((spec.volumes || []).some((v) => v.hostPath)) errors.push(`${ref(w)}: hostPath volume`);
+      // The volume types the Pod Security Standards' restricted profile allows.
+      const allowed = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+      for (const v of spec.volumes || []) {
+        const type = Object.keys(v).find((k) => k !== 'name');
+        if (!allowed.includes(type)) errors.push(`${ref(w)}: volume ${v.name} is of type ${type}, which the restricted profile forbids`);
+      }
       if (spec.automountServiceAccountToken !== false) errors.push(`${ref(w)}: kg_server needs no API token (automountServiceAccountToken: false)`);
       for (const c of [...(spec.initContainers || []), ...spec.containers]) {
         const sc = c.securityContext || {};
@@ -605,4 +798,4 @@ function crossCheck(objects, options = {}) {
   return { errors, notes, passed, skipped };
 }
 
-module.exports = { crossCheck, parseHelp, quantity, selectorMatches };
+module.exports = { crossCheck, parseHelp, quantity, selectorMatches, kgctlCall, dockerfileKgctl };

@@ -12,7 +12,7 @@ const { spawnSync } = require('node:child_process');
 
 const { render, configMapHash, jsonPatch, splitImage } = require('../lib/kustomize');
 const { validate, strictFields } = require('../lib/schema');
-const { crossCheck, parseHelp, quantity } = require('../lib/checks');
+const { crossCheck, parseHelp, quantity, kgctlCall, dockerfileKgctl } = require('../lib/checks');
 const { parseClusterFile } = require('../lib/cluster');
 const { runEntrypoint } = require('../lib/entrypoint');
 const { targets } = require('../check');
@@ -34,13 +34,16 @@ const stsC = (objs) => sts(objs).spec.template.spec.containers[0];
 const feC = (objs) => fe(objs).spec.template.spec.containers[0];
 const clusterMap = (objs) => find(objs, 'ConfigMap');
 
+const KGCTL_PATH = dockerfileKgctl(path.join(REPO, 'Dockerfile'));
+const KGCTL = process.env.KGCTL || path.resolve(path.dirname(KG_SERVER), '..', '..', 'client', 'kgctl', 'kgctl');
+
 function errorsOf(objs, options = {}) {
-  return crossCheck(objs, { help: HELP, pinnedImages: true, ...options }).errors;
+  return crossCheck(objs, { help: HELP, pinnedImages: true, kgctlPath: KGCTL_PATH, ...options }).errors;
 }
 
 // Applies `mutate` to a copy of the example overlay and expects an error matching `pattern`.
-function expectError(mutate, pattern, options) {
-  const objs = clone();
+function expectError(mutate, pattern, options, from = clone) {
+  const objs = from();
   mutate(objs);
   const errors = errorsOf(objs, options);
   assert.ok(errors.some((e) => pattern.test(e)), `expected an error matching ${pattern}, got:\n${errors.join('\n') || '(none)'}`);
@@ -291,16 +294,18 @@ test('quantities', () => {
 });
 
 describe('check.js', () => {
-  const run = (dir) => spawnSync(process.execPath, [path.join(__dirname, '..', 'check.js'), dir], { encoding: 'utf8' });
-  test('exits 1 and names the problems on a broken overlay', () => {
+  const run = (dirs) => spawnSync(process.execPath, [path.join(__dirname, '..', 'check.js'), ...dirs], { encoding: 'utf8' });
+  test('exits 1 and names the problems on broken overlays', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kg-k8s-test-'));
     try {
       // A plausible mistake: a third partition server without a line in the cluster file,
       // and a misspelt field.
-      fs.writeFileSync(path.join(dir, 'kustomization.yaml'), [
+      const plain = path.join(dir, 'plain');
+      fs.mkdirSync(plain);
+      fs.writeFileSync(path.join(plain, 'kustomization.yaml'), [
         'apiVersion: kustomize.config.k8s.io/v1beta1',
         'kind: Kustomization',
-        `resources: [${path.relative(dir, path.join(K8S, 'base'))}]`,
+        `resources: [${path.relative(plain, path.join(K8S, 'base'))}]`,
         'replicas:',
         '  - name: kg-partition',
         '    count: 3',
@@ -312,11 +317,31 @@ describe('check.js', () => {
         '        value: 60',
         '',
       ].join('\n'));
-      const r = run(dir);
+      // The example with components/tls, but the front ends' liveness probe put back to the
+      // kubelet's gRPC probe, which can't speak TLS.
+      const secured = path.join(dir, 'secure');
+      fs.mkdirSync(secured);
+      fs.writeFileSync(path.join(secured, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        `resources: [${path.relative(secured, path.join(K8S, 'overlays', 'example'))}]`,
+        `components: [${path.relative(secured, path.join(K8S, 'components', 'tls'))}]`,
+        'patches:',
+        '  - target: {kind: Deployment, name: kg-frontend}',
+        '    patch: |-',
+        '      - op: remove',
+        '        path: /spec/template/spec/containers/0/livenessProbe/exec',
+        '      - op: add',
+        '        path: /spec/template/spec/containers/0/livenessProbe/grpc',
+        '        value: {port: 50051}',
+        '',
+      ].join('\n'));
+      const r = run([plain, secured]);
       assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /FAIL /);
+      assert.match(r.stdout, /FAIL .*plain:/);
       assert.match(r.stdout, /no server line for kg-partition-2/);
       assert.match(r.stdout, /terminationGracePeriodSecond: unknown field/);
+      assert.match(r.stdout, /FAIL .*secure:\n  - Deployment\/kg-frontend: livenessProbe is a gRPC probe but port 50051 serves TLS/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -345,5 +370,126 @@ describe('local start (kg_server built)', { skip: HELP ? false : 'kg_server not 
     stsC(objs).command = ['/bin/sh', '-c', 'exec kg_server --role=partition --partition_count=4 --partitions=0-3 "$@"', 'kg-partition'];
     const errors = await startOf(objs);
     assert.match(errors.join('\n'), /kg-frontend exited \(1\) before serving: .*partition count mismatch: request says 8, this server has 4/);
+  });
+});
+
+describe('TLS and tokens (components/tls, overlays/example-secure)', () => {
+  const SECURE = render(path.join(K8S, 'overlays', 'example-secure')).map((r) => r.obj);
+  const secure = () => JSON.parse(JSON.stringify(SECURE));
+  const expectSecure = (mutate, pattern) => expectError(mutate, pattern, undefined, secure);
+  const partitionProbe = (o) => stsC(o).readinessProbe.exec.command;
+  const setScript = (o, edit) => {
+    for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) stsC(o)[kind].exec.command[2] = edit(stsC(o)[kind].exec.command[2]);
+  };
+
+  test('the image installs kgctl where the probes run it', () => {
+    assert.equal(KGCTL_PATH, '/usr/local/bin/kgctl');
+    assert.equal(kgctlCall(partitionProbe(SECURE)).program, KGCTL_PATH);
+    assert.equal(feC(SECURE).readinessProbe.exec.command[0], KGCTL_PATH);
+  });
+  test('only the probes\' handlers change: periods, timeouts and thresholds stay the base\'s', () => {
+    for (const [a, b] of [[stsC(SECURE), stsC(EXAMPLE)], [feC(SECURE), feC(EXAMPLE)]]) {
+      for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        const { exec, ...timing } = a[kind];
+        const { grpc, ...base } = b[kind];
+        assert.ok(exec && grpc, kind);
+        assert.deepEqual(timing, base, kind);
+      }
+    }
+  });
+  test('the Secrets are mounted read-only where the flags point', () => {
+    const secretsOf = (w) => w.spec.template.spec.volumes.filter((v) => v.secret).map((v) => v.secret.secretName).sort();
+    assert.deepEqual(secretsOf(fe(SECURE)), ['kg-auth-tokens', 'kg-cluster-tls', 'kg-public-tls']);
+    assert.deepEqual(secretsOf(sts(SECURE)), ['kg-cluster-tls']);
+    assert.ok(feC(SECURE).args.includes('--auth_tokens=/etc/kg-auth/tokens.txt'));
+    assert.ok(stsC(SECURE).args.includes('--tls_client_ca=/etc/kg-tls/cluster/ca.crt'));
+  });
+  test('a plain gRPC probe on a TLS port', () => expectSecure((o) => {
+    delete stsC(o).readinessProbe.exec;
+    stsC(o).readinessProbe.grpc = { port: 7001 };
+  }, /StatefulSet\/kg-partition: readinessProbe is a gRPC probe but port 7001 serves TLS/));
+  test('a mount whose Secret volume is missing', () => expectSecure((o) => {
+    fe(o).spec.template.spec.volumes = fe(o).spec.template.spec.volumes.filter((v) => v.name !== 'auth-tokens');
+  }, /volumeMount \/etc\/kg-auth names volume auth-tokens, which the pod doesn't define/));
+  test('a TLS flag pointing where no Secret is mounted', () => expectSecure((o) => {
+    feC(o).args = feC(o).args.map((a) => a.replace('/etc/kg-tls/public/tls.key', '/etc/kg-tls/pub/tls.key'));
+  }, /--tls_key=\/etc\/kg-tls\/pub\/tls.key: no volume is mounted there/));
+  test('a private key in a ConfigMap', () => expectSecure((o) => {
+    stsC(o).args = stsC(o).args.map((a) => a.replace('/etc/kg-tls/cluster/tls.key', '/etc/kg/tls.key'));
+  }, /--tls_key=\/etc\/kg\/tls.key: a private key or token must come from a Secret volume/));
+  test('a Secret mounted with subPath (never updated)', () => expectSecure((o) => {
+    Object.assign(feC(o).volumeMounts.find((m) => m.name === 'auth-tokens'), { mountPath: '/etc/kg-auth/tokens.txt', subPath: 'tokens.txt' });
+  }, /Secret volume auth-tokens is mounted with subPath/));
+  test('Secret files the kg user can\'t read', () => expectSecure((o) => {
+    delete fe(o).spec.template.spec.securityContext.fsGroup;
+  }, /Secret volume public-tls: mode 0440 is not readable by uid 10001/));
+  test('a Secret mounted inside the cluster-file ConfigMap', () => expectSecure((o) => {
+    stsC(o).volumeMounts.find((m) => m.name === 'cluster-tls').mountPath = '/etc/kg/tls';
+    setScript(o, (t) => t.split('/etc/kg-tls/cluster/').join('/etc/kg/tls/'));
+    stsC(o).args = stsC(o).args.map((a) => a.replace('/etc/kg-tls/cluster/', '/etc/kg/tls/'));
+  }, /\/etc\/kg\/tls is inside read-only volume cluster/));
+  test('TLS partition servers, plain-text front ends', () => expectSecure((o) => {
+    feC(o).args = feC(o).args.filter((a) => !a.startsWith('--partition_tls'));
+  }, /StatefulSet\/kg-partition serves TLS but Deployment\/kg-frontend connects to it in plain text/));
+  test('partition servers on TLS without client certificates', () => expectSecure((o) => {
+    stsC(o).args = stsC(o).args.filter((a) => !a.startsWith('--tls_client_ca'));
+  }, /TLS without --tls_client_ca lets anyone who reaches port 7001 read and write its partitions/));
+  test('a token file on the partition servers', () => expectSecure((o) => {
+    stsC(o).args.push('--auth_tokens=/etc/kg-tls/cluster/ca.crt');
+  }, /--auth_tokens is for front ends/));
+  test('a partition probe without a client certificate', () => expectSecure((o) => {
+    setScript(o, (t) => t.replace(/--tls_cert=\S+\s+--tls_key=\S+/, ''));
+  }, /requires a client certificate \(--tls_client_ca\) but kgctl presents none/));
+  test('a partition probe checking another pod\'s name', () => expectSecure((o) => {
+    setScript(o, (t) => t.replace('"$POD_NAME.kg-partition"', 'kg-partition-0.kg-partition'));
+  }, /on kg-partition-1 checks the name kg-partition-0.kg-partition in the certificate, but the front ends check kg-partition-1.kg-partition/));
+  test('a probe running kgctl from elsewhere than the image puts it', () => expectSecure((o) => {
+    feC(o).livenessProbe.exec.command[0] = '/usr/bin/kgctl';
+  }, /livenessProbe runs \/usr\/bin\/kgctl, but the image installs kgctl at \/usr\/local\/bin\/kgctl/));
+  test('a probe whose deadline outlasts its timeout', () => expectSecure((o) => {
+    feC(o).readinessProbe.exec.command = feC(o).readinessProbe.exec.command.map((a) => a.replace('--deadline=1500', '--deadline=5000'));
+  }, /readinessProbe: kgctl's --deadline 5000 ms is not shorter than timeoutSeconds \(2 s\)/));
+  test('a probe on another port', () => expectSecure((o) => {
+    feC(o).startupProbe.exec.command = feC(o).startupProbe.exec.command.map((a) => a.replace(':50051', ':9464'));
+  }, /startupProbe checks port 9464, not the gRPC port --port=50051/));
+  test('a shell probe doing more than one kgctl call', () => expectSecure((o) => {
+    setScript(o, (t) => `${t} || true`);
+  }, /is more than one kgctl call/));
+  describe('local start (kg_server and kgctl built)', { skip: HELP && fs.existsSync(KGCTL) ? false : 'kg_server or kgctl not built' }, () => {
+    const { smokeStart, secureStartProblem } = require('../lib/smoke');
+    // One partition server hosting all 8 partitions keeps these starts short.
+    const small = () => {
+      const objs = secure();
+      sts(objs).spec.replicas = 1;
+      clusterMap(objs).data['cluster.txt'] = 'partitions 8\nserver kg-partition-0.kg-partition:7001 0-7\n';
+      return objs;
+    };
+    const startOf = (objs, extra = {}) => smokeStart({
+      binary: KG_SERVER, kgctl: KGCTL, sts: sts(objs), fe: fe(objs), clusterText: clusterMap(objs).data['cluster.txt'],
+      drainMs: { sts: 5000, fe: 5000 }, frontendStartupMs: 1500, ...extra,
+    });
+    test('a partition probe without a client certificate fails against the real server', { skip: secureStartProblem({ kgctl: KGCTL, sts: sts(SECURE), fe: fe(SECURE) }) || false }, async () => {
+      const objs = small();
+      stsC(objs).readinessProbe.exec.command[2] = stsC(objs).readinessProbe.exec.command[2].replace(/--tls_cert=\S+\s+--tls_key=\S+/, '');
+      const errors = await startOf(objs);
+      assert.match(errors.join('\n'), /kg-partition-0: readinessProbe failed \(exit 1\)/);
+    });
+    test('a wildcard *.kg-partition certificate does not pass the front end\'s name check', { skip: secureStartProblem({ kgctl: KGCTL, sts: sts(SECURE), fe: fe(SECURE) }) || false }, async () => {
+      const errors = await startOf(small(), {
+        tamper: (dir) => {
+          // Reissue kg-cluster-tls as make-certs.sh does, but for DNS:*.kg-partition only.
+          const d = path.join(dir, 'kg-cluster-tls');
+          const ext = path.join(dir, 'wild.cnf');
+          fs.writeFileSync(ext, 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:*.kg-partition\n');
+          const sh = (args) => assert.equal(spawnSync('openssl', args, { encoding: 'utf8' }).status, 0, args.join(' '));
+          sh(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=kg-cluster',
+            '-keyout', path.join(d, 'tls.key'), '-out', path.join(dir, 'wild.csr')]);
+          sh(['x509', '-req', '-in', path.join(dir, 'wild.csr'), '-CA', path.join(dir, 'ca', 'kg-cluster-ca.crt'),
+            '-CAkey', path.join(dir, 'ca', 'kg-cluster-ca.key'), '-set_serial', '7', '-days', '1', '-extfile', ext,
+            '-out', path.join(d, 'tls.crt')]);
+        },
+      });
+      assert.match(errors.join('\n'), /kg-frontend exited \(1\) before serving: .*(call host does not match SSL server name|Hostname Verification Check failed)/);
+    });
   });
 });

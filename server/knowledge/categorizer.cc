@@ -26,6 +26,45 @@
 #include "server/knowledge/text.h"
 
 namespace kg::knowledge {
+
+// fastText 0.9 reads and writes models through files only: loadModel(filename) checks the
+// header (magic and version) and reads the rest from the stream, saveModel(filename) writes
+// the header, the arguments, the dictionary and the two matrices. This does the same in
+// memory, so loading a bundle needs no temporary files (a read-only file system will do)
+// and costs no file system calls. The unit tests check that the bytes are a file fastText
+// itself loads and saves identically.
+class FastTextModel : public fasttext::FastText {
+ public:
+  // Throws as loadModel does (std::invalid_argument) on a wrong header.
+  void Load(absl::string_view bytes) {
+    ViewBuffer buffer(bytes);
+    std::istream in(&buffer);
+    if (!checkModel(in)) throw std::invalid_argument("not a fastText model of this version");
+    loadModel(in);
+  }
+  std::string Save() {
+    std::ostringstream out(std::ios::binary);
+    signModel(out);
+    args_->save(out);
+    dict_->save(out);
+    out.write(reinterpret_cast<const char*>(&quant_), sizeof(bool));
+    input_->save(out);
+    out.write(reinterpret_cast<const char*>(&args_->qout), sizeof(bool));
+    output_->save(out);
+    return out.str();
+  }
+
+ private:
+  // An input stream buffer over bytes that stay alive and unchanged meanwhile (no copy).
+  class ViewBuffer : public std::streambuf {
+   public:
+    explicit ViewBuffer(absl::string_view bytes) {
+      char* begin = const_cast<char*>(bytes.data());  // only read
+      setg(begin, begin, begin + bytes.size());
+    }
+  };
+};
+
 namespace {
 
 constexpr char kLabelPrefix[] = "__label__";
@@ -149,7 +188,7 @@ ProductInput StoredProduct(std::string name,
   return in;
 }
 
-Categorizer::Categorizer() { model_.fasttext = std::make_unique<fasttext::FastText>(); }
+Categorizer::Categorizer() { model_.fasttext = std::make_unique<FastTextModel>(); }
 Categorizer::~Categorizer() = default;
 
 Categorizer::Prepared Categorizer::Prepare(const ProductInput& input) {
@@ -577,7 +616,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
       if (progress) progress(share * p, "training the coarse text model");
     });
     if (needs_fine) {
-      c->fine_.fasttext = std::make_unique<fasttext::FastText>();
+      c->fine_.fasttext = std::make_unique<FastTextModel>();
       args.input = tmp.File("fine.txt");
       c->fine_.fasttext->train(args, [&](float p, float, double, double, int64_t) {
         if (cancel != nullptr && cancel->load()) c->fine_.fasttext->abort();
@@ -709,16 +748,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
 std::string Categorizer::Encode() const {
   ByteWriter w;
   w.Varint(kEncodingVersion);
-  // fastText writes models to files only.
-  TempDir tmp;
-  auto save = [&tmp](fasttext::FastText* m) {
-    std::string bytes;
-    if (m == nullptr || !tmp.ok()) return bytes;
-    m->saveModel(tmp.File("model.bin"));
-    std::ifstream in(tmp.File("model.bin"), std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-    return bytes;
-  };
+  auto save = [](FastTextModel* m) { return m == nullptr ? std::string() : m->Save(); };
   w.Bytes(save(model_.fasttext.get()));
   w.Bytes(save(fine_.fasttext.get()));
   w.Double(weights_.brand);
@@ -760,19 +790,11 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   }
   if (!r.Bytes(&model) || model.empty()) return bad("no text model");
   if (!r.Bytes(&fine)) return bad("no fine text model section");
-  TempDir tmp;
-  if (!tmp.ok()) return absl::InternalError("categorizer: cannot create a temporary directory");
-  // fastText reads (and checks the header of) models from files only.
-  auto load = [&tmp](absl::string_view bytes, fasttext::FastText* m) -> absl::Status {
+  auto load = [](absl::string_view bytes, FastTextModel* m) -> absl::Status {
     absl::Status checked = CheckTextModel(bytes);
     if (!checked.ok()) return checked;
     try {
-      {
-        std::ofstream out(tmp.File("model.bin"), std::ios::binary);
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!out) return absl::InternalError("categorizer: cannot write a temporary file");
-      }
-      m->loadModel(tmp.File("model.bin"));
+      m->Load(bytes);
     } catch (const std::exception& e) {
       return absl::DataLossError(
           absl::StrCat("categorizer: a text model does not load: ", e.what()));
@@ -785,7 +807,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   if (!indexed.ok()) return indexed;
   c->model_.Bind();
   if (!fine.empty()) {
-    c->fine_.fasttext = std::make_unique<fasttext::FastText>();
+    c->fine_.fasttext = std::make_unique<FastTextModel>();
     loaded = load(fine, c->fine_.fasttext.get());
     if (!loaded.ok()) return loaded;
     indexed = c->IndexLabels(*c->fine_.fasttext, &c->fine_category_);

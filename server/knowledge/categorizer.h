@@ -39,6 +39,8 @@ class FastText;
 
 namespace kg::knowledge {
 
+class FastTextModel;  // fasttext::FastText read from and written to memory (categorizer.cc)
+
 // What is known of a product.
 struct ProductInput {
   std::string title;
@@ -116,6 +118,7 @@ class Categorizer {
   // are usable, saying how many were found; INTERNAL when fastText fails.
   static constexpr size_t kMinExamples = 20;
   // When `cancel` becomes true, training stops within about 100 ms with CANCELLED.
+  // `figures` (required) gets the validation figures.
   static absl::StatusOr<std::unique_ptr<Categorizer>> Train(
       std::shared_ptr<const Taxonomy> taxonomy, const std::vector<LabelledProduct>& examples,
       const CategorizerParams& params, const Progress& progress, ValidationFigures* figures,
@@ -157,7 +160,7 @@ class Categorizer {
   // scores only the labels it needs: the hidden vector of a line (the mean of its word and
   // word n-gram rows), then softmax over all labels or over a subset of them.
   struct TextModel {
-    std::unique_ptr<fasttext::FastText> fasttext;
+    std::unique_ptr<FastTextModel> fasttext;
     std::shared_ptr<const fasttext::DenseMatrix> input, output;  // set by Bind()
     void Bind();
     // The input rows of a line: its known words and its word n-grams' hash buckets.

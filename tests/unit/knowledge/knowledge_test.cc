@@ -1,11 +1,15 @@
 // The knowledge library: text normalisation, the taxonomy, the categorizer learning and
 // generalising on a small generated catalog, its calibration and determinism, and the
 // model bundle's encoding (including a damaged one).
+#include <fasttext/fasttext.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -281,6 +285,47 @@ TEST(CategorizerTest, FineModelRefinesBelowTheCoarseLevels) {
   auto back = Categorizer::Decode((*c)->Encode(), catalog.taxonomy);
   ASSERT_TRUE(back.ok()) << back.status();
   for (const LabelledProduct& p : catalog.Products(30, 13)) {
+    EXPECT_EQ((*back)->Predict(p.input, 1)[0].category, (*c)->Predict(p.input, 1)[0].category);
+  }
+}
+
+// The text models are written and read in memory (no temporary files); their bytes are
+// model files fastText itself loads and saves back byte for byte.
+TEST(CategorizerTest, TextModelsAreFastTextModelFiles) {
+  Catalog catalog = MakeCatalog();
+  CategorizerParams params = FastParams();
+  params.coarse_depth = 2;  // two text models
+  ValidationFigures figures;
+  auto c =
+      Categorizer::Train(catalog.taxonomy, catalog.Products(600, 21), params, nullptr, &figures);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string encoded = (*c)->Encode();
+  ByteReader r(encoded);
+  uint64_t version = 0;
+  absl::string_view models[2];
+  ASSERT_TRUE(r.Varint(&version) && r.Bytes(&models[0]) && r.Bytes(&models[1]));
+  char dir[] = "/tmp/kg_ft_test.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  for (absl::string_view model : models) {
+    ASSERT_FALSE(model.empty());
+    const std::string in = absl::StrCat(dir, "/in.bin"), out = absl::StrCat(dir, "/out.bin");
+    std::ofstream(in, std::ios::binary)
+        .write(model.data(), static_cast<std::streamsize>(model.size()));
+    fasttext::FastText ft;
+    ft.loadModel(in);
+    EXPECT_GT(ft.getDictionary()->nlabels(), 1);
+    ft.saveModel(out);
+    std::ifstream saved(out, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(saved)),
+                            std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes, std::string(model));
+  }
+  std::filesystem::remove_all(dir);
+  // Decoded from memory, the same predictions, and the same bytes again.
+  auto back = Categorizer::Decode(encoded, catalog.taxonomy);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->Encode(), encoded);
+  for (const LabelledProduct& p : catalog.Products(30, 22)) {
     EXPECT_EQ((*back)->Predict(p.input, 1)[0].category, (*c)->Predict(p.input, 1)[0].category);
   }
 }

@@ -309,7 +309,8 @@ void TrainModels(Frontend& f, absl::string_view bytes) {
   const int64_t buckets = Setting(req.buckets(), 1000, 10000000, 10000, &valid);
   const int64_t dim = Setting(req.dim(), 8, 300, 64, &valid);
   if (valid && buckets * dim > kMaxTrainingFloats) return;
-  Wait([&](const CallOptions&, Done done) {
+  // Any status will do (too few labelled products, a setting out of range): it must finish.
+  (void)Wait([&](const CallOptions&, Done done) {
     f.knowledge->TrainModels(
         req, [](const v1::TrainModelsProgress& m) {}, std::move(done));
   });

@@ -321,8 +321,17 @@ TEST(CategorizerTest, TextModelsAreFastTextModelFiles) {
     EXPECT_EQ(bytes, std::string(model));
   }
   std::filesystem::remove_all(dir);
-  // Decoded from memory, the same predictions, and the same bytes again.
+  // Decoded from memory (no temporary files: a TMPDIR that does not exist does not matter),
+  // the same predictions, and the same bytes again.
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string saved_tmpdir = tmpdir != nullptr ? tmpdir : "";
+  ::setenv("TMPDIR", "/nonexistent/kg_no_tmp", 1);
   auto back = Categorizer::Decode(encoded, catalog.taxonomy);
+  if (tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved_tmpdir.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ((*back)->Encode(), encoded);
   for (const LabelledProduct& p : catalog.Products(30, 22)) {

@@ -12,7 +12,9 @@
 namespace kg::knowledge {
 namespace {
 
-constexpr uint64_t kEncodingVersion = 1;
+// 1: XGBoost's own UBJSON model (no longer read: XGBoost's loader is not safe against
+// damaged bytes); 2: the trees as data (forest.h).
+constexpr uint64_t kEncodingVersion = 2;
 
 absl::Status XgbError(absl::string_view what) {
   return absl::InternalError(absl::StrCat("xgboost: ", what, ": ", XGBGetLastError()));
@@ -105,6 +107,16 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
       return XgbError("training");
     }
   }
+  // The trees as data, for Encode: read once here, so that a model XGBoost writes in a
+  // way forest.h does not take fails its training, not its installation.
+  bst_ulong len = 0;
+  const char* json = nullptr;
+  if (XGBoosterSaveModelToBuffer(model->booster_, R"({"format": "json"})", &len, &json) != 0) {
+    return XgbError("saving the model");
+  }
+  absl::StatusOr<Forest> forest = FromXgboostJson(absl::string_view(json, len));
+  if (!forest.ok()) return absl::InternalError(forest.status().message());
+  model->forest_ = std::move(*forest);
   return model;
 }
 
@@ -146,16 +158,19 @@ std::string GradientBoosted::Encode() const {
   ByteWriter w;
   w.Varint(kEncodingVersion);
   w.Varint(features_);
-  bst_ulong len = 0;
-  const char* bytes = nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (booster_ != nullptr &&
-      XGBoosterSaveModelToBuffer(booster_, R"({"format": "ubj"})", &len, &bytes) == 0) {
-    w.Bytes(absl::string_view(bytes, len));
-  } else {
-    w.Bytes("");
-  }
+  w.Bytes(EncodeForest(forest_));
   return std::move(w.str());
+}
+
+absl::Status GradientBoosted::Load(Forest forest) {
+  const std::string json = ToXgboostJson(forest);
+  if (XGBoosterCreate(nullptr, 0, &booster_) != 0) return XgbError("creating a booster");
+  if (XGBoosterLoadModelFromBuffer(booster_, json.data(), json.size()) != 0) {
+    return absl::DataLossError(
+        absl::StrCat("boosted trees: the model does not load: ", XGBGetLastError()));
+  }
+  forest_ = std::move(forest);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Decode(absl::string_view bytes) {
@@ -164,18 +179,24 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Decode(absl::s
   };
   ByteReader r(bytes);
   uint64_t version = 0, features = 0;
-  absl::string_view model_bytes;
-  if (!r.Varint(&version) || version != kEncodingVersion) return bad("unknown encoding version");
-  if (!r.Varint(&features) || features == 0 || features > 100000 || !r.Bytes(&model_bytes) ||
-      model_bytes.empty() || !r.done()) {
+  absl::string_view forest_bytes;
+  if (!r.Varint(&version)) return bad("damaged encoding");
+  if (version == 1) {
+    return bad(
+        "a model of an earlier release, in XGBoost's own format, which is no longer read "
+        "(XGBoost's loader is not safe against damaged bytes): run TrainModels again");
+  }
+  if (version != kEncodingVersion) return bad("unknown encoding version");
+  if (!r.Varint(&features) || !r.Bytes(&forest_bytes) || !r.done()) {
     return bad("damaged encoding");
   }
+  absl::StatusOr<Forest> forest = DecodeForest(forest_bytes);
+  if (!forest.ok()) return forest.status();
+  if (forest->features != features) return bad("feature counts differ");
   std::unique_ptr<GradientBoosted> model(new GradientBoosted());
   model->features_ = features;
-  if (XGBoosterCreate(nullptr, 0, &model->booster_) != 0) return bad("cannot create a booster");
-  if (XGBoosterLoadModelFromBuffer(model->booster_, model_bytes.data(), model_bytes.size()) != 0) {
-    return bad(absl::StrCat("the model does not load: ", XGBGetLastError()));
-  }
+  absl::Status loaded = model->Load(std::move(*forest));
+  if (!loaded.ok()) return loaded;
   return model;
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/knowledge/forest.h"
 
 namespace kg::knowledge {
 
@@ -56,8 +57,11 @@ class GradientBoosted {
   // values, summing to the row's log-odds).
   std::vector<std::vector<double>> Contributions(const std::vector<std::vector<float>>& x) const;
 
+  // The trees as data (forest.h): XGBoost never reads a bundle's bytes, only a model
+  // written from trees that passed CheckForest.
   std::string Encode() const;
-  // DATA_LOSS when the bytes are not an encoded model.
+  // DATA_LOSS when the bytes are not an encoded model (or one of an earlier release, which
+  // kept XGBoost's own format: train again).
   static absl::StatusOr<std::unique_ptr<GradientBoosted>> Decode(absl::string_view bytes);
 
  private:
@@ -66,8 +70,12 @@ class GradientBoosted {
   std::vector<float> Run(const std::vector<std::vector<float>>& x, int option_mask,
                          size_t* columns) const;
 
+  // Loads `forest` (checked) into booster_.
+  absl::Status Load(Forest forest);
+
   void* booster_ = nullptr;  // BoosterHandle
   size_t features_ = 0;
+  Forest forest_;  // what booster_ holds
   mutable std::mutex mu_;
 };
 

@@ -41,6 +41,11 @@ class ByteWriter {
     std::memcpy(b, &d, 8);
     out_.append(b, 8);
   }
+  void Float(float f) {
+    char b[4];
+    std::memcpy(b, &f, 4);
+    out_.append(b, 4);
+  }
   std::string& str() { return out_; }
 
  private:
@@ -80,7 +85,14 @@ class ByteReader {
     in_.remove_prefix(8);
     return true;
   }
+  bool Float(float* f) {
+    if (in_.size() < 4) return false;
+    std::memcpy(f, in_.data(), 4);
+    in_.remove_prefix(4);
+    return true;
+  }
   bool done() const { return in_.empty(); }
+  size_t left() const { return in_.size(); }
 
  private:
   absl::string_view in_;

@@ -63,11 +63,12 @@ void RunAndWait(Scatter<Req, Resp>* scatter, const Router& router, const CallOpt
 
 v1::EntityKey Key(v1::EntityType type, uint64_t id);
 
-// Checks a request setting against its range; 0 keeps the default.
+// Checks a request setting against its range; 0 keeps the default. A NaN is out of range
+// (found by fuzz_requests: a NaN validation_share reached training).
 template <typename T>
 absl::Status Setting(T value, T lo, T hi, absl::string_view field, T* out) {
   if (value == 0) return absl::OkStatus();
-  if (value < lo || value > hi) {
+  if (!(value >= lo && value <= hi)) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": must be ", lo, "..", hi, " (or 0 for the default), got ", value));
   }

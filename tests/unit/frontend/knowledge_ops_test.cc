@@ -3,11 +3,14 @@
 // UNAVAILABLE), and once every server has the same bundle the texts are answered.
 #include "server/frontend/knowledge_ops.h"
 
+#include <cmath>
 #include <future>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "server/frontend/partition_calls.h"
 #include "server/knowledge/bundle.h"
 
 namespace kg {
@@ -47,6 +50,25 @@ absl::Status Install(PartitionHost* host, uint32_t partition, const std::string&
   req.set_last(true);
   internal::v1::InstallBundleResponse resp;
   return host->InstallBundle(req, &resp);
+}
+
+// Found by fuzz_requests: a NaN passed the range check of a TrainModels setting
+// (validation_share) and reached training.
+TEST(SettingTest, RangesRefuseNaN) {
+  double share = 0.1;
+  EXPECT_TRUE(Setting(0.0, 0.01, 0.5, "validation_share", &share).ok());
+  EXPECT_EQ(share, 0.1);
+  EXPECT_TRUE(Setting(0.2, 0.01, 0.5, "validation_share", &share).ok());
+  EXPECT_EQ(share, 0.2);
+  for (double bad : {std::nan(""), 0.6, -1.0, std::numeric_limits<double>::infinity()}) {
+    absl::Status s = Setting(bad, 0.01, 0.5, "validation_share", &share);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("validation_share"), absl::string_view::npos);
+  }
+  EXPECT_EQ(share, 0.2);
+  int epoch = 25;
+  EXPECT_FALSE(Setting(201, 1, 200, "epoch", &epoch).ok());
+  EXPECT_EQ(epoch, 25);
 }
 
 TEST(KnowledgeOpsTest, AReplyNeverMixesModelVersions) {

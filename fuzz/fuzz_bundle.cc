@@ -1,9 +1,9 @@
 // The model bundle loader (server/knowledge/bundle.h, DecodeBundle), as a partition server
 // reads its bundle file or an installation. The input is a bundle without its last 8
 // bytes: the target appends the FNV-1a checksum, so the fuzzer explores what lies behind
-// it (a checksum detects damage, not a crafted file) down to the fastText and XGBoost
-// loaders the sections are handed to. A bundle that decodes re-encodes to one that
-// decodes and encodes identically.
+// it (a checksum detects damage, not a crafted file) down to the fastText loader and the
+// checks of the gradient-boosted trees (server/knowledge/forest.h) before XGBoost loads
+// them. A bundle that decodes re-encodes to one that decodes and encodes identically.
 //
 // KG_FUZZ_WRITE_SEEDS=DIR fuzz_bundle writes seed inputs (small trained bundles) to DIR.
 #include <cstddef>
@@ -33,8 +33,28 @@ std::string WithChecksum(absl::string_view body) {
   return bytes;
 }
 
-// A small bundle: a two-level taxonomy and a categorizer trained on a few dozen titles.
-std::string SeedBundle(int fine_levels, int brands) {
+// A small SPU matcher (its gradient-boosted trees are what the forest decoder reads).
+std::shared_ptr<const kg::knowledge::SpuMatcher> SeedMatcher(
+    std::shared_ptr<const kg::knowledge::AttributeExtractor> extractor) {
+  std::vector<kg::knowledge::SpuRecord> spus;
+  for (uint64_t id = 1; id <= 12; ++id) {
+    kg::knowledge::SpuRecord s;
+    s.id = id;
+    const std::string model = absl::StrCat("KX", 100 + id * 7);
+    s.name = {absl::StrCat("Acme Flask ", model, " ", id * 250, " ml"), "Acme", 10.0 + id, 2};
+    s.members.push_back({absl::StrCat("Acme ", model, " flask ", id * 250, "ml"), "Acme", 0, 2});
+    s.members.push_back({absl::StrCat("Flask ", model, " by Acme"), "Acme", 11.0 + id, 2});
+    spus.push_back(std::move(s));
+  }
+  kg::knowledge::SpuMatcherFigures figures;
+  auto matcher = kg::knowledge::SpuMatcher::Train(spus, extractor, 0.2, 1, &figures);
+  if (!matcher.ok()) return nullptr;
+  return std::move(*matcher);
+}
+
+// A small bundle: a two-level taxonomy and a categorizer trained on a few dozen titles;
+// with `spu`, an attribute extractor and an SPU matcher too.
+std::string SeedBundle(int fine_levels, int brands, bool spu = false) {
   std::vector<kg::knowledge::CategoryRecord> records = {{1, "Shoes", 0}, {2, "Bottles", 0}};
   if (fine_levels > 0) records.push_back({3, "Trail", 1});
   auto taxonomy = std::make_shared<const kg::knowledge::Taxonomy>(
@@ -61,19 +81,26 @@ std::string SeedBundle(int fine_levels, int brands) {
   bundle.taxonomy = taxonomy;
   bundle.categorizer = std::move(*categorizer);
   for (int b = 1; b <= brands; ++b) bundle.brands[b] = absl::StrCat("Brand ", b);
+  if (spu) {
+    bundle.attributes = std::shared_ptr<const kg::knowledge::AttributeExtractor>(
+        kg::knowledge::AttributeExtractor::Train({}, nullptr));
+    bundle.spu_matcher = SeedMatcher(bundle.attributes);
+    if (bundle.spu_matcher == nullptr) return "";
+  }
   return kg::knowledge::EncodeBundle(bundle);
 }
 
 void WriteSeeds(const std::string& dir) {
   int n = 0;
+  auto write = [&](const std::string& bundle) {
+    KG_FUZZ_CHECK(!bundle.empty(), "training a seed bundle failed");
+    std::ofstream(absl::StrCat(dir, "/bundle-", n++), std::ios::binary)
+        << bundle.substr(0, bundle.size() - 8);
+  };
   for (int fine : {0, 1}) {
-    for (int brands : {0, 2}) {
-      const std::string bundle = SeedBundle(fine, brands);
-      KG_FUZZ_CHECK(!bundle.empty(), "training a seed bundle failed");
-      std::ofstream(absl::StrCat(dir, "/bundle-", n++), std::ios::binary)
-          << bundle.substr(0, bundle.size() - 8);
-    }
+    for (int brands : {0, 2}) write(SeedBundle(fine, brands));
   }
+  write(SeedBundle(0, 0, /*spu=*/true));
 }
 
 }  // namespace

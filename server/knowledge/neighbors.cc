@@ -100,11 +100,9 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
     }
   }
   // The common tokens left unread still tell the documents found apart (e.g. a brand's
-  // products by their model words): looked up per document in their postings, which are
-  // in document order.
-  // A document found has a score above 0 (every idf is at least 1), so a token's postings
-  // up to kScanPerFound times the documents found are scanned for them (a sequential read);
-  // longer ones are searched once per document found.
+  // products by their model words). A document found has a score above 0 (every idf is at
+  // least 1), so a token's postings up to kScanPerFound times the documents found are
+  // scanned for them; longer ones (in document order) are searched once per document found.
   if (unread < found.size() && touched.size() <= kMaxRescored) {
     for (size_t f = unread; f < found.size(); ++f) {
       const uint32_t id = found[f].second;

@@ -2,8 +2,9 @@
 // reads its bundle file or an installation. The input is a bundle without its last 8
 // bytes: the target appends the FNV-1a checksum, so the fuzzer explores what lies behind
 // it (a checksum detects damage, not a crafted file) down to the fastText loader and the
-// checks of the gradient-boosted trees (server/knowledge/forest.h) before XGBoost loads
-// them. A bundle that decodes re-encodes to one that decodes and encodes identically.
+// checks of the gradient-boosted trees (server/knowledge/forest.h). A bundle that decodes
+// re-encodes to one that decodes and encodes identically, and its SPU matcher (if any)
+// matches a listing: the trees it decoded are walked (forest.h's prediction).
 //
 // KG_FUZZ_WRITE_SEEDS=DIR fuzz_bundle writes seed inputs (small trained bundles) to DIR.
 #include <cstddef>
@@ -66,9 +67,11 @@ std::string SeedBundle(int fine_levels, int brands, bool spu = false) {
                         static_cast<uint64_t>(shoe ? (fine_levels > 0 && i % 4 == 1 ? 3 : 1) : 2)});
   }
   kg::knowledge::CategorizerParams params;
+  // Tiny on purpose: each execution decodes the whole bundle twice, so a small seed is
+  // what lets the fuzzer reach millions of executions.
   params.epoch = 2;
-  params.dim = 8;
-  params.buckets = 1000;
+  params.dim = 2;
+  params.buckets = 16;
   params.min_label_examples = 5;
   kg::knowledge::ValidationFigures figures;
   auto categorizer =
@@ -124,5 +127,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 "a re-encoded bundle does not decode: " + std::string(again.status().message()));
   KG_FUZZ_CHECK(kg::knowledge::EncodeBundle(*again) == encoded,
                 "the bundle encoding is not a round trip");
+  if (bundle->spu_matcher != nullptr) {
+    for (const kg::knowledge::SpuCandidate& c :
+         bundle->spu_matcher->Match({"Acme KX114 flask 500ml", "Acme", 12, 2}, 3, 0.0)) {
+      KG_FUZZ_CHECK(c.score >= 0 && c.score <= 1, "an SPU score is not a probability");
+    }
+  }
   return 0;
 }

@@ -133,17 +133,8 @@ struct Candidate {
   bool lexicon = false;
 };
 
-}  // namespace
-
-struct AttributeExtractor::Model {
-  struct Entry {
-    std::string name;
-    std::string value;  // as stored (the most frequent spelling)
-    double confidence = 0;
-  };
-  absl::flat_hash_map<std::string, std::vector<Entry>> lexicon;  // normalised value -> names
-  std::map<std::string, double> pattern_confidence;              // learned where possible
-
+// The title patterns of AttributeExtractor::Model.
+struct TitlePatterns {
   RE2 measure{
       R"((?i)(?:^|[^\p{L}\p{N}.,])(\d+(?:[.,]\d+)?)([\s\x{00A0}\x{202F}]?)(tb|gb|mb|kb|ml|cl|ltr|litres?|liters?|l|mg|kgs?|gms?|grams?|g|lbs?|oz|mah|kw|watts?|w|volts?|v|mm|cm|inch(?:es)?|in|ft|m|ghz|mhz|khz|hz)(?:$|[^\p{L}\p{N}]))"};
   RE2 pack_of{R"((?i)\b(?:pack|set|box|combo)\s+of\s+(\d+)\b)"};
@@ -157,6 +148,27 @@ struct AttributeExtractor::Model {
   RE2 model_token{R"(^[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+)*$)"};
   RE2 number_word{R"(^\d+-[A-Za-z][a-z]{2,}$)"};                    // "375-Watt", "7-Port"
   RE2 slash_word{R"((?:^|[^A-Za-z0-9])[a-z]/|/[a-z]\b|^[a-z]+/)"};  // "w/PS2", "f/4-5.6"
+};
+
+const TitlePatterns& SharedTitlePatterns() {
+  static const TitlePatterns* patterns = new TitlePatterns();
+  return *patterns;
+}
+
+}  // namespace
+
+struct AttributeExtractor::Model {
+  struct Entry {
+    std::string name;
+    std::string value;  // as stored (the most frequent spelling)
+    double confidence = 0;
+  };
+  absl::flat_hash_map<std::string, std::vector<Entry>> lexicon;  // normalised value -> names
+  std::map<std::string, double> pattern_confidence;              // learned where possible
+
+  // The same for every catalog: compiled once per process and shared (RE2 is
+  // thread-safe), so decoding a bundle does not compile them again.
+  const TitlePatterns& re = SharedTitlePatterns();
 
   double Confidence(const std::string& name, double fallback) const {
     auto it = pattern_confidence.find(name);
@@ -176,7 +188,7 @@ struct AttributeExtractor::Model {
       c.a.confidence = Confidence(name, fallback);
       out->push_back(std::move(c));
     };
-    ForEachMatch(measure, title, [&](const std::vector<re2::StringPiece>& g) {
+    ForEachMatch(re.measure, title, [&](const std::vector<re2::StringPiece>& g) {
       std::string unit = absl::AsciiStrToLower(std::string(g[3].data(), g[3].size()));
       const bool spaced = !g[2].empty();
       if (unit == "in" && spaced) return;  // "5 in 1": a word, not inches
@@ -188,33 +200,33 @@ struct AttributeExtractor::Model {
       add(u.name, Offset(title, g[1]), Offset(title, g[3]) + g[3].size(),
           FormatNumber(v * u.factor), u.base, 0.95);
     });
-    for (const RE2* re : {&pack_of, &n_pack, &n_times}) {
-      ForEachMatch(*re, title, [&](const std::vector<re2::StringPiece>& g) {
+    for (const RE2* pattern : {&re.pack_of, &re.n_pack, &re.n_times}) {
+      ForEachMatch(*pattern, title, [&](const std::vector<re2::StringPiece>& g) {
         int64_t n = 0;
         if (!absl::SimpleAtoi(absl::string_view(g[1].data(), g[1].size()), &n) || n < 1 ||
             n > 10000) {
           return;
         }
-        const re2::StringPiece& span = re == &n_times ? g[1] : g[0];
+        const re2::StringPiece& span = pattern == &re.n_times ? g[1] : g[0];
         add("pack_count", Offset(title, span), Offset(title, span) + span.size(), absl::StrCat(n),
             "", 0.9);
       });
     }
-    ForEachMatch(size_word, title, [&](const std::vector<re2::StringPiece>& g) {
+    ForEachMatch(re.size_word, title, [&](const std::vector<re2::StringPiece>& g) {
       add("size", Offset(title, g[0]), Offset(title, g[0]) + g[0].size(),
           absl::AsciiStrToUpper(std::string(g[1].data(), g[1].size())), "", 0.9);
     });
-    ForEachMatch(size_letters, title, [&](const std::vector<re2::StringPiece>& g) {
+    ForEachMatch(re.size_letters, title, [&](const std::vector<re2::StringPiece>& g) {
       add("size", Offset(title, g[1]), Offset(title, g[1]) + g[1].size(),
           absl::AsciiStrToUpper(std::string(g[1].data(), g[1].size())), "", 0.85);
     });
-    ForEachMatch(size_system, title, [&](const std::vector<re2::StringPiece>& g) {
+    ForEachMatch(re.size_system, title, [&](const std::vector<re2::StringPiece>& g) {
       std::string system = absl::AsciiStrToUpper(std::string(g[1].data(), g[1].size()));
       if (system == "EURO") system = "EU";
       add("size", Offset(title, g[0]), Offset(title, g[0]) + g[0].size(),
           absl::StrCat(system, " ", std::string(g[2].data(), g[2].size())), "", 0.85);
     });
-    ForEachMatch(age, title, [&](const std::vector<re2::StringPiece>& g) {
+    ForEachMatch(re.age, title, [&](const std::vector<re2::StringPiece>& g) {
       const bool with_unit = !g[1].empty();
       re2::StringPiece lo = with_unit ? g[1] : g[4], hi = with_unit ? g[2] : g[5];
       if (lo.empty() || hi.empty()) return;
@@ -265,9 +277,9 @@ struct AttributeExtractor::Model {
       const bool last = title.find_first_not_of(" \t)]\".,;", j) == absl::string_view::npos;
       const bool after_dash = s >= 3 && title.substr(s - 3, 3) == " - ";
       const bool shaped =
-          RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), model_token) &&
-          !RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), number_word) &&
-          !RE2::PartialMatch(re2::StringPiece(chunk.data(), chunk.size()), slash_word);
+          RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), re.model_token) &&
+          !RE2::FullMatch(re2::StringPiece(chunk.data(), chunk.size()), re.number_word) &&
+          !RE2::PartialMatch(re2::StringPiece(chunk.data(), chunk.size()), re.slash_word);
       const bool mixed = letters > 0 && digits > 0 && normalized.size() >= 4;
       const bool catalog_code = last && after_dash && digits >= 5 && letters == 0;
       if ((mixed || catalog_code) && normalized.size() <= 32 && !holds_other && shaped) {

@@ -2,6 +2,7 @@
 
 #include <xgboost/c_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -117,6 +118,21 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Fit(
   absl::StatusOr<Forest> forest = FromXgboostJson(absl::string_view(json, len));
   if (!forest.ok()) return absl::InternalError(forest.status().message());
   model->forest_ = std::move(*forest);
+  // Predict walks the trees itself (forest.h): it must agree with XGBoost's own
+  // prediction, checked here on training rows so that an XGBoost whose trees mean
+  // something else fails training, not serving.
+  const size_t check = std::min<size_t>(x.size(), 256);
+  const std::vector<std::vector<float>> sample(x.begin(), x.begin() + check);
+  size_t width = 0;
+  const std::vector<float> theirs = model->Run(sample, 0, &width);
+  const std::vector<double> ours = model->Predict(sample);
+  if (theirs.size() != ours.size()) return XgbError("predicting");
+  for (size_t i = 0; i < ours.size(); ++i) {
+    if (!(std::fabs(ours[i] - theirs[i]) <= 1e-5 * std::max(1.0, std::fabs(ours[i])))) {
+      return absl::InternalError(absl::StrCat("boosted trees: the trees predict ", ours[i],
+                                              " for training row ", i, ", XGBoost ", theirs[i]));
+    }
+  }
   return model;
 }
 
@@ -124,10 +140,11 @@ std::vector<float> GradientBoosted::Run(const std::vector<std::vector<float>>& x
                                         size_t* columns) const {
   std::vector<float> out;
   *columns = 0;
-  if (x.empty() || booster_ == nullptr) return out;
+  if (x.empty()) return out;
   Matrix m(x, features_);
   if (!m.ok()) return out;
   std::lock_guard<std::mutex> lock(mu_);
+  if (booster_ == nullptr && !Load().ok()) return out;
   bst_ulong len = 0;
   const float* result = nullptr;
   if (XGBoosterPredict(booster_, m.handle(), option_mask, 0, 0, &len, &result) != 0) return out;
@@ -137,9 +154,16 @@ std::vector<float> GradientBoosted::Run(const std::vector<std::vector<float>>& x
 }
 
 std::vector<double> GradientBoosted::Predict(const std::vector<std::vector<float>>& x) const {
-  size_t columns = 0;
-  std::vector<float> raw = Run(x, 0, &columns);
-  return std::vector<double>(raw.begin(), raw.end());
+  std::vector<double> out;
+  out.reserve(x.size());
+  std::vector<float> row;
+  for (const auto& r : x) {
+    // As the matrix XGBoost is given: a short row is padded with missing values.
+    row.assign(features_, std::numeric_limits<float>::quiet_NaN());
+    std::copy_n(r.begin(), std::min(r.size(), features_), row.begin());
+    out.push_back(ForestPredict(forest_, row.data()));
+  }
+  return out;
 }
 
 std::vector<std::vector<double>> GradientBoosted::Contributions(
@@ -162,14 +186,16 @@ std::string GradientBoosted::Encode() const {
   return std::move(w.str());
 }
 
-absl::Status GradientBoosted::Load(Forest forest) {
-  const std::string json = ToXgboostJson(forest);
-  if (XGBoosterCreate(nullptr, 0, &booster_) != 0) return XgbError("creating a booster");
-  if (XGBoosterLoadModelFromBuffer(booster_, json.data(), json.size()) != 0) {
-    return absl::DataLossError(
-        absl::StrCat("boosted trees: the model does not load: ", XGBGetLastError()));
+absl::Status GradientBoosted::Load() const {
+  const std::string json = ToXgboostJson(forest_);
+  BoosterHandle booster = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &booster) != 0) return XgbError("creating a booster");
+  if (XGBoosterLoadModelFromBuffer(booster, json.data(), json.size()) != 0 ||
+      XGBoosterSetParam(booster, "nthread", "1") != 0) {
+    XGBoosterFree(booster);
+    return XgbError("loading the trees");
   }
-  forest_ = std::move(forest);
+  booster_ = booster;
   return absl::OkStatus();
 }
 
@@ -195,8 +221,7 @@ absl::StatusOr<std::unique_ptr<GradientBoosted>> GradientBoosted::Decode(absl::s
   if (forest->features != features) return bad("feature counts differ");
   std::unique_ptr<GradientBoosted> model(new GradientBoosted());
   model->features_ = features;
-  absl::Status loaded = model->Load(std::move(*forest));
-  if (!loaded.ok()) return loaded;
+  model->forest_ = std::move(*forest);
   return model;
 }
 

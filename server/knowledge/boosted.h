@@ -3,9 +3,11 @@
 // pair scorer, the drivers of a product's performance): fit on dense float features,
 // predict probabilities, explain a prediction by per-feature contributions to its log-odds
 // (SHAP values, which add up to the prediction's margin), and encode to / decode from
-// bytes for the model bundle. Deterministic for a seed with one thread. Prediction is
-// serialised by a mutex (XGBoost's prediction buffers belong to the booster), so one model
-// may be shared by threads.
+// bytes for the model bundle. Deterministic for a seed with one thread. Predict walks the
+// trees itself (forest.h; checked against XGBoost's prediction when training), lock-free;
+// Contributions asks XGBoost, loading the trees into a booster on first use, serialised by
+// a mutex (XGBoost's prediction buffers belong to the booster). One model may be shared
+// by threads.
 #ifndef KG_SERVER_KNOWLEDGE_BOOSTED_H_
 #define KG_SERVER_KNOWLEDGE_BOOSTED_H_
 
@@ -66,16 +68,17 @@ class GradientBoosted {
 
  private:
   GradientBoosted() = default;
-  // XGBoost's C API: `option_mask` 0 for probabilities, 4 for contributions.
+  // XGBoost's C API: `option_mask` 0 for probabilities, 4 for contributions; loads the
+  // booster first if there is none. Empty when XGBoost fails.
   std::vector<float> Run(const std::vector<std::vector<float>>& x, int option_mask,
                          size_t* columns) const;
 
-  // Loads `forest` (checked) into booster_.
-  absl::Status Load(Forest forest);
+  // Loads forest_ (checked) into booster_; mu_ held.
+  absl::Status Load() const;
 
-  void* booster_ = nullptr;  // BoosterHandle
+  mutable void* booster_ = nullptr;  // BoosterHandle: trained, or loaded by Run
   size_t features_ = 0;
-  Forest forest_;  // what booster_ holds
+  Forest forest_;
   mutable std::mutex mu_;
 };
 

@@ -202,6 +202,31 @@ void AppendArray(std::string* out, const char* name, const std::vector<T>& v, Ap
 
 }  // namespace
 
+float ForestMargin(const Forest& f, const float* row) {
+  // XGBoost's ProbToMargin for the logistic objective; the base score itself otherwise.
+  float margin = f.objective == Forest::Objective::kLogistic ? -std::log(1.0f / f.base_score - 1.0f)
+                                                             : f.base_score;
+  for (const ForestTree& tree : f.trees) {
+    int32_t node = 0;
+    // CheckForest: children come after their parent and are in range, so this ends.
+    while (tree.left[node] != -1) {
+      const float v = row[tree.split_index[node]];
+      if (std::isnan(v)) {
+        node = tree.default_left[node] ? tree.left[node] : tree.right[node];
+      } else {
+        node = v < tree.split_condition[node] ? tree.left[node] : tree.right[node];
+      }
+    }
+    margin += tree.split_condition[node];
+  }
+  return margin;
+}
+
+float ForestPredict(const Forest& f, const float* row) {
+  const float margin = ForestMargin(f, row);
+  return f.objective == Forest::Objective::kLogistic ? 1.0f / (1.0f + std::exp(-margin)) : margin;
+}
+
 absl::Status CheckForest(const Forest& f) {
   if (f.objective != Forest::Objective::kLogistic &&
       f.objective != Forest::Objective::kSquaredError) {

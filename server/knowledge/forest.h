@@ -3,7 +3,8 @@
 // it read and write out of bounds), so a bundle never hands XGBoost bytes it read: the
 // trees are decoded and checked here (every array its node count long, children after
 // their parent forming one tree, feature indices in range, finite values, bounded depth),
-// and XGBoost loads a JSON document written from the checked trees (ToXgboostJson).
+// predictions walk the checked trees here (ForestPredict), and XGBoost loads a JSON
+// document written from them (ToXgboostJson) only for SHAP contributions.
 // FromXgboostJson reads the JSON XGBoost 1.7 writes for a model of ours.
 #ifndef KG_SERVER_KNOWLEDGE_FOREST_H_
 #define KG_SERVER_KNOWLEDGE_FOREST_H_
@@ -45,6 +46,14 @@ absl::Status CheckForest(const Forest& forest);
 absl::StatusOr<Forest> FromXgboostJson(absl::string_view json);
 // A JSON model XGBoost 1.7 loads; the forest must pass CheckForest.
 std::string ToXgboostJson(const Forest& forest);
+
+// The model's output for one row of `forest.features` values (NaN: missing) as XGBoost
+// computes it: from the root, a missing value takes the node's default child, any other
+// goes left when below the split condition; the base margin plus each tree's leaf, summed
+// in float in tree order; for the logistic objective through the sigmoid (a probability).
+// The forest must pass CheckForest.
+float ForestMargin(const Forest& forest, const float* row);
+float ForestPredict(const Forest& forest, const float* row);
 
 std::string EncodeForest(const Forest& forest);
 // DATA_LOSS when the bytes are not an encoded forest or the forest fails CheckForest.

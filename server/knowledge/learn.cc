@@ -51,6 +51,9 @@ bool Isotonic::Decode(ByteReader* r, size_t max_steps) {
   ys_.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     if (!r->Double(&xs_[i]) || !r->Double(&ys_[i])) return false;
+    // As Fit leaves it: finite steps in order, probabilities that never decrease.
+    if (!std::isfinite(xs_[i]) || !(ys_[i] >= 0 && ys_[i] <= 1)) return false;
+    if (i > 0 && (xs_[i] < xs_[i - 1] || ys_[i] < ys_[i - 1])) return false;
   }
   return true;
 }
@@ -123,7 +126,8 @@ bool Logistic::Decode(ByteReader* r, size_t features) {
   if (!r->Varint(&n) || (n != features && n != 0)) return false;  // 0: never fitted
   w_.resize(n);
   for (double& v : w_) {
-    if (!r->Double(&v)) return false;
+    // Finite and bounded, so that a score is never NaN (inf - inf) for finite features.
+    if (!r->Double(&v) || !(std::fabs(v) <= kMaxWeight)) return false;
   }
   return true;
 }

@@ -18,6 +18,8 @@ class Isotonic {
   // The identity when never fitted.
   double operator()(double raw) const;
   void Encode(ByteWriter* w) const;
+  // False unless the steps are finite, in order, and their values probabilities that
+  // never decrease (what Fit makes).
   bool Decode(ByteReader* r, size_t max_steps);
 
  private:
@@ -34,6 +36,8 @@ class Logistic {
   double Score(const std::vector<double>& x) const;  // the probability
   size_t features() const { return w_.size(); }
   void Encode(ByteWriter* w) const;
+  // False unless there are `features` weights (or none), each within kMaxWeight.
+  static constexpr double kMaxWeight = 1e12;
   bool Decode(ByteReader* r, size_t features);
 
  private:

@@ -77,18 +77,20 @@ void SpuMatcher::BuildVectors() {
   if (v->dim == 0) return;
   v->vectors.assign(spus_.size() * v->dim, 0.0f);
   v->has.assign(spus_.size(), false);
-  v->space = std::make_unique<hnswlib::InnerProductSpace>(v->dim);
-  // M 16, ef_construction 100, a fixed seed: the same SPUs give the same graph.
-  v->graph =
-      std::make_unique<hnswlib::HierarchicalNSW<float>>(v->space.get(), spus_.size(), 16, 100, 42);
+  if (spus_.size() > kExactVectorSearch) {
+    v->space = std::make_unique<hnswlib::InnerProductSpace>(v->dim);
+    // M 16, ef_construction 100, a fixed seed: the same SPUs give the same graph.
+    v->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(v->space.get(), spus_.size(), 16,
+                                                                 100, 42);
+  }
   for (size_t i = 0; i < spus_.size(); ++i) {
     const std::vector<float> e = Embed(spus_[i].name.title);
     if (e.size() != v->dim) continue;
     std::copy(e.begin(), e.end(), v->vectors.begin() + i * v->dim);
     v->has[i] = true;
-    v->graph->addPoint(&v->vectors[i * v->dim], i);
+    if (v->graph != nullptr) v->graph->addPoint(&v->vectors[i * v->dim], i);
   }
-  v->graph->setEf(64);
+  if (v->graph != nullptr) v->graph->setEf(64);
   vectors_ = std::move(v);
 }
 
@@ -108,13 +110,26 @@ std::vector<SpuMatcher::Candidate> SpuMatcher::Candidates(const NeighborIndex& i
     out.push_back({doc, cosine, rank++});
   }
   if (vectors_ == nullptr || vector.size() != vectors_->dim) return out;
-  auto near = vectors_->graph->searchKnn(vector.data(), kVectorCandidates);
-  std::vector<uint32_t> found;
-  while (!near.empty()) {
-    found.push_back(static_cast<uint32_t>(near.top().second));
-    near.pop();
+  std::vector<uint32_t> found;  // nearest first
+  if (vectors_->graph != nullptr) {
+    auto near = vectors_->graph->searchKnn(vector.data(), kVectorCandidates);
+    while (!near.empty()) {
+      found.push_back(static_cast<uint32_t>(near.top().second));
+      near.pop();
+    }
+    std::reverse(found.begin(), found.end());
+  } else {
+    // Few SPUs: every one's inner product, exactly (ties: the lower index).
+    std::vector<std::pair<float, uint32_t>> scored;
+    for (size_t i = 0; i < spus_.size(); ++i) {
+      if (!vectors_->has[i]) continue;
+      scored.emplace_back(-Dot(vector.data(), &vectors_->vectors[i * vectors_->dim], vector.size()),
+                          static_cast<uint32_t>(i));
+    }
+    const size_t k = std::min(kVectorCandidates, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + k, scored.end());
+    for (size_t i = 0; i < k; ++i) found.push_back(scored[i].second);
   }
-  std::reverse(found.begin(), found.end());  // nearest first
   const size_t retrieved = out.size();
   for (uint32_t spu : found) {
     bool seen = false;
@@ -192,8 +207,10 @@ size_t SpuMatcher::MemoryBytes() const {
   for (const SideRead& r : reads_) bytes += r.MemoryBytes() - sizeof(SideRead);
   if (vectors_ != nullptr) {
     // Our copy of the vectors, and hnswlib's: each point's vector, links and label.
-    bytes += vectors_->vectors.capacity() * sizeof(float) +
-             spus_.size() * (vectors_->dim * sizeof(float) + 2 * 16 * sizeof(uint32_t) + 16);
+    bytes += vectors_->vectors.capacity() * sizeof(float);
+    if (vectors_->graph != nullptr) {
+      bytes += spus_.size() * (vectors_->dim * sizeof(float) + 2 * 16 * sizeof(uint32_t) + 16);
+    }
   }
   return bytes;
 }

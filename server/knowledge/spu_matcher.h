@@ -2,10 +2,11 @@
 // be an instance of, each with a calibrated probability of being the same product and the
 // reasons. Learned from the SPUs already in the graph (their names and member products):
 //   - candidates: the SPUs nearest by their names' text vectors (the categorizer's fastText
-//     rows, hnswlib), and the SPUs whose name, members' titles, brand and model numbers (as
-//     normalised by the attribute extractor, so "PS-LX350H" meets "PSLX350H") are nearest
-//     by TF-IDF cosine over an inverted index (NeighborIndex; rare tokens weigh most,
-//     common ones are skipped, the cost per query is bounded);
+//     rows; hnswlib beyond kExactVectorSearch SPUs, an exact scan below), and the SPUs whose name,
+//     members' titles, brand and model numbers (as normalised by the attribute extractor, so
+//     "PS-LX350H" meets "PSLX350H") are nearest by TF-IDF cosine over an inverted index
+//     (NeighborIndex; rare tokens weigh most, common ones are skipped, the cost per query is
+//     bounded);
 //   - a scorer: gradient-boosted trees (XGBoost) over the pair features of
 //     spu_features.h, trained on held-out members of known SPUs against their own SPU
 //     (positives) and against the other candidates retrieved for them (hard negatives) and
@@ -80,7 +81,10 @@ class SpuMatcher {
  public:
   static constexpr size_t kCandidates = 20;        // retrieved per listing by TF-IDF
   static constexpr size_t kVectorCandidates = 10;  // and by text vectors
-  static constexpr size_t kMaxMembers = 5;         // member titles kept per SPU
+  // Up to this many SPUs the nearest by text vector are found exactly, by scanning them
+  // all (cheaper than building the graph); beyond, by hnswlib's graph.
+  static constexpr size_t kExactVectorSearch = 1024;
+  static constexpr size_t kMaxMembers = 5;  // member titles kept per SPU
   // A model number identifies a product when at most this many SPUs carry it; others
   // ("BRAND5", a series name) are left out of the model-number comparison.
   static constexpr uint32_t kMaxModelSpus = 2;

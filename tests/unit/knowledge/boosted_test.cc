@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "server/knowledge/forest.h"
@@ -112,6 +113,41 @@ TEST(ForestTest, ReadsXgboostsModelAndWritesOneItLoadsTheSame) {
   EXPECT_EQ((*back)->Encode(), (*model)->Encode());
 }
 
+// Predict walks the trees itself; XGBoost's own prediction (through Contributions, which
+// add up to its log-odds) must agree, missing values (NaN, short rows) included, for a
+// model trained here and for one decoded from the bundle (whose booster XGBoost loads
+// only when Contributions is first asked for).
+TEST(ForestTest, PredictionWalksTheTreesAsXgboostDoes) {
+  auto [x, test_x, y, test_y] = MakeSets(1500, 300, 5);
+  std::mt19937_64 rng(7);
+  for (auto* rows : {&x, &test_x}) {
+    for (auto& row : *rows) {
+      for (float& v : row) {
+        if (rng() % 5 == 0) v = std::numeric_limits<float>::quiet_NaN();
+      }
+    }
+  }
+  test_x.push_back({0.7f});  // short: the rest missing
+  GradientBoosted::Params params;
+  params.rounds = 40;
+  params.max_depth = 4;
+  auto model = GradientBoosted::Fit(x, y, params);
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto decoded = GradientBoosted::Decode((*model)->Encode());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  for (const GradientBoosted* m : {model->get(), decoded->get()}) {
+    const std::vector<double> p = m->Predict(test_x);
+    const std::vector<std::vector<double>> c = m->Contributions(test_x);
+    ASSERT_EQ(p.size(), test_x.size());
+    ASSERT_EQ(c.size(), test_x.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      double margin = 0;
+      for (double v : c[i]) margin += v;
+      EXPECT_NEAR(p[i], 1 / (1 + std::exp(-margin)), 1e-5) << "row " << i;
+    }
+  }
+}
+
 Forest SmallForest() {
   Forest f;
   f.features = 2;
@@ -126,6 +162,20 @@ Forest SmallForest() {
   t.default_left = {1, 0, 0};
   f.trees = {t};
   return f;
+}
+
+TEST(ForestTest, PredictsByTheSplitsDefaultsAndBase) {
+  Forest f = SmallForest();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float below[] = {9, 0.2f}, at[] = {9, 0.5f}, missing[] = {9, nan};
+  EXPECT_FLOAT_EQ(ForestMargin(f, below), -1);    // base 0.5: margin 0
+  EXPECT_FLOAT_EQ(ForestMargin(f, at), 1);        // not below the condition: right
+  EXPECT_FLOAT_EQ(ForestMargin(f, missing), -1);  // the default child
+  EXPECT_FLOAT_EQ(ForestPredict(f, at), 1 / (1 + std::exp(-1.0f)));
+  f.base_score = 0.8f;
+  EXPECT_NEAR(ForestMargin(f, at), 1 + std::log(4.0f), 1e-6);
+  f.objective = Forest::Objective::kSquaredError;
+  EXPECT_FLOAT_EQ(ForestPredict(f, at), 1.8f);
 }
 
 TEST(ForestTest, RefusesTreesXgboostWouldMisread) {

@@ -19,6 +19,7 @@
 #include "server/knowledge/bundle.h"
 #include "server/knowledge/bytes.h"
 #include "server/knowledge/categorizer.h"
+#include "server/knowledge/learn.h"
 #include "server/knowledge/neighbors.h"
 #include "server/knowledge/taxonomy.h"
 #include "server/knowledge/text.h"
@@ -139,6 +140,53 @@ TEST(NeighborIndexTest, CommonTokensCountExactlyForTheDocumentsFound) {
   }
   // The documents found differ only by the common tokens: "mid" and "w0" must have counted.
   EXPECT_GT(nearest.front().second, nearest.back().second + 0.05);
+}
+
+// Calibration read from a bundle maps every score to a probability: a decoder that took
+// any doubles served scores above 1 (found by fuzz_bundle: corpus/fuzz_bundle/
+// crash-calibration-out-of-range).
+TEST(LearnTest, CalibrationAndWeightsDecodeOnlyAsFitLeavesThem) {
+  Isotonic fitted;
+  fitted.Fit({{0.1, 0}, {0.2, 0}, {0.3, 1}, {0.4, 0}, {0.8, 1}, {0.9, 1}});
+  ByteWriter w;
+  fitted.Encode(&w);
+  Isotonic back;
+  ByteReader r(w.str());
+  ASSERT_TRUE(back.Decode(&r, 100));
+  for (double raw : {-1.0, 0.15, 0.35, 0.85, 2.0}) EXPECT_EQ(back(raw), fitted(raw));
+  auto decodes = [](std::vector<std::pair<double, double>> steps) {
+    ByteWriter w;
+    w.Varint(steps.size());
+    for (const auto& [x, y] : steps) {
+      w.Double(x);
+      w.Double(y);
+    }
+    Isotonic iso;
+    ByteReader r(w.str());
+    return iso.Decode(&r, 100);
+  };
+  const double nan = std::nan(""), inf = INFINITY;
+  EXPECT_TRUE(decodes({{0.1, 0.2}, {0.1, 0.5}, {0.7, 1}}));
+  EXPECT_FALSE(decodes({{0.1, 0.2}, {0.5, 1.5}}));  // not a probability
+  EXPECT_FALSE(decodes({{0.1, -0.1}}));
+  EXPECT_FALSE(decodes({{0.1, nan}}));
+  EXPECT_FALSE(decodes({{nan, 0.5}}));
+  EXPECT_FALSE(decodes({{0.1, inf}}));
+  EXPECT_FALSE(decodes({{0.1, 0.6}, {0.5, 0.4}}));  // decreasing
+  EXPECT_FALSE(decodes({{0.5, 0.4}, {0.1, 0.6}}));  // steps out of order
+
+  auto weights = [](std::vector<double> ws) {
+    ByteWriter w;
+    w.Varint(ws.size());
+    for (double v : ws) w.Double(v);
+    Logistic l;
+    ByteReader r(w.str());
+    return l.Decode(&r, ws.size());
+  };
+  EXPECT_TRUE(weights({0.5, -3, 1e6}));
+  EXPECT_FALSE(weights({0.5, nan}));
+  EXPECT_FALSE(weights({inf, 1}));
+  EXPECT_FALSE(weights({1e300, -1e300}));
 }
 
 TEST(TaxonomyTest, BuildsPathsCutsCyclesAndRoundTrips) {

@@ -3,8 +3,9 @@
 // bytes: the target appends the FNV-1a checksum, so the fuzzer explores what lies behind
 // it (a checksum detects damage, not a crafted file) down to the fastText loader and the
 // checks of the gradient-boosted trees (server/knowledge/forest.h). A bundle that decodes
-// re-encodes to one that decodes and encodes identically, and its SPU matcher (if any)
-// matches a listing: the trees it decoded are walked (forest.h's prediction).
+// re-encodes to one that decodes and encodes identically, and what its models serve for a
+// title (categories, brand mentions, attributes, SPU candidates: the matcher's decoded
+// trees are walked) has probabilities in [0, 1] and spans inside the title.
 //
 // KG_FUZZ_WRITE_SEEDS=DIR fuzz_bundle writes seed inputs (small trained bundles) to DIR.
 #include <cstddef>
@@ -85,8 +86,26 @@ std::string SeedBundle(int fine_levels, int brands, bool spu = false) {
   bundle.categorizer = std::move(*categorizer);
   for (int b = 1; b <= brands; ++b) bundle.brands[b] = absl::StrCat("Brand ", b);
   if (spu) {
+    // A brand recognizer and an attribute lexicon learned from a few titles, and the
+    // matcher.
+    std::vector<kg::knowledge::BrandRecord> records = {{1, "Acme", {"Acme Co"}},
+                                                       {2, "Trailfox", {}}};
+    std::vector<kg::knowledge::BrandExample> examples;
+    std::vector<kg::knowledge::AttributeExample> attributes;
+    for (int i = 0; i < 40; ++i) {
+      const bool acme = i % 2 == 0;
+      examples.push_back({absl::StrCat(acme ? "Acme flask " : "Trailfox runner ", i,
+                                       i % 3 == 0 ? " Red" : " Blue"),
+                          static_cast<uint64_t>(acme ? 1 : 2)});
+      attributes.push_back({examples.back().title, {{"color", i % 3 == 0 ? "Red" : "Blue"}}});
+    }
+    kg::knowledge::BrandFigures brand_figures;
+    auto recognizer = kg::knowledge::BrandRecognizer::Train(
+        records, examples, bundle.categorizer.get(), 0.3, 1, &brand_figures);
+    if (!recognizer.ok()) return "";
+    bundle.brand_recognizer = std::move(*recognizer);
     bundle.attributes = std::shared_ptr<const kg::knowledge::AttributeExtractor>(
-        kg::knowledge::AttributeExtractor::Train({}, nullptr));
+        kg::knowledge::AttributeExtractor::Train(attributes, nullptr));
     bundle.spu_matcher = SeedMatcher(bundle.attributes);
     if (bundle.spu_matcher == nullptr) return "";
   }
@@ -127,10 +146,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 "a re-encoded bundle does not decode: " + std::string(again.status().message()));
   KG_FUZZ_CHECK(kg::knowledge::EncodeBundle(*again) == encoded,
                 "the bundle encoding is not a round trip");
+
+  // What the models serve from the decoded bytes: probabilities, offsets inside the title.
+  const std::string title = "Acme Co KX114 flask 500ml Red, runner sneaker 3";
+  auto probability = [](double p) { return p >= 0 && p <= 1; };
+  if (bundle->categorizer != nullptr) {
+    for (const kg::knowledge::CategoryScore& c :
+         bundle->categorizer->Predict({title, "", "Acme", {}}, 3)) {
+      KG_FUZZ_CHECK(probability(c.confidence), "a category confidence is not a probability");
+    }
+  }
+  if (bundle->brand_recognizer != nullptr) {
+    for (const kg::knowledge::BrandMention& m :
+         bundle->brand_recognizer->Recognize(title, bundle->categorizer.get(), 5)) {
+      KG_FUZZ_CHECK(probability(m.confidence), "a brand confidence is not a probability");
+      KG_FUZZ_CHECK(m.start < m.end && m.end <= title.size(), "a brand span outside the title");
+    }
+  }
+  if (bundle->attributes != nullptr) {
+    for (const kg::knowledge::ExtractedAttribute& a : bundle->attributes->Extract(title)) {
+      KG_FUZZ_CHECK(probability(a.confidence), "an attribute confidence is not a probability");
+      KG_FUZZ_CHECK(a.start < a.end && a.end <= title.size(),
+                    "an attribute span outside the title");
+    }
+  }
   if (bundle->spu_matcher != nullptr) {
     for (const kg::knowledge::SpuCandidate& c :
          bundle->spu_matcher->Match({"Acme KX114 flask 500ml", "Acme", 12, 2}, 3, 0.0)) {
-      KG_FUZZ_CHECK(c.score >= 0 && c.score <= 1, "an SPU score is not a probability");
+      KG_FUZZ_CHECK(probability(c.score), "an SPU score is not a probability");
     }
   }
   return 0;

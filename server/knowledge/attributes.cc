@@ -494,7 +494,9 @@ absl::StatusOr<std::unique_ptr<AttributeExtractor>> AttributeExtractor::Decode(
     auto& entries = x->m_->lexicon[key];
     for (uint64_t k = 0; k < count; ++k) {
       Model::Entry e;
-      if (!r.String(&e.name) || !r.String(&e.value) || !r.Double(&e.confidence)) return bad();
+      if (!r.String(&e.name) || !r.String(&e.value) || !r.Probability(&e.confidence)) {
+        return bad();
+      }
       entries.push_back(std::move(e));
     }
   }
@@ -502,7 +504,7 @@ absl::StatusOr<std::unique_ptr<AttributeExtractor>> AttributeExtractor::Decode(
   for (uint64_t i = 0; i < n; ++i) {
     std::string name;
     double c = 0;
-    if (!r.String(&name) || !r.Double(&c)) return bad();
+    if (!r.String(&name) || !r.Probability(&c)) return bad();
     x->m_->pattern_confidence[name] = c;
   }
   if (!r.done()) return bad();

@@ -626,7 +626,7 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Decode(absl::s
     for (uint64_t c = 0; c < count; ++c) {
       uint64_t l = 0;
       double s = 0;
-      if (!in.Varint(&l) || !in.Double(&s)) return bad("brands");
+      if (!in.Varint(&l) || !in.Probability(&s)) return bad("brands");
       b.categories.emplace_back(static_cast<int>(l), s);
     }
     m.brands[id] = std::move(b);
@@ -641,7 +641,7 @@ absl::StatusOr<std::unique_ptr<BrandRecognizer>> BrandRecognizer::Decode(absl::s
   if (!in.Varint(&n) || n > bytes.size()) return bad("label prior");
   m.label_prior.resize(n);
   for (double& p : m.label_prior) {
-    if (!in.Double(&p)) return bad("label prior");
+    if (!in.Probability(&p)) return bad("label prior");
   }
   for (const auto& [id, b] : m.brands) {
     for (const auto& [l, s] : b.categories) {

@@ -85,6 +85,9 @@ class ByteReader {
     in_.remove_prefix(8);
     return true;
   }
+  // A double in [lo, hi] (so never NaN); false, having read it, otherwise.
+  bool DoubleIn(double* d, double lo, double hi) { return Double(d) && *d >= lo && *d <= hi; }
+  bool Probability(double* d) { return DoubleIn(d, 0, 1); }
   bool Float(float* f) {
     if (in_.size() < 4) return false;
     std::memcpy(f, in_.data(), 4);

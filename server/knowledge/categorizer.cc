@@ -71,6 +71,9 @@ constexpr char kLabelPrefix[] = "__label__";
 constexpr size_t kMaxDescriptionTokens = 64;
 constexpr int kEncodingVersion = 4;  // 3: without the fine weight
 constexpr size_t kNeighbors = 10;
+// The largest blending weight a decoded categorizer may carry (training picks them from
+// small grids in [0, 1]).
+constexpr double kMaxWeight = 100;
 
 // A token without spaces for a phrase: "hot wheels" -> "hot_wheels".
 std::string Joined(absl::string_view text) {
@@ -816,13 +819,16 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   }
   c->Index();
   const size_t labels = c->label_category_.size();
-  if (!r.Double(&c->weights_.brand) || !r.Varint(&top_down) || !r.Varint(&n) || n != labels) {
+  // Weights as training chooses them (a small grid of non-negative values), priors
+  // probabilities: nothing a score could turn into NaN.
+  if (!r.DoubleIn(&c->weights_.brand, 0, kMaxWeight) || !r.Varint(&top_down) || !r.Varint(&n) ||
+      n != labels) {
     return bad("truncated settings");
   }
   c->weights_.top_down = top_down != 0;
   c->label_prior_.resize(labels);
   for (double& p : c->label_prior_) {
-    if (!r.Double(&p)) return bad("truncated label prior");
+    if (!r.Probability(&p)) return bad("label prior");
   }
   if (!r.Varint(&n) || n > bytes.size()) return bad("truncated brand table");
   for (uint64_t b = 0; b < n; ++b) {
@@ -838,11 +844,13 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   }
   if (!c->calibration_.Decode(&r, bytes.size())) return bad("calibration");
   absl::string_view index;
-  if (!r.Double(&c->weights_.neighbor) || !r.Bytes(&index)) return bad("neighbour index");
+  if (!r.DoubleIn(&c->weights_.neighbor, 0, kMaxWeight) || !r.Bytes(&index)) {
+    return bad("neighbour index");
+  }
   absl::StatusOr<NeighborIndex> neighbors = NeighborIndex::Decode(index);
   if (!neighbors.ok()) return neighbors.status();
   c->neighbors_ = std::move(*neighbors);
-  if (version >= 4 && !r.Double(&c->weights_.fine)) return bad("fine weight");
+  if (version >= 4 && !r.DoubleIn(&c->weights_.fine, 0, kMaxWeight)) return bad("fine weight");
   if (!r.done()) return bad("trailing bytes");
   return c;
 }

@@ -43,7 +43,8 @@ void EncodeSide(const MatchSide& s, ByteWriter* w) {
 }
 
 bool DecodeSide(ByteReader* r, MatchSide* s) {
-  return r->String(&s->title) && r->String(&s->brand) && r->Double(&s->price) &&
+  constexpr double kMax = std::numeric_limits<double>::max();  // a finite price
+  return r->String(&s->title) && r->String(&s->brand) && r->DoubleIn(&s->price, -kMax, kMax) &&
          r->Varint(&s->category);
 }
 

@@ -187,6 +187,18 @@ TEST(LearnTest, CalibrationAndWeightsDecodeOnlyAsFitLeavesThem) {
   EXPECT_FALSE(weights({0.5, nan}));
   EXPECT_FALSE(weights({inf, 1}));
   EXPECT_FALSE(weights({1e300, -1e300}));
+
+  // The reader the other models' decoders take their confidences and weights with.
+  ByteWriter values;
+  for (double v : {0.5, 1.5, nan, -0.0, 1.0}) values.Double(v);
+  ByteReader in(values.str());
+  double v = 0;
+  EXPECT_TRUE(in.Probability(&v));
+  EXPECT_FALSE(in.Probability(&v));
+  EXPECT_FALSE(in.DoubleIn(&v, -1e9, 1e9));
+  EXPECT_TRUE(in.Probability(&v));
+  EXPECT_TRUE(in.DoubleIn(&v, 0, 1));
+  EXPECT_TRUE(in.done());
 }
 
 TEST(TaxonomyTest, BuildsPathsCutsCyclesAndRoundTrips) {

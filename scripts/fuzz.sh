@@ -10,7 +10,8 @@
 #
 # Exits non-zero when a build fails or any target crashes (the crashing input is kept in
 # FUZZ_OUT, default build-fuzz/findings/<target>/). FUZZ_BUILD_DIR (default build-fuzz), JOBS
-# (default 2) and NICE (default 10) can be set.
+# (default 2) and NICE (default 10) can be set; FORK=N runs each target in libFuzzer's fork
+# mode with N worker processes (the executions counted are all the workers').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
@@ -35,6 +36,7 @@ case "${1:-}" in
     export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0}
     ;;
 esac
+if [ -n "${FORK:-}" ]; then limit+=(-fork="$FORK"); fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=("${TARGETS_ALL[@]}"); fi
 
@@ -66,6 +68,8 @@ for t in "${targets[@]}"; do
   fi
   secs=$((SECONDS - start))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1)
+  # Fork mode prints no final stats: its last "#N:" status line counts every worker's.
+  if [ -z "$execs" ]; then execs=$(sed -n 's/^#\([0-9]*\): cov.*/\1/p' "$work/$t.log" | tail -1); fi
   printf '%-18s %-6s execs=%-10s seconds=%s\n' "$t" "$status" "${execs:-?}" "$secs"
   if [ "$status" != ok ]; then
     grep -E 'ERROR|SUMMARY|check failed|Test unit written|ABORTING' "$work/$t.log" | head -20 || true

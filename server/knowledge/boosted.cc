@@ -158,9 +158,13 @@ std::vector<double> GradientBoosted::Predict(const std::vector<std::vector<float
   out.reserve(x.size());
   std::vector<float> row;
   for (const auto& r : x) {
+    if (r.size() >= features_) {
+      out.push_back(ForestPredict(forest_, r.data()));
+      continue;
+    }
     // As the matrix XGBoost is given: a short row is padded with missing values.
     row.assign(features_, std::numeric_limits<float>::quiet_NaN());
-    std::copy_n(r.begin(), std::min(r.size(), features_), row.begin());
+    std::copy(r.begin(), r.end(), row.begin());
     out.push_back(ForestPredict(forest_, row.data()));
   }
   return out;

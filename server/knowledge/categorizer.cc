@@ -823,7 +823,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Decode(
   // probabilities: nothing a score could turn into NaN.
   if (!r.DoubleIn(&c->weights_.brand, 0, kMaxWeight) || !r.Varint(&top_down) || !r.Varint(&n) ||
       n != labels) {
-    return bad("truncated settings");
+    return bad("settings");
   }
   c->weights_.top_down = top_down != 0;
   c->label_prior_.resize(labels);

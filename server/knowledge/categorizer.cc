@@ -131,9 +131,13 @@ absl::Status CheckTextModel(absl::string_view bytes) {
   if (!read(&t)) return bad("truncated settings");
   const int32_t dim = args[0], word_ngrams = args[5], loss = args[6], model = args[7];
   const int32_t bucket = args[8], minn = args[9], maxn = args[10];
-  if (dim < 1 || dim > 10000 || word_ngrams < 1 || word_ngrams > 100 || loss < 1 || loss > 4 ||
-      model != 3 || bucket < 0 || minn < 0 || maxn < minn || maxn > 100 ||
-      ((word_ngrams > 1 || maxn > 0) && bucket == 0)) {
+  // Train writes softmax models (loss 3, read by Softmax here). fastText builds what the
+  // others need from the label counts as written: a Huffman tree for hierarchical softmax
+  // (loss 1), which counts it did not sort itself send into a loop that grows a path until
+  // memory runs out (fuzz/corpus/fuzz_bundle/oom-fasttext-hierarchical-softmax).
+  if (dim < 1 || dim > 10000 || word_ngrams < 1 || word_ngrams > 100 ||
+      loss != static_cast<int32_t>(fasttext::loss_name::softmax) || model != 3 || bucket < 0 ||
+      minn < 0 || maxn < minn || maxn > 100 || ((word_ngrams > 1 || maxn > 0) && bucket == 0)) {
     return bad("settings out of range");
   }
   int32_t size = 0, nwords = 0, nlabels = 0;

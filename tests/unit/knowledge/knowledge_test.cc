@@ -442,16 +442,17 @@ TEST(CategorizerTest, TrainingStopsWhenCancelled) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
-// A fastText model file as fastText 0.9 writes it: settings (dim 8, softmax, supervised,
-// `bucket`, char n-grams `minn`..`maxn`), a dictionary of one word and one label, and the
-// input matrix (`input_rows` rows) and output matrix; `cut` drops the bytes after the
-// label's text (its NUL byte and the rest).
-std::string TextModel(int32_t bucket, int32_t minn, int32_t maxn, int64_t input_rows, bool cut) {
+// A fastText model file as fastText 0.9 writes it: settings (dim 8, `loss` (3: softmax),
+// supervised, `bucket`, char n-grams `minn`..`maxn`), a dictionary of one word and one
+// label, and the input matrix (`input_rows` rows) and output matrix; `cut` drops the bytes
+// after the label's text (its NUL byte and the rest).
+std::string TextModel(int32_t bucket, int32_t minn, int32_t maxn, int64_t input_rows, bool cut,
+                      int32_t loss = 3) {
   std::string s;
   auto put = [&s](auto v) { s.append(reinterpret_cast<const char*>(&v), sizeof v); };
   put(int32_t{793712314});
   put(int32_t{12});
-  for (int32_t a : {8, 5, 1, 1, 5, 1, 3, 3, bucket, minn, maxn, 100}) put(a);
+  for (int32_t a : {8, 5, 1, 1, 5, 1, loss, 3, bucket, minn, maxn, 100}) put(a);
   put(1e-4);
   for (int32_t a : {2, 1, 1}) put(a);
   put(int64_t{2});
@@ -480,6 +481,9 @@ std::string TextModel(int32_t bucket, int32_t minn, int32_t maxn, int64_t input_
 // (fuzz/corpus/fuzz_bundle/crash-fasttext-matrix-size); its loader also reads a label
 // without its NUL byte on past the end without end, growing the word until memory runs
 // out, and divides by a zero bucket count when the model has character n-grams (SIGFPE).
+// A model with another loss than softmax (what Train writes) made fastText build a
+// Huffman tree from the label counts as written, which ran out of memory
+// (corpus/fuzz_bundle/oom-fasttext-hierarchical-softmax).
 // Each is refused as damaged before fastText sees it.
 TEST(BundleTest, RefusesTextModelsFastTextWouldMisread) {
   auto taxonomy = std::make_shared<const Taxonomy>(Taxonomy::Build({{1, "Shoes", 0}}));
@@ -490,7 +494,10 @@ TEST(BundleTest, RefusesTextModelsFastTextWouldMisread) {
   for (const Case& c : {Case{"label without NUL", TextModel(0, 0, 0, 1, true)},
                         Case{"n-grams without buckets", TextModel(0, 1, 3, 1, false)},
                         Case{"huge input matrix", TextModel(0, 0, 0, int64_t{1} << 40, false)},
-                        Case{"rows not words + buckets", TextModel(4, 0, 0, 1, false)}}) {
+                        Case{"rows not words + buckets", TextModel(4, 0, 0, 1, false)},
+                        Case{"hierarchical softmax", TextModel(0, 0, 0, 1, false, 1)},
+                        Case{"negative sampling", TextModel(0, 0, 0, 1, false, 2)},
+                        Case{"one-vs-all", TextModel(0, 0, 0, 1, false, 4)}}) {
     ByteWriter section;
     section.Varint(4);
     section.Bytes(c.model);

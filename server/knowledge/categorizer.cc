@@ -105,7 +105,7 @@ class TempDir {
 // (growing it without bound), allocates matrices of the sizes written, divides by the
 // bucket count and indexes rows by word and label ids. A bundle's checksum only detects
 // damage, so the layout is checked here, accepting only what Train writes: a dense,
-// unpruned supervised model whose matrices match its dictionary and dimension.
+// unpruned supervised softmax model whose matrices match its dictionary and dimension.
 absl::Status CheckTextModel(absl::string_view bytes) {
   auto bad = [](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("categorizer: a text model is damaged: ", what));
@@ -131,10 +131,10 @@ absl::Status CheckTextModel(absl::string_view bytes) {
   if (!read(&t)) return bad("truncated settings");
   const int32_t dim = args[0], word_ngrams = args[5], loss = args[6], model = args[7];
   const int32_t bucket = args[8], minn = args[9], maxn = args[10];
-  // Train writes softmax models (loss 3, read by Softmax here). fastText builds what the
-  // others need from the label counts as written: a Huffman tree for hierarchical softmax
-  // (loss 1), which counts it did not sort itself send into a loop that grows a path until
-  // memory runs out (fuzz/corpus/fuzz_bundle/oom-fasttext-hierarchical-softmax).
+  // Train writes softmax models (loss 3, read by Softmax here). For the other losses
+  // fastText builds structures from the label counts as written: for hierarchical softmax
+  // (loss 1) a Huffman tree that assumes sorted counts, and other counts loop it, growing a
+  // path until memory runs out (fuzz/corpus/fuzz_bundle/oom-fasttext-hierarchical-softmax).
   if (dim < 1 || dim > 10000 || word_ngrams < 1 || word_ngrams > 100 ||
       loss != static_cast<int32_t>(fasttext::loss_name::softmax) || model != 3 || bucket < 0 ||
       minn < 0 || maxn < minn || maxn > 100 || ((word_ngrams > 1 || maxn > 0) && bucket == 0)) {

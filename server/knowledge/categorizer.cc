@@ -248,41 +248,82 @@ std::vector<int32_t> Categorizer::TextModel::Rows(const std::string& line) const
   return rows;
 }
 
-std::vector<float> Categorizer::TextModel::Hidden(const std::vector<int32_t>& rows) const {
-  std::vector<float> hidden;
-  if (rows.empty()) return hidden;
-  const int64_t dim = input->cols();
-  hidden.assign(static_cast<size_t>(dim), 0.0f);
-  for (int32_t w : rows) {
-    const float* row = input->data() + static_cast<int64_t>(w) * dim;
-    for (int64_t j = 0; j < dim; ++j) hidden[j] += row[j];
-  }
-  const float scale = 1.0f / static_cast<float>(rows.size());
-  for (float& v : hidden) v *= scale;
-  return hidden;
-}
-
 namespace {
 
-// The dot product of a matrix row and a vector. Sixteen partial sums: the compiler makes
-// them four independent vector accumulators, so the additions do not wait on each other
-// (with one accumulator, the latency of each addition bound the whole softmax).
-float DotRow(const fasttext::DenseMatrix& m, int64_t row, const std::vector<float>& v) {
-  constexpr int kLanes = 16;  // the reduction below adds four groups of four
-  const int64_t dim = m.cols();
-  const float* r = m.data() + row * dim;
-  const float* x = v.data();
-  float s[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= dim; j += kLanes) {
-    for (int k = 0; k < kLanes; ++k) s[k] += r[j + k] * x[j + k];
-  }
-  float tail = 0;
-  for (; j < dim; ++j) tail += r[j] * x[j];
-  float a[4];
-  for (int k = 0; k < 4; ++k) a[k] = (s[k] + s[k + 4]) + (s[k + 8] + s[k + 12]);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + tail;
+// The inner loops of inference, each compiled twice: for AVX2 and for the baseline x86-64
+// (the loader picks one for the machine at start-up). AVX2 without FMA: eight lanes
+// instead of four, the same operations in the same order, so both give identical results
+// (no fused multiply-add, which rounds differently).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KG_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define KG_VECTOR_CLONES
+#endif
+
+// Eight floats, added and multiplied lane by lane (GCC's vector extension: one AVX2
+// register or two SSE ones), each lane exactly as a float would be.
+typedef float Lanes __attribute__((vector_size(8 * sizeof(float))));
+
+// Adds the products of sixteen floats at `r` with x's two halves to a row's accumulators.
+// Always inlined: the accumulators stay in registers in each clone of DotRows.
+inline __attribute__((always_inline)) void Accumulate(const float* r, const Lanes& xa,
+                                                      const Lanes& xb, Lanes* a, Lanes* b) {
+  Lanes ra, rb;
+  std::memcpy(&ra, r, sizeof ra);
+  std::memcpy(&rb, r + 8, sizeof rb);
+  *a += ra * xa;
+  *b += rb * xb;
 }
+
+// The dot products of matrix rows with a vector: rows `rows[i]` (all of them when `rows` is
+// null) into `out[i]`. Sixteen partial sums per row (two groups of eight lanes), four rows
+// at a time: independent vector accumulators, so the additions do not wait on each other
+// (with one accumulator, the latency of each addition bound the whole softmax). Each row's
+// sum is formed in the same order whichever rows go with it and whichever clone runs.
+KG_VECTOR_CLONES void DotRows(const float* matrix, int64_t dim, const int* rows, size_t n,
+                              const float* x, double* out) {
+  constexpr int64_t kLanes = 16;
+  const int64_t body = dim - dim % kLanes;
+  auto row = [&](size_t i) {
+    return matrix + (rows == nullptr ? static_cast<int64_t>(i) : rows[i]) * dim;
+  };
+  for (size_t i = 0; i < n; i += 4) {
+    // A short last group repeats its first row (computed again, not stored).
+    const size_t group = std::min<size_t>(4, n - i);
+    const float* r[4] = {row(i), row(group > 1 ? i + 1 : i), row(group > 2 ? i + 2 : i),
+                         row(group > 3 ? i + 3 : i)};
+    Lanes a0{}, b0{}, a1{}, b1{}, a2{}, b2{}, a3{}, b3{};
+    for (int64_t j = 0; j < body; j += kLanes) {
+      Lanes xa, xb;  // x's two halves
+      std::memcpy(&xa, x + j, sizeof xa);
+      std::memcpy(&xb, x + j + 8, sizeof xb);
+      Accumulate(r[0] + j, xa, xb, &a0, &b0);
+      Accumulate(r[1] + j, xa, xb, &a1, &b1);
+      Accumulate(r[2] + j, xa, xb, &a2, &b2);
+      Accumulate(r[3] + j, xa, xb, &a3, &b3);
+    }
+    const Lanes a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
+    for (size_t q = 0; q < group; ++q) {
+      float tail = 0;
+      for (int64_t j = body; j < dim; ++j) tail += r[q][j] * x[j];
+      // Lanes k and k + 4 of each half, then the four sums pairwise.
+      float h[4];
+      for (int k = 0; k < 4; ++k) h[k] = (a[q][k] + a[q][k + 4]) + (b[q][k] + b[q][k + 4]);
+      out[i + q] = ((h[0] + h[1]) + (h[2] + h[3])) + tail;
+    }
+  }
+}
+
+// The sum of matrix rows `rows` into `sum` (`dim` floats, zeroed by the caller).
+KG_VECTOR_CLONES void SumRows(const float* matrix, int64_t dim, const int32_t* rows, size_t n,
+                              float* sum) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = matrix + static_cast<int64_t>(rows[i]) * dim;
+    for (int64_t j = 0; j < dim; ++j) sum[j] += r[j];
+  }
+}
+
+#undef KG_VECTOR_CLONES
 
 // Softmax of logits, in place. The exponentials in single precision (the logits are
 // single-precision dot products; glibc's expf costs a third of exp), the sum in double.
@@ -296,9 +337,20 @@ void SoftmaxInPlace(std::vector<double>* z) {
 
 }  // namespace
 
+std::vector<float> Categorizer::TextModel::Hidden(const std::vector<int32_t>& rows) const {
+  std::vector<float> hidden;
+  if (rows.empty()) return hidden;
+  const int64_t dim = input->cols();
+  hidden.assign(static_cast<size_t>(dim), 0.0f);
+  SumRows(input->data(), dim, rows.data(), rows.size(), hidden.data());
+  const float scale = 1.0f / static_cast<float>(rows.size());
+  for (float& v : hidden) v *= scale;
+  return hidden;
+}
+
 std::vector<double> Categorizer::TextModel::Softmax(const std::vector<float>& hidden) const {
   std::vector<double> z(static_cast<size_t>(output->rows()));
-  for (size_t l = 0; l < z.size(); ++l) z[l] = DotRow(*output, static_cast<int64_t>(l), hidden);
+  DotRows(output->data(), output->cols(), nullptr, z.size(), hidden.data(), z.data());
   SoftmaxInPlace(&z);
   return z;
 }
@@ -306,7 +358,7 @@ std::vector<double> Categorizer::TextModel::Softmax(const std::vector<float>& hi
 std::vector<double> Categorizer::TextModel::Softmax(const std::vector<float>& hidden,
                                                     const std::vector<int>& subset) const {
   std::vector<double> z(subset.size());
-  for (size_t i = 0; i < subset.size(); ++i) z[i] = DotRow(*output, subset[i], hidden);
+  DotRows(output->data(), output->cols(), subset.data(), z.size(), hidden.data(), z.data());
   SoftmaxInPlace(&z);
   return z;
 }
@@ -322,7 +374,7 @@ void Categorizer::Index() {
     }
     return it->second;
   };
-  label_nodes_.assign(label_category_.size(), {});
+  std::vector<std::vector<int>> subtree;  // node -> labels, ascending
   for (size_t l = 0; l < label_category_.size(); ++l) {
     int below = -1;
     for (uint64_t a = label_category_[l]; a != 0; a = t.parent(a)) {
@@ -335,9 +387,16 @@ void Categorizer::Index() {
         node_children_[n].push_back(below);
       }
       if (added && t.parent(a) == 0) root_nodes_.push_back(n);
-      label_nodes_[l].push_back(n);
+      if (subtree.size() <= static_cast<size_t>(n)) subtree.resize(n + 1);
+      subtree[n].push_back(static_cast<int>(l));
       below = n;
     }
+  }
+  subtree_start_.assign(1, 0);
+  subtree_labels_.clear();
+  for (const std::vector<int>& labels : subtree) {
+    subtree_labels_.insert(subtree_labels_.end(), labels.begin(), labels.end());
+    subtree_start_.push_back(static_cast<int>(subtree_labels_.size()));
   }
   fine_row_.clear();
   if (has_fine()) {
@@ -479,16 +538,23 @@ std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>&
                     [&q](int a, int b) { return q[a] > q[b] || (q[a] == q[b] && a < b); });
   int best = order.empty() ? -1 : order[0];
   if (top_down && !q.empty()) {
-    // Probability mass of every category's subtree, then down from the roots along the
-    // heaviest subtree, stopping where the category itself outweighs each child.
-    std::vector<double> mass(node_label_.size(), 0.0);
-    for (size_t l = 0; l < q.size(); ++l) {
-      for (int n : label_nodes_[l]) mass[n] += q[l];
-    }
-    auto heaviest = [&mass](const std::vector<int>& nodes) {
+    // Down from the roots along the heaviest subtree (its probability mass), stopping where
+    // the category itself outweighs each child. Only the subtrees met on the way are
+    // summed: the roots' and the children of each category passed.
+    auto mass = [&](int n) {
+      double m = 0;
+      for (int i = subtree_start_[n]; i < subtree_start_[n + 1]; ++i) m += q[subtree_labels_[i]];
+      return m;
+    };
+    double child_mass = 0;  // the mass of the node heaviest() last picked
+    auto heaviest = [&](const std::vector<int>& nodes) {
       int pick = -1;
       for (int n : nodes) {
-        if (pick < 0 || mass[n] > mass[pick]) pick = n;
+        const double m = mass(n);
+        if (pick < 0 || m > child_mass) {
+          pick = n;
+          child_mass = m;
+        }
       }
       return pick;
     };
@@ -496,7 +562,7 @@ std::vector<std::pair<int, double>> Categorizer::Rank(const std::vector<double>&
     while (at >= 0) {
       const int child = heaviest(node_children_[at]);
       const int own = node_label_[at];
-      if (child < 0 || (own >= 0 && q[own] >= mass[child])) break;
+      if (child < 0 || (own >= 0 && q[own] >= child_mass)) break;
       at = child;
     }
     if (at >= 0 && node_label_[at] >= 0) best = node_label_[at];

@@ -215,9 +215,11 @@ class Categorizer {
   std::vector<uint64_t> label_category_;  // fastText label index -> category id
   TextModel fine_;                        // no fasttext when the coarse labels are the finest
   std::vector<uint64_t> fine_category_;
-  // The categories on the coarse labels' paths as dense nodes: each label's node and its
-  // ancestors' (for subtree mass), each node's children and label (-1: none), the roots.
-  std::vector<std::vector<int>> label_nodes_;
+  // The categories on the coarse labels' paths as dense nodes: the labels in each node's
+  // subtree, ascending (for subtree mass; node n's are subtree_labels_[subtree_start_[n] ..
+  // subtree_start_[n + 1]), in one array for the per-call loop), each node's children and
+  // label (-1: none), the roots.
+  std::vector<int> subtree_start_, subtree_labels_;
   std::vector<std::vector<int>> node_children_;
   std::vector<int> node_label_, root_nodes_;
   // Fine label indices within each coarse label's subtree; each fine label's coarse label

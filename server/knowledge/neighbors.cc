@@ -67,11 +67,16 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
   if (labels_.empty() || k == 0) return out;
   const size_t max_df =
       std::max(kMinUsefulDf, static_cast<size_t>(kMaxDocumentShare * labels_.size()));
-  // Scores in a per-thread dense array (one slot per document), reset after use.
+  // Scores in a per-thread dense array (one slot per document), reset after use, and the
+  // documents found in a per-thread array with room for every document plus one (the scans
+  // below write each posting's document at the end and keep it only when it is new, which
+  // costs less than a branch the processor cannot predict).
   thread_local std::vector<float> score;
-  thread_local std::vector<uint32_t> touched;
+  thread_local std::vector<uint32_t> found_documents;
   if (score.size() < labels_.size()) score.assign(labels_.size(), 0.0f);
-  touched.clear();
+  if (found_documents.size() < labels_.size() + 1) found_documents.resize(labels_.size() + 1);
+  uint32_t* const touched = found_documents.data();
+  size_t touched_count = 0;
   std::vector<std::pair<size_t, uint32_t>> found;  // (document frequency, token)
   double query_norm = 0;
   for (const std::string& t : tokens) {
@@ -93,28 +98,31 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
       break;
     }
     read += df;
-    const float w = idf_[id];
+    const float ww = idf_[id] * idf_[id];
     for (uint32_t d : postings_[id]) {
-      if (score[d] == 0.0f) touched.push_back(d);
-      score[d] += w * w;
+      touched[touched_count] = d;
+      touched_count += score[d] == 0.0f;
+      score[d] += ww;
     }
   }
   // The common tokens left unread still tell the documents found apart (e.g. a brand's
   // products by their model words). A document found has a score above 0 (every idf is at
   // least 1), so a token's postings up to kScanPerFound times the documents found are
   // scanned for them; longer ones (in document order) are searched once per document found.
-  if (unread < found.size() && touched.size() <= kMaxRescored) {
+  if (unread < found.size() && touched_count <= kMaxRescored) {
     for (size_t f = unread; f < found.size(); ++f) {
       const uint32_t id = found[f].second;
       const std::vector<uint32_t>& postings = postings_[id];
-      const float w = idf_[id];
-      if (postings.size() <= kScanPerFound * touched.size()) {
-        for (uint32_t d : postings) {
-          if (score[d] != 0.0f) score[d] += w * w;
-        }
+      const float ww = idf_[id] * idf_[id];
+      if (postings.size() <= kScanPerFound * touched_count) {
+        // Adds ww to the documents found and 0 to the others: the same sums as a branch,
+        // which the processor could not predict.
+        const float add[2] = {0.0f, ww};
+        for (uint32_t d : postings) score[d] += add[score[d] != 0.0f];
       } else {
-        for (uint32_t d : touched) {
-          if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += w * w;
+        for (size_t i = 0; i < touched_count; ++i) {
+          const uint32_t d = touched[i];
+          if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += ww;
         }
       }
     }
@@ -125,7 +133,8 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
   };
   std::vector<std::pair<float, uint32_t>> best;
   best.reserve(k + 1);
-  for (uint32_t d : touched) {
+  for (size_t i = 0; i < touched_count; ++i) {
+    const uint32_t d = touched[i];
     const std::pair<float, uint32_t> candidate(score[d] * inverse_norms_[d], d);
     score[d] = 0.0f;
     if (best.size() < k) {

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -52,6 +53,25 @@ bool IsMark(utf8proc_int32_t c) {
 }  // namespace
 
 std::string NormalizeText(absl::string_view text) {
+  // ASCII alone (most titles): NFKC leaves it as it is and case folding lowers A-Z; its
+  // token characters are the letters and digits, and nothing in it is unspaced, a mark or
+  // ignorable. The same result as the general path below, without utf8proc.
+  if (std::all_of(text.begin(), text.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x80; })) {
+    std::string out;
+    out.reserve(text.size());
+    bool pending_space = false;
+    for (char ch : text) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(ch))) {
+        pending_space = true;
+        continue;
+      }
+      if (pending_space && !out.empty()) out.push_back(' ');
+      pending_space = false;
+      out.push_back(absl::ascii_tolower(static_cast<unsigned char>(ch)));
+    }
+    return out;
+  }
   // utf8proc_map refuses invalid UTF-8 as a whole: keep only the valid sequences first.
   std::string valid;
   valid.reserve(text.size());

@@ -129,6 +129,9 @@ Commands:
                         last message: the model version and the validation figures.
       --epoch=N --dim=N --lr=X --word_ngrams=N --min_label_examples=N
       --max_label_depth=N --validation_share=X --train_seed=N   (0 = the server's defaults)
+      --train_threads=N     1 (default): one model at a time, on one core; 2: the coarse
+                            and fine text models side by side (same models, about half the
+                            time, a second core taken from serving meanwhile)
       --train_deadline=MS   deadline of the whole call (default 7200000)
       e.g. kgctl train
 
@@ -837,6 +840,7 @@ int Train(const std::vector<std::string>& args, const CommandOptions& options, s
   request.set_max_label_depth(options.max_label_depth);
   request.set_validation_share(options.validation_share);
   request.set_seed(options.train_seed);
+  request.set_threads(options.train_threads);
   const bool show = options.progress && Progress::StderrIsTerminal();
   auto last = (*client)->TrainModels(
       request, options.train_deadline_ms, [&](const v1::TrainModelsProgress& m) {

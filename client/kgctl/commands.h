@@ -76,6 +76,7 @@ struct CommandOptions {
   int32_t max_label_depth = 0;
   double validation_share = 0;
   uint64_t train_seed = 0;
+  int32_t train_threads = 0;
   int64_t train_deadline_ms = int64_t{2} * 3600 * 1000;
   int32_t top_k = 0;
   std::string file;

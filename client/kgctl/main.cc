@@ -69,6 +69,8 @@ ABSL_FLAG(int32_t, min_label_examples, 0, "train: products a category needs to b
 ABSL_FLAG(int32_t, max_label_depth, 0, "train: deepest level learned (0 = no limit).");
 ABSL_FLAG(double, validation_share, 0, "train: share held out (0 = server default 0.1).");
 ABSL_FLAG(uint64_t, train_seed, 0, "train: seed (0 = server default 1).");
+ABSL_FLAG(int32_t, train_threads, 0,
+          "train: text models trained side by side, 1 or 2 (0 = server default 1).");
 ABSL_FLAG(int64_t, train_deadline, int64_t{2} * 3600 * 1000, "train: deadline of the call (ms).");
 ABSL_FLAG(int32_t, top_k, 0, "categorize: predictions per item (0 = 3, at most 20).");
 ABSL_FLAG(std::string, file, "", "categorize: a file of titles, one per line.");
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
   options.max_label_depth = absl::GetFlag(FLAGS_max_label_depth);
   options.validation_share = absl::GetFlag(FLAGS_validation_share);
   options.train_seed = absl::GetFlag(FLAGS_train_seed);
+  options.train_threads = absl::GetFlag(FLAGS_train_threads);
   options.train_deadline_ms = absl::GetFlag(FLAGS_train_deadline);
   options.top_k = absl::GetFlag(FLAGS_top_k);
   options.file = absl::GetFlag(FLAGS_file);

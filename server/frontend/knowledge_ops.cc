@@ -781,6 +781,7 @@ absl::Status KnowledgeOps::Train(const v1::TrainModelsRequest& req,
   }
   if (s.ok()) s = Setting(req.max_label_depth(), 1, 20, "max_label_depth", &params.max_label_depth);
   if (s.ok()) s = Setting(req.coarse_depth(), 1, 20, "coarse_depth", &params.coarse_depth);
+  if (s.ok()) s = Setting(req.threads(), 1, 2, "threads", &params.threads);
   if (s.ok()) {
     s = Setting(req.validation_share(), 0.01, 0.5, "validation_share", &params.validation_share);
   }

@@ -10,8 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -686,30 +688,55 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   args.bucket = params.buckets > 0
                     ? params.buckets
                     : static_cast<int>(std::clamp<size_t>(tokens / 2, 10000, 500000));
-  args.thread = std::max(1, params.threads);
+  args.thread = 1;  // one thread a model: the same model for a seed
   args.seed = static_cast<int>(params.seed);
   args.verbose = 0;
+  // Progress: the coarse model's share of the run (and the fine model's), each model's own
+  // progress, reported under one lock (the two may train side by side).
   const double share = needs_fine ? 0.45 : 0.9;
-  try {
-    args.input = tmp.File("coarse.txt");
-    c->model_.fasttext->train(args, [&](float p, float, double, double, int64_t) {
-      if (cancel != nullptr && cancel->load()) c->model_.fasttext->abort();
-      if (progress) progress(share * p, "training the coarse text model");
-    });
-    if (needs_fine) {
-      c->fine_.fasttext = std::make_unique<FastTextModel>();
-      args.input = tmp.File("fine.txt");
-      c->fine_.fasttext->train(args, [&](float p, float, double, double, int64_t) {
-        if (cancel != nullptr && cancel->load()) c->fine_.fasttext->abort();
-        if (progress) progress(0.45 + 0.45 * p, "training the fine text model");
+  std::mutex progress_mu;
+  double coarse_done = 0, fine_done = 0;
+  const bool side_by_side = needs_fine && params.threads >= 2;
+  auto train_model = [&](TextModel* model, const char* file, double* done,
+                         const char* stage) -> absl::Status {
+    fasttext::Args a = args;
+    a.input = tmp.File(file);
+    try {
+      model->fasttext->train(a, [&](float p, float, double, double, int64_t) {
+        if (cancel != nullptr && cancel->load()) model->fasttext->abort();
+        if (!progress) return;
+        std::lock_guard<std::mutex> lock(progress_mu);
+        *done = p;
+        progress(share * coarse_done + 0.45 * fine_done,
+                 side_by_side ? "training the coarse and fine text models" : stage);
       });
+    } catch (const std::exception& e) {
+      if (cancel != nullptr && cancel->load()) {
+        return absl::CancelledError("categorizer: training cancelled");
+      }
+      return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
     }
-  } catch (const std::exception& e) {
-    if (cancel != nullptr && cancel->load()) {
-      return absl::CancelledError("categorizer: training cancelled");
-    }
-    return absl::InternalError(absl::StrCat("categorizer: fastText: ", e.what()));
+    return absl::OkStatus();
+  };
+  if (needs_fine) c->fine_.fasttext = std::make_unique<FastTextModel>();
+  absl::Status fine_trained;
+  std::thread fine_thread;
+  if (side_by_side) {
+    fine_thread = std::thread([&] {
+      fine_trained = train_model(&c->fine_, "fine.txt", &fine_done, "training the fine text model");
+    });
   }
+  absl::Status trained =
+      train_model(&c->model_, "coarse.txt", &coarse_done, "training the coarse text model");
+  // (A failure of one model does not stop the other: fastText fails at the start, on
+  // data both models share, and a cancellation reaches both.)
+  if (side_by_side) {
+    fine_thread.join();
+  } else if (needs_fine && trained.ok()) {
+    fine_trained = train_model(&c->fine_, "fine.txt", &fine_done, "training the fine text model");
+  }
+  if (!trained.ok()) return trained;
+  if (!fine_trained.ok()) return fine_trained;
   if (c->has_fine()) {
     absl::Status fine_indexed = c->IndexLabels(*c->fine_.fasttext, &c->fine_category_);
     if (!fine_indexed.ok()) return fine_indexed;

@@ -81,7 +81,10 @@ struct CategorizerParams {
   int max_label_depth = 0;
   double validation_share = 0.1;  // held out for tuning and calibration
   uint64_t seed = 1;
-  int threads = 1;  // 1 makes training deterministic for a seed
+  // Text models trained side by side: 1 trains the coarse model, then the fine one; 2 both
+  // at once (in about half the time, on a second core). Each model is trained by one
+  // thread either way, so a seed gives the same models whatever this is.
+  int threads = 1;
 };
 
 // Figures measured on the validation slice.

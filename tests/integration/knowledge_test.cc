@@ -765,18 +765,23 @@ TEST(KnowledgeDurableTest, RestartServesTheSameVersionAndRefusesADamagedBundle) 
     auto channel = grpc::CreateChannel(server.grpc_address(), grpc::InsecureChannelCredentials());
     ASSERT_TRUE(LoadViaRpc(v1::GraphService::NewStub(channel).get(), TheCatalog().data).ok());
     // A setting out of range is refused, naming it.
-    {
-      auto admin = v1::AdminService::NewStub(channel);
+    auto admin = v1::AdminService::NewStub(channel);
+    for (const auto& [field, set] :
+         std::vector<std::pair<std::string, std::function<void(v1::TrainModelsRequest*)>>>{
+             {"epoch", [](v1::TrainModelsRequest* r) { r->set_epoch(500); }},
+             {"threads", [](v1::TrainModelsRequest* r) { r->set_threads(3); }}}) {
       v1::TrainModelsRequest bad;
-      bad.set_epoch(500);
+      set(&bad);
       std::vector<v1::TrainModelsProgress> m;
       grpc::Status s = Train(admin.get(), &m, bad);
-      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-      EXPECT_NE(s.error_message().find("epoch"), std::string::npos) << s.error_message();
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+      EXPECT_NE(s.error_message().find(field), std::string::npos) << s.error_message();
     }
+    // The text models side by side (the same models as one after the other: unit-tested).
     std::vector<v1::TrainModelsProgress> messages;
-    auto admin = v1::AdminService::NewStub(channel);
-    ASSERT_TRUE(Train(admin.get(), &messages).ok());
+    v1::TrainModelsRequest two_threads;
+    two_threads.set_threads(2);
+    ASSERT_TRUE(Train(admin.get(), &messages, two_threads).ok());
     version = messages.back().model_version();
     auto knowledge = v1::KnowledgeService::NewStub(channel);
     ASSERT_TRUE(Categorize(knowledge.get(), req, &first).ok());

@@ -442,6 +442,39 @@ TEST(CategorizerTest, DeterministicForASeedAndRefusesTooLittleData) {
       << refused.status();
 }
 
+// Two threads train the coarse and the fine text model side by side: the same models as
+// one after the other, byte for byte, and progress still climbs to 1 under one stage name.
+TEST(CategorizerTest, SideBySideTrainingGivesTheSameModels) {
+  Catalog catalog = MakeCatalog();
+  std::vector<LabelledProduct> data = catalog.Products(1500, 31);
+  CategorizerParams params = FastParams();
+  params.coarse_depth = 2;  // a fine model below the coarse levels
+  ValidationFigures one, two;
+  auto sequential = Categorizer::Train(catalog.taxonomy, data, params, nullptr, &one);
+  ASSERT_TRUE(sequential.ok()) << sequential.status();
+  ASSERT_EQ(one.labels, 9u + 27u);  // 9 coarse labels and 27 fine ones
+  params.threads = 2;
+  std::vector<double> fractions;
+  std::set<std::string> stages;
+  auto parallel = Categorizer::Train(
+      catalog.taxonomy, data, params,
+      [&](double fraction, absl::string_view stage) {
+        fractions.push_back(fraction);
+        stages.insert(std::string(stage));
+      },
+      &two);
+  ASSERT_TRUE(parallel.ok()) << parallel.status();
+  EXPECT_EQ((*parallel)->Encode(), (*sequential)->Encode());
+  EXPECT_EQ(two.accuracy_at_depth[2], one.accuracy_at_depth[2]);
+  EXPECT_TRUE(stages.count("training the coarse and fine text models")) << stages.size();
+  EXPECT_FALSE(stages.count("training the fine text model"));
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
+  for (size_t i = 1; i < fractions.size(); ++i) {
+    EXPECT_GE(fractions[i], fractions[i - 1]) << "progress went back at message " << i;
+  }
+}
+
 TEST(CategorizerTest, TrainingStopsWhenCancelled) {
   Catalog catalog = MakeCatalog();
   CategorizerParams params = FastParams();

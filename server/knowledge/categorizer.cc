@@ -254,8 +254,8 @@ namespace {
 
 // The inner loops of inference, each compiled twice: for AVX2 and for the baseline x86-64
 // (the loader picks one for the machine at start-up). AVX2 without FMA: eight lanes
-// instead of four, the same operations in the same order, so both give identical results
-// (no fused multiply-add, which rounds differently).
+// instead of four, the same float operations in the same order, lane by lane (no fused
+// multiply-add, which rounds differently).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define KG_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else

@@ -475,29 +475,35 @@ TEST(CategorizerTest, SideBySideTrainingGivesTheSameModels) {
   }
 }
 
+// Cancelled while the text models train, one after the other or side by side (a
+// cancellation reaches both): CANCELLED within moments.
 TEST(CategorizerTest, TrainingStopsWhenCancelled) {
   Catalog catalog = MakeCatalog();
-  CategorizerParams params = FastParams();
-  params.epoch = 200;  // long enough to be cancelled while the text model trains
-  std::atomic<bool> cancel{false};
-  std::atomic<bool> training{false};
-  ValidationFigures figures;
-  std::thread canceller([&] {
-    for (int i = 0; i < 1000 && !training; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    cancel = true;
-  });
-  auto start = std::chrono::steady_clock::now();
-  auto c = Categorizer::Train(
-      catalog.taxonomy, catalog.Products(4000, 21), params,
-      [&training](double, absl::string_view stage) {
-        if (stage.find("text model") != absl::string_view::npos) training = true;
-      },
-      &figures, &cancel);
-  canceller.join();
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kCancelled) << c.status();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  for (int threads : {1, 2}) {
+    CategorizerParams params = FastParams();
+    params.epoch = 200;       // long enough to be cancelled while the text models train
+    params.coarse_depth = 2;  // a fine model too
+    params.threads = threads;
+    std::atomic<bool> cancel{false};
+    std::atomic<bool> training{false};
+    ValidationFigures figures;
+    std::thread canceller([&] {
+      for (int i = 0; i < 1000 && !training; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      cancel = true;
+    });
+    auto start = std::chrono::steady_clock::now();
+    auto c = Categorizer::Train(
+        catalog.taxonomy, catalog.Products(4000, 21), params,
+        [&training](double, absl::string_view stage) {
+          if (stage.find("text model") != absl::string_view::npos) training = true;
+        },
+        &figures, &cancel);
+    canceller.join();
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kCancelled) << threads << ": " << c.status();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << threads;
+  }
 }
 
 // A fastText model file as fastText 0.9 writes it: settings (dim 8, `loss` (3: softmax),

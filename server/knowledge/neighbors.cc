@@ -68,14 +68,12 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
   const size_t max_df =
       std::max(kMinUsefulDf, static_cast<size_t>(kMaxDocumentShare * labels_.size()));
   // Scores in a per-thread dense array (one slot per document), reset after use, and the
-  // documents found in a per-thread array with room for every document plus one (the scans
-  // below write each posting's document at the end and keep it only when it is new, which
-  // costs less than a branch the processor cannot predict).
+  // documents found in a per-thread array grown before each token's postings are read to
+  // hold all of them plus one (the scan writes each posting's document at the end and keeps
+  // it only when it is new, which costs less than a branch the processor cannot predict).
   thread_local std::vector<float> score;
   thread_local std::vector<uint32_t> found_documents;
   if (score.size() < labels_.size()) score.assign(labels_.size(), 0.0f);
-  if (found_documents.size() < labels_.size() + 1) found_documents.resize(labels_.size() + 1);
-  uint32_t* const touched = found_documents.data();
   size_t touched_count = 0;
   std::vector<std::pair<size_t, uint32_t>> found;  // (document frequency, token)
   double query_norm = 0;
@@ -98,6 +96,10 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
       break;
     }
     read += df;
+    if (found_documents.size() < touched_count + df + 1) {
+      found_documents.resize(touched_count + df + 1);
+    }
+    uint32_t* const touched = found_documents.data();
     const float ww = idf_[id] * idf_[id];
     for (uint32_t d : postings_[id]) {
       touched[touched_count] = d;
@@ -121,7 +123,7 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
         for (uint32_t d : postings) score[d] += add[score[d] != 0.0f];
       } else {
         for (size_t i = 0; i < touched_count; ++i) {
-          const uint32_t d = touched[i];
+          const uint32_t d = found_documents[i];
           if (std::binary_search(postings.begin(), postings.end(), d)) score[d] += ww;
         }
       }
@@ -134,7 +136,7 @@ std::vector<std::pair<uint32_t, double>> NeighborIndex::Nearest(
   std::vector<std::pair<float, uint32_t>> best;
   best.reserve(k + 1);
   for (size_t i = 0; i < touched_count; ++i) {
-    const uint32_t d = touched[i];
+    const uint32_t d = found_documents[i];
     const std::pair<float, uint32_t> candidate(score[d] * inverse_norms_[d], d);
     score[d] = 0.0f;
     if (best.size() < k) {

@@ -170,6 +170,37 @@ TEST(NeighborIndexTest, CommonTokensCountExactlyForTheDocumentsFound) {
 // Calibration read from a bundle maps every score to a probability: a decoder that took
 // any doubles served scores above 1 (found by fuzz_bundle: corpus/fuzz_bundle/
 // crash-calibration-out-of-range).
+// A query whose rarest token is in more documents than the postings budget (1,024) but
+// under 5% of them reads all of that token's postings: every one of its documents is found.
+TEST(NeighborIndexTest, ReadsAllOfARarestTokenLongerThanTheBudget) {
+  std::vector<std::pair<std::vector<std::string>, int>> docs;
+  size_t with_big = 0;
+  for (int d = 0; d < 30000; ++d) {
+    std::vector<std::string> tokens = {absl::StrCat("u", d % 5)};
+    if (d % 21 == 0) {
+      tokens.push_back("big");  // 1,429 documents: over 1,024, under 5% of 30,000
+      ++with_big;
+    }
+    docs.emplace_back(tokens, (d / 21) % 3);
+  }
+  ASSERT_GT(with_big, 1024u);
+  NeighborIndex index;
+  index.Build(docs, 3);
+  const auto nearest = index.Nearest({"big"}, with_big + 10);
+  ASSERT_EQ(nearest.size(), with_big);
+  std::set<uint32_t> seen;
+  for (const auto& [d, cosine] : nearest) {
+    EXPECT_EQ(d % 21, 0u) << d;
+    EXPECT_GT(cosine, 0.0);
+    seen.insert(d);
+  }
+  EXPECT_EQ(seen.size(), with_big);
+  // The label mix of them all: a third each.
+  std::vector<double> mix = index.Query({"big"}, with_big);
+  ASSERT_EQ(mix.size(), 3u);
+  for (double share : mix) EXPECT_NEAR(share, 1.0 / 3, 0.01);
+}
+
 TEST(LearnTest, CalibrationAndWeightsDecodeOnlyAsFitLeavesThem) {
   Isotonic fitted;
   fitted.Fit({{0.1, 0}, {0.2, 0}, {0.3, 1}, {0.4, 0}, {0.8, 1}, {0.9, 1}});

@@ -130,8 +130,8 @@ Commands:
       --epoch=N --dim=N --lr=X --word_ngrams=N --min_label_examples=N
       --max_label_depth=N --validation_share=X --train_seed=N   (0 = the server's defaults)
       --train_threads=N     1 (default): one model at a time, on one core; 2: the coarse
-                            and fine text models side by side (same models, about half the
-                            time, a second core taken from serving meanwhile)
+                            and fine text models side by side (same models, in about the
+                            time of the longer one, a second core taken from serving)
       --train_deadline=MS   deadline of the whole call (default 7200000)
       e.g. kgctl train
 

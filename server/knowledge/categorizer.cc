@@ -720,12 +720,11 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   };
   if (needs_fine) c->fine_.fasttext = std::make_unique<FastTextModel>();
   absl::Status fine_trained;
+  auto train_fine = [&] {
+    fine_trained = train_model(&c->fine_, "fine.txt", &fine_done, "training the fine text model");
+  };
   std::thread fine_thread;
-  if (side_by_side) {
-    fine_thread = std::thread([&] {
-      fine_trained = train_model(&c->fine_, "fine.txt", &fine_done, "training the fine text model");
-    });
-  }
+  if (side_by_side) fine_thread = std::thread(train_fine);
   absl::Status trained =
       train_model(&c->model_, "coarse.txt", &coarse_done, "training the coarse text model");
   // (A failure of one model does not stop the other: fastText fails at the start, on
@@ -733,7 +732,7 @@ absl::StatusOr<std::unique_ptr<Categorizer>> Categorizer::Train(
   if (side_by_side) {
     fine_thread.join();
   } else if (needs_fine && trained.ok()) {
-    fine_trained = train_model(&c->fine_, "fine.txt", &fine_done, "training the fine text model");
+    train_fine();
   }
   if (!trained.ok()) return trained;
   if (!fine_trained.ok()) return fine_trained;

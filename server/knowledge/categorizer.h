@@ -82,7 +82,7 @@ struct CategorizerParams {
   double validation_share = 0.1;  // held out for tuning and calibration
   uint64_t seed = 1;
   // Text models trained side by side: 1 trains the coarse model, then the fine one; 2 both
-  // at once (in about half the time, on a second core). Each model is trained by one
+  // at once (in about the time of the longer one, on a second core). Each model is trained by one
   // thread either way, so a seed gives the same models whatever this is.
   int threads = 1;
 };

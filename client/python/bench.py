@@ -9,8 +9,11 @@ with kg_bench (the C++ load generator) at the same settings:
 Closed loop: `--concurrency` calls in flight, spread over `--processes` processes (each
 with its own channel and threads: one Python process is bound by its interpreter lock),
 each call `KgClient.get_entities` of `--batch` uniformly random PRODUCT keys 1..--products
-(0 reads the count from GetClusterInfo), every reply fully decoded. Prints one JSON line:
-calls/s, keys/s, p50 and p99 in microseconds.
+(0 reads the count from GetClusterInfo), every reply fully decoded. `--transport` picks
+the client's transport (auto: native when built). With `--pipeline`, each process makes
+its calls with `get_entities_many` instead of threads: rounds of `--round` calls, its share
+of `--concurrency` in flight (latencies are then not measured per call). Prints one JSON
+line: calls/s, keys/s, p50 and p99 in microseconds.
 """
 import argparse
 import json
@@ -41,10 +44,14 @@ def product_count(addr: str) -> int:
 def worker(args, threads: int, seed: int, start_at: float, queue) -> None:
     """Runs `threads` closed-loop callers until start_at + warmup + duration; reports the
     latencies (seconds) of the calls that started in the measured window."""
-    client = KgClient(args.addr, deadline_s=5)
+    client = KgClient(args.addr, deadline_s=5, transport=args.transport)
     measure_from = start_at + args.warmup
     stop_at = measure_from + args.duration
     latencies, errors, lock = [], [0], threading.Lock()
+    if args.pipeline:
+        queue.put(pipeline(args, client, threads, seed, measure_from, stop_at))
+        client.close()
+        return
 
     def loop(n):
         rng = random.Random(seed * 1000 + n)
@@ -74,6 +81,30 @@ def worker(args, threads: int, seed: int, start_at: float, queue) -> None:
     queue.put((latencies, errors[0]))
 
 
+def pipeline(args, client, in_flight: int, seed: int, measure_from: float, stop_at: float):
+    """Rounds of get_entities_many until stop_at; returns (calls/s of the rounds that
+    started in the measured window, errors) in the workers' report format."""
+    rng = random.Random(seed)
+    calls, errors, first, last = 0, 0, None, None
+    while True:
+        begin = time.monotonic()
+        if begin >= stop_at:
+            break
+        batches = [[("PRODUCT", rng.randint(1, args.products)) for _ in range(args.batch)]
+                   for _ in range(args.round)]
+        try:
+            client.get_entities_many(batches, max_in_flight=in_flight)
+        except Exception:  # noqa: BLE001 - counted and reported
+            errors += 1
+            continue
+        if begin >= measure_from:
+            first = begin if first is None else first
+            last = time.monotonic()
+            calls += len(batches)
+    rate = calls / (last - first) if calls else 0.0
+    return [rate], errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--addr", default="127.0.0.1:50051")
@@ -83,6 +114,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2, help="seconds before measuring")
     parser.add_argument("--products", type=int, default=0, help="ids 1..N; 0 = ask")
+    parser.add_argument("--transport", default="auto", choices=["auto", "native", "grpcio"],
+                        help="the client's transport for unary calls")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="get_entities_many rounds instead of one thread per call in flight")
+    parser.add_argument("--round", type=int, default=512, help="calls per pipeline round")
     args = parser.parse_args()
     if args.products <= 0:
         args.products = product_count(args.addr)
@@ -104,15 +140,20 @@ def main() -> None:
         errors += err
     for p in procs:
         p.join()
-    latencies.sort()
+    if args.pipeline:  # each process reported its rate
+        calls = sum(latencies)
+        latencies = []
+    else:
+        latencies.sort()
+        calls = len(latencies) / args.duration
 
     def pct(q):
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6) \
             if latencies else None
 
-    calls = len(latencies) / args.duration
     print(json.dumps({"client": "python", "rpc": "GetEntities", "batch": args.batch,
                       "concurrency": args.concurrency, "processes": args.processes,
+                      "transport": args.transport, "pipeline": args.pipeline,
                       "calls_per_s": round(calls), "keys_per_s": round(calls * args.batch),
                       "p50_us": pct(0.5), "p99_us": pct(0.99), "errors": errors}))
 

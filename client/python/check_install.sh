@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the package with pip into a new venv (using the system's grpcio and protobuf,
-# offline) and checks that the stubs were generated into it: the package's own build runs
-# gen_stubs.py. Usage: check_install.sh WORK_DIR
+# offline) and checks that the stubs were generated into it (the package's own build runs
+# gen_stubs.py) and, where grpc++ and the Python headers are installed (python3-dev,
+# libgrpc++-dev: scripts/install_deps.sh), that the native transport was built into it too.
+# Usage: check_install.sh WORK_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:?usage: check_install.sh WORK_DIR}
@@ -19,5 +21,8 @@ import kgclient, kgclient_proto.kg.v1.graph_pb2_grpc as g
 assert "site-packages" in kgclient.__file__ and "site-packages" in g.__file__, (kgclient.__file__, g.__file__)
 assert hasattr(g, "GraphServiceStub")
 from kgclient import KgClient
-print("installed:", kgclient.__file__)
+import kgclient_native
+assert "site-packages" in kgclient_native.__file__, kgclient_native.__file__
+assert KgClient("127.0.0.1:1").native
+print("installed:", kgclient.__file__, kgclient_native.__file__)
 PY

@@ -1,10 +1,14 @@
 """Adds the generated stubs (package kgclient_proto) to the build: they are made from the
-repository's proto/ at build time by gen_stubs.py, never checked in. The metadata is in
-pyproject.toml."""
+repository's proto/ at build time by gen_stubs.py, never checked in; and the native
+transport (module kgclient_native, native/kgclient_native.cc) when a C++ compiler, the
+Python headers and grpc++ (pkg-config) are there: it is optional, the package works
+without it. The metadata is in pyproject.toml."""
 import os
+import shlex
+import subprocess
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,4 +22,18 @@ class BuildWithStubs(build_py):
         print(f"generated {target}")
 
 
-setup(cmdclass={"build_py": BuildWithStubs})
+def grpc_flags(option: str):
+    try:
+        out = subprocess.run(["pkg-config", option, "grpc++"], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return shlex.split(out)
+
+
+native = Extension(
+    "kgclient_native", sources=["native/kgclient_native.cc"], language="c++",
+    extra_compile_args=["-std=c++17", "-O2", *grpc_flags("--cflags")],
+    extra_link_args=grpc_flags("--libs"), optional=True)
+
+setup(cmdclass={"build_py": BuildWithStubs}, ext_modules=[native])

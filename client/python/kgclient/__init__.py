@@ -8,8 +8,8 @@ See client/python/README.md. The generated messages and stubs are in `kgclient_p
 (kgclient_proto.kg.v1.*_pb2, *_pb2_grpc).
 """
 from kgclient.client import KgClient, RetryPolicy, TlsOptions
-from kgclient.errors import KgError, KgItemError
+from kgclient.errors import KgCallsError, KgError, KgItemError
 from kgclient.types import edge, entity, hop, key, key_text
 
-__all__ = ["KgClient", "RetryPolicy", "TlsOptions", "KgError", "KgItemError", "edge", "entity",
-           "hop", "key", "key_text"]
+__all__ = ["KgClient", "RetryPolicy", "TlsOptions", "KgCallsError", "KgError",
+           "KgItemError", "edge", "entity", "hop", "key", "key_text"]

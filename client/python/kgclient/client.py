@@ -6,7 +6,14 @@ call, retries UNAVAILABLE with exponential backoff and jitter when the call is i
 server's status code and message unchanged. Items of a batch that fail raise KgItemError,
 which keeps the whole reply. The raw stubs (`graph`, `knowledge`, `insight`, `admin`,
 `health_stub`) reach every RPC; pass `metadata=client.metadata` to them when a token is set.
+
+Unary calls go through the native transport (the `kgclient_native` extension: a gRPC C++
+channel that takes serialized requests and returns serialized replies, with the
+interpreter lock released while calls are on the wire) when it is built; otherwise, or
+with transport="grpcio", through grpcio. Both give the same replies and the same errors;
+streaming calls and the raw stubs always use grpcio.
 """
+import collections
 import dataclasses
 import os
 import random
@@ -15,19 +22,44 @@ import time
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 import grpc
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, symbol_database
 
 from kgclient import types as t
-from kgclient.errors import KgError, KgItemError, status_code
+from kgclient.errors import KgCallsError, KgError, KgItemError, status_code
 from kgclient_proto.grpc_health.v1 import health_pb2, health_pb2_grpc
 from kgclient_proto.kg.v1 import (admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc,
-                                  insight_pb2_grpc, knowledge_pb2, knowledge_pb2_grpc)
+                                  insight_pb2, insight_pb2_grpc, knowledge_pb2,
+                                  knowledge_pb2_grpc)
+
+try:  # built by CMake into build/client/python, or by pip with the package
+    import kgclient_native
+except ImportError:
+    kgclient_native = None
 
 # The server's per-request limits (proto/kg/v1/graph.proto); larger batches are split.
 MAX_BATCH = 1000
 MAX_NEIGHBOR_PAGE = 1000
 MAX_IMPORT_BATCH = 10000
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Calls of call_many in flight at once (the native transport's bound too).
+MAX_IN_FLIGHT = 1024
+TRANSPORTS = ("auto", "native", "grpcio")
+
+
+def _unary_replies():
+    """Method path ("/kg.v1.GraphService/GetEntities") -> reply class, for every unary RPC
+    of the generated services: what the native transport parses replies into."""
+    replies = {}
+    for module in (graph_pb2, knowledge_pb2, insight_pb2, admin_pb2, health_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for m in service.methods:
+                if not m.client_streaming and not m.server_streaming:
+                    replies[f"/{service.full_name}/{m.name}"] = \
+                        symbol_database.Default().GetSymbol(m.output_type.full_name)
+    return replies
+
+
+_REPLIES = _unary_replies()
 # A token goes into an HTTP/2 header: visible ASCII, no spaces (kgctl's are base64url).
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 
@@ -71,6 +103,11 @@ def _chunks(items: Sequence, size: int):
         yield i, items[i:i + size]
 
 
+def _method_name(method) -> str:
+    name = getattr(method, "_method", b"")
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def _check_items(method: str, statuses, response, offset: int = 0):
     """Raises KgItemError when an ItemStatus of `statuses` is not OK."""
     failures = [(offset + i, status_code(s.code), s.message) for i, s in enumerate(statuses)
@@ -87,14 +124,24 @@ class KgClient:
     started with --auth_tokens require one); when None, the environment's KG_TOKEN (if set
     and not empty); "" sends none. A token of other than visible ASCII raises ValueError
     (without the token in the message). tls: TlsOptions for a TLS channel, None for plain
-    text. options: extra gRPC channel arguments.
+    text. options: extra gRPC channel arguments (name, int or str). transport: "auto" (the
+    native transport for unary calls when `kgclient_native` is built, else grpcio),
+    "native" (ValueError when it is not built) or "grpcio"; `native` tells which is used.
     """
 
     def __init__(self, target: str, *, deadline_s: float = 10.0,
                  retry: RetryPolicy = RetryPolicy(), tls: Optional[TlsOptions] = None,
-                 token: Optional[str] = None, options: Sequence = ()):
+                 token: Optional[str] = None, options: Sequence = (),
+                 transport: str = "auto"):
         if deadline_s <= 0:
             raise ValueError("deadline_s: must be > 0")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport: must be one of {', '.join(TRANSPORTS)}, "
+                             f"got {transport!r}")
+        if transport == "native" and kgclient_native is None:
+            raise ValueError("transport: the native transport (kgclient_native) is not built "
+                             "(build target kgclient_native, or pip install the package with a "
+                             "C++ compiler and libgrpc++-dev)")
         self.target = target
         self.deadline_s = deadline_s
         self.retry = retry
@@ -115,22 +162,36 @@ class KgClient:
         if tls is not None and tls.server_name:
             channel_options.append(("grpc.ssl_target_name_override", tls.server_name))
         channel_options.extend(options)
+        pems = {} if tls is None else {
+            "root_certificates": _pem(tls.root_certificates),
+            "private_key": _pem(tls.private_key),
+            "certificate_chain": _pem(tls.certificate_chain)}
         if tls is None:
             self.channel = grpc.insecure_channel(target, options=channel_options)
         else:
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates=_pem(tls.root_certificates),
-                private_key=_pem(tls.private_key),
-                certificate_chain=_pem(tls.certificate_chain))
+            credentials = grpc.ssl_channel_credentials(**pems)
             self.channel = grpc.secure_channel(target, credentials, options=channel_options)
+        self._native = None
+        if transport != "grpcio" and kgclient_native is not None:
+            self._native = kgclient_native.Channel(
+                target, tls=tls is not None, **pems,
+                int_options=[(k, v) for k, v in channel_options if isinstance(v, int)],
+                string_options=[(k, v) for k, v in channel_options if isinstance(v, str)])
         self.graph = graph_pb2_grpc.GraphServiceStub(self.channel)
         self.knowledge = knowledge_pb2_grpc.KnowledgeServiceStub(self.channel)
         self.insight = insight_pb2_grpc.InsightServiceStub(self.channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.health_stub = health_pb2_grpc.HealthStub(self.channel)
 
+    @property
+    def native(self) -> bool:
+        """Whether unary calls go through the native transport."""
+        return self._native is not None
+
     def close(self) -> None:
         self.channel.close()
+        if self._native is not None:
+            self._native.close()
 
     def __enter__(self) -> "KgClient":
         return self
@@ -145,8 +206,9 @@ class KgClient:
         """Calls a unary stub method (e.g. `client.insight.TopProducts`) with the client's
         deadline, token and retries; raises KgError."""
         timeout = self.deadline_s if timeout is None else timeout
-        name = getattr(method, "_method", b"")
-        name = name.decode() if isinstance(name, bytes) else str(name)
+        name = _method_name(method)
+        reply_class = _REPLIES.get(name) if self._native is not None else None
+        payload = request.SerializeToString() if reply_class is not None else None
         deadline = time.monotonic() + timeout
         backoff = self.retry.initial_backoff_s
         attempt = 0
@@ -156,10 +218,16 @@ class KgClient:
             if remaining <= 0:
                 raise KgError(grpc.StatusCode.DEADLINE_EXCEEDED,
                               f"deadline of {timeout:g} s passed before attempt {attempt}", name)
-            try:
-                return method(request, timeout=remaining, metadata=self.metadata)
-            except grpc.RpcError as e:
-                error = KgError.from_rpc_error(e, name)
+            if reply_class is not None:
+                code, details, reply = self._native.call(name, payload, remaining, self.metadata)
+                if code == 0:
+                    return reply_class.FromString(reply)
+                error = KgError(status_code(code), details, name)
+            else:
+                try:
+                    return method(request, timeout=remaining, metadata=self.metadata)
+                except grpc.RpcError as e:
+                    error = KgError.from_rpc_error(e, name)
             retryable = idempotent and error.code == grpc.StatusCode.UNAVAILABLE
             if not retryable or attempt >= self.retry.max_attempts:
                 raise error
@@ -168,6 +236,69 @@ class KgClient:
                 raise error
             time.sleep(pause)
             backoff = min(backoff * self.retry.multiplier, self.retry.max_backoff_s)
+
+    def call_many(self, method: Callable, requests: Sequence, *, max_in_flight: int = 32,
+                  timeout: Optional[float] = None, idempotent: bool = True) -> list:
+        """Calls a unary stub method once per request, up to `max_in_flight` (1..1024) calls
+        at a time, and returns the replies in order. Each call has its own deadline
+        (`timeout`, default the client's); a call that fails UNAVAILABLE is retried alone
+        by `call` when idempotent (all such retries within one more `timeout`). When calls fail, KgCallsError (the first failure's code
+        and message) lists every failure and keeps the replies of the others."""
+        if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"max_in_flight: must be 1..{MAX_IN_FLIGHT}, got {max_in_flight}")
+        timeout = self.deadline_s if timeout is None else timeout
+        name = _method_name(method)
+        requests = list(requests)
+        replies, failures, unavailable = [None] * len(requests), [], []
+
+        def failed(i, error):
+            if idempotent and error.code == grpc.StatusCode.UNAVAILABLE:
+                unavailable.append((i, error))
+            else:
+                failures.append((i, error))
+
+        reply_class = _REPLIES.get(name) if self._native is not None else None
+        if reply_class is not None:
+            outcomes = self._native.call_many(
+                name, [r.SerializeToString() for r in requests], timeout, self.metadata,
+                max_in_flight)
+            for i, (code, details, reply) in enumerate(outcomes):
+                if code == 0:
+                    replies[i] = reply_class.FromString(reply)
+                else:
+                    failed(i, KgError(status_code(code), details, name))
+        else:
+            window = collections.deque()
+
+            def settle():
+                i, future = window.popleft()
+                try:
+                    replies[i] = future.result()
+                except grpc.RpcError as e:
+                    failed(i, KgError.from_rpc_error(e, name))
+
+            for i, request in enumerate(requests):
+                if len(window) >= max_in_flight:
+                    settle()
+                window.append((i, method.future(request, timeout=timeout,
+                                                metadata=self.metadata)))
+            while window:
+                settle()
+        # The calls that found no server are retried one by one (`call`: backoff), all
+        # within one more `timeout`, so a dead server costs at most twice the deadline.
+        retry_until = time.monotonic() + timeout
+        for i, error in unavailable:
+            remaining = retry_until - time.monotonic()
+            if remaining <= 0:
+                failures.append((i, error))
+                continue
+            try:
+                replies[i] = self.call(method, requests[i], timeout=remaining)
+            except KgError as again:
+                failures.append((i, again))
+        if failures:
+            raise KgCallsError(name, sorted(failures, key=lambda f: f[0]), replies)
+        return replies
 
     # --- health ---------------------------------------------------------------------------
 
@@ -192,6 +323,32 @@ class KgClient:
             resp = self.call(self.graph.GetEntities, req, timeout=timeout)
             _check_items("GetEntities", [r.status for r in resp.results], resp, offset)
             out.extend(r.entity if r.found else None for r in resp.results)
+        return out
+
+    def get_entities_many(self, key_batches: Iterable[Iterable[t.KeyLike]], *,
+                          fields: Optional[Sequence[str]] = None, max_in_flight: int = 32,
+                          timeout: Optional[float] = None) -> List[List[Optional[t.Entity]]]:
+        """get_entities for many batches of keys (at most 1000 each), one GetEntities call
+        per batch with up to `max_in_flight` calls at a time (call_many): for bulk reads,
+        e.g. the features of many users' candidates. Returns one list per batch, in order.
+        KgCallsError when calls fail; KgItemError (indexes into the first such batch's keys,
+        `response` its reply) when a key could not be looked up."""
+        requests, asked = [], []  # an empty batch needs no call
+        out: List[List[Optional[t.Entity]]] = []
+        for b, batch in enumerate(key_batches):
+            keys = [t.key(k, f"key_batches[{b}]") for k in batch]
+            if len(keys) > MAX_BATCH:
+                raise ValueError(f"key_batches[{b}]: at most {MAX_BATCH} keys, got {len(keys)}")
+            out.append([])
+            if keys:
+                asked.append(b)
+                requests.append(graph_pb2.GetEntitiesRequest(keys=keys,
+                                                             read_mask=_field_mask(fields)))
+        replies = self.call_many(self.graph.GetEntities, requests, max_in_flight=max_in_flight,
+                                 timeout=timeout)
+        for b, resp in zip(asked, replies):
+            _check_items("GetEntities", [r.status for r in resp.results], resp)
+            out[b] = [r.entity if r.found else None for r in resp.results]
         return out
 
     def upsert_entities(self, entities: Iterable[t.Entity], *, merge: bool = False,

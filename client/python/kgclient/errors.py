@@ -34,6 +34,18 @@ class KgItemError(KgError):
         super().__init__(first[1], f"item {first[0]}: {first[2]}{more}", method)
 
 
+class KgCallsError(KgError):
+    """Calls of a call_many failed. `failures` lists (index in the requests, KgError), in
+    order; `replies` has every reply, None where the call failed. `code` and `message` are
+    the first failure's, unchanged."""
+
+    def __init__(self, method: str, failures: List[Tuple[int, KgError]], replies: list):
+        self.failures = failures
+        self.replies = replies
+        first = failures[0][1]
+        super().__init__(first.code, first.message, method)
+
+
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 

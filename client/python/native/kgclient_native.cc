@@ -1,0 +1,378 @@
+// kgclient_native: the Python client's optional native transport. A gRPC C++ channel that
+// sends serialized requests and returns serialized replies of unary methods (the generic
+// stub, so it knows no message types), with Python's interpreter lock released while a call
+// is on the wire. `call_many` keeps up to `max_in_flight` calls of one method in flight
+// from C++ (the callback API), so a batch of calls costs Python only its serialization and
+// parsing. Used by kgclient.KgClient when importable (see client/python/README.md); the
+// Python code above it (retries, errors, helpers) is the same for both transports.
+//
+// Uses: CPython's C API and grpc++ (no generated code).
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr long kMaxInFlight = 1024;
+
+// What a call needs; shared by the calls in flight, so close() never frees it under them.
+struct Transport {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::GenericStub> stub;
+};
+
+struct ChannelObject {
+  PyObject_HEAD std::shared_ptr<Transport>* transport;  // null when closed
+};
+
+// One call's inputs and outcome, owned by the Python-facing function while it waits.
+struct Call {
+  grpc::ClientContext context;
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer reply;
+  grpc::Status status;
+};
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+bool ReadString(PyObject* o, const char* what, std::string* out) {
+  Py_ssize_t n = 0;
+  const char* s = nullptr;
+  if (PyUnicode_Check(o)) {
+    s = PyUnicode_AsUTF8AndSize(o, &n);
+  } else if (PyBytes_Check(o)) {
+    s = PyBytes_AS_STRING(o);
+    n = PyBytes_GET_SIZE(o);
+  } else {
+    PyErr_Format(PyExc_TypeError, "%s: expected str or bytes, got %s", what, Py_TYPE(o)->tp_name);
+    return false;
+  }
+  if (s == nullptr) return false;
+  out->assign(s, static_cast<size_t>(n));
+  return true;
+}
+
+// metadata: a sequence of (key, value) pairs of str.
+bool ReadMetadata(PyObject* o, Metadata* out) {
+  if (o == nullptr || o == Py_None) return true;
+  PyObject* seq = PySequence_Fast(o, "metadata: expected a sequence of (key, value) pairs");
+  if (seq == nullptr) return false;
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* pair = PySequence_Fast_GET_ITEM(seq, i);
+    std::string k, v;
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+      PyErr_SetString(PyExc_TypeError, "metadata: expected (key, value) pairs");
+      Py_DECREF(seq);
+      return false;
+    }
+    if (!ReadString(PyTuple_GET_ITEM(pair, 0), "metadata key", &k) ||
+        !ReadString(PyTuple_GET_ITEM(pair, 1), "metadata value", &v)) {
+      Py_DECREF(seq);
+      return false;
+    }
+    out->emplace_back(std::move(k), std::move(v));
+  }
+  Py_DECREF(seq);
+  return true;
+}
+
+// A bytes-like request copied into a ByteBuffer (while the interpreter lock is held).
+bool ReadRequest(PyObject* o, grpc::ByteBuffer* out) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) return false;
+  grpc::Slice slice(view.buf, static_cast<size_t>(view.len));
+  PyBuffer_Release(&view);
+  grpc::ByteBuffer buffer(&slice, 1);
+  out->Swap(&buffer);
+  return true;
+}
+
+void Prepare(Call* call, double timeout_s, const Metadata& metadata) {
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6)));
+  for (const auto& [k, v] : metadata) call->context.AddMetadata(k, v);
+}
+
+// (code, details, reply bytes or None).
+PyObject* Outcome(Call* call) {
+  PyObject* reply = nullptr;
+  if (call->status.ok()) {
+    reply = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(call->reply.Length()));
+    if (reply == nullptr) return nullptr;
+    std::vector<grpc::Slice> slices;
+    if (!call->reply.Dump(&slices).ok()) {
+      Py_DECREF(reply);
+      PyErr_SetString(PyExc_RuntimeError, "reply: unreadable buffer");
+      return nullptr;
+    }
+    char* p = PyBytes_AS_STRING(reply);
+    for (const grpc::Slice& s : slices) {
+      std::memcpy(p, s.begin(), s.size());
+      p += s.size();
+    }
+  } else {
+    reply = Py_None;
+    Py_INCREF(reply);
+  }
+  const std::string& details = call->status.error_message();
+  return Py_BuildValue("(is#N)", static_cast<int>(call->status.error_code()), details.data(),
+                       static_cast<Py_ssize_t>(details.size()), reply);
+}
+
+// The channel's transport, held by the caller for the call (nullptr: closed, error set).
+std::shared_ptr<Transport> Open(ChannelObject* self) {
+  if (self->transport != nullptr) return *self->transport;
+  PyErr_SetString(PyExc_ValueError, "the channel is closed");
+  return nullptr;
+}
+
+int ChannelInit(ChannelObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* kNames[] = {"target",
+                                 "tls",
+                                 "root_certificates",
+                                 "private_key",
+                                 "certificate_chain",
+                                 "int_options",
+                                 "string_options",
+                                 nullptr};
+  const char* target = nullptr;
+  int tls = 0;
+  PyObject *roots = Py_None, *key = Py_None, *chain = Py_None, *ints = Py_None, *strings = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$pOOOOO", const_cast<char**>(kNames), &target,
+                                   &tls, &roots, &key, &chain, &ints, &strings)) {
+    return -1;
+  }
+  grpc::ChannelArguments arguments;
+  Metadata int_options, string_options;
+  if (!ReadMetadata(strings, &string_options)) return -1;
+  for (const auto& [k, v] : string_options) arguments.SetString(k, v);
+  if (ints != Py_None) {
+    PyObject* seq = PySequence_Fast(ints, "int_options: expected a sequence of (name, int)");
+    if (seq == nullptr) return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+      PyObject* pair = PySequence_Fast_GET_ITEM(seq, i);
+      std::string name;
+      if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+          !ReadString(PyTuple_GET_ITEM(pair, 0), "int_options name", &name)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "int_options: expected pairs");
+        Py_DECREF(seq);
+        return -1;
+      }
+      long value = PyLong_AsLong(PyTuple_GET_ITEM(pair, 1));
+      if (value == -1 && PyErr_Occurred()) {
+        Py_DECREF(seq);
+        return -1;
+      }
+      arguments.SetInt(name, static_cast<int>(value));
+    }
+    Py_DECREF(seq);
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (tls) {
+    grpc::SslCredentialsOptions ssl;
+    if ((roots != Py_None && !ReadString(roots, "root_certificates", &ssl.pem_root_certs)) ||
+        (key != Py_None && !ReadString(key, "private_key", &ssl.pem_private_key)) ||
+        (chain != Py_None && !ReadString(chain, "certificate_chain", &ssl.pem_cert_chain))) {
+      return -1;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  auto transport = std::make_shared<Transport>();
+  transport->channel = grpc::CreateCustomChannel(target, credentials, arguments);
+  transport->stub = std::make_unique<grpc::GenericStub>(transport->channel);
+  delete self->transport;
+  self->transport = new std::shared_ptr<Transport>(std::move(transport));
+  return 0;
+}
+
+void ChannelDealloc(ChannelObject* self) {
+  delete self->transport;
+  PyTypeObject* type = Py_TYPE(self);
+  auto free_fn = reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free));
+  free_fn(self);
+  Py_DECREF(type);  // a heap type's instances hold a reference to it
+}
+
+PyObject* ChannelClose(ChannelObject* self, PyObject*) {
+  delete self->transport;
+  self->transport = nullptr;
+  Py_RETURN_NONE;
+}
+
+// call(method, request, timeout_s, metadata=()) -> (code, details, reply or None)
+PyObject* ChannelCall(ChannelObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* kNames[] = {"method", "request", "timeout_s", "metadata", nullptr};
+  const char* method = nullptr;
+  PyObject *request = nullptr, *metadata = Py_None;
+  double timeout_s = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOd|O", const_cast<char**>(kNames), &method,
+                                   &request, &timeout_s, &metadata)) {
+    return nullptr;
+  }
+  std::shared_ptr<Transport> transport = Open(self);
+  if (transport == nullptr) return nullptr;
+  Metadata md;
+  Call call;
+  if (!ReadMetadata(metadata, &md) || !ReadRequest(request, &call.request)) return nullptr;
+  Prepare(&call, timeout_s, md);
+  const std::string name(method);
+  Py_BEGIN_ALLOW_THREADS;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  transport->stub->UnaryCall(&call.context, name, grpc::StubOptions(), &call.request, &call.reply,
+                             [&](grpc::Status status) {
+                               std::lock_guard<std::mutex> lock(mu);
+                               call.status = std::move(status);
+                               done = true;
+                               cv.notify_one();
+                             });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  Py_END_ALLOW_THREADS;
+  return Outcome(&call);
+}
+
+// call_many(method, requests, timeout_s, metadata=(), max_in_flight=32) -> [(code, details,
+// reply or None)], in the order of `requests`; each call has its own deadline of timeout_s.
+PyObject* ChannelCallMany(ChannelObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* kNames[] = {"method",   "requests",      "timeout_s",
+                                 "metadata", "max_in_flight", nullptr};
+  const char* method = nullptr;
+  PyObject *requests = nullptr, *metadata = Py_None;
+  double timeout_s = 0;
+  long max_in_flight = 32;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOd|Ol", const_cast<char**>(kNames), &method,
+                                   &requests, &timeout_s, &metadata, &max_in_flight)) {
+    return nullptr;
+  }
+  std::shared_ptr<Transport> transport = Open(self);
+  if (transport == nullptr) return nullptr;
+  if (max_in_flight < 1 || max_in_flight > kMaxInFlight) {
+    PyErr_Format(PyExc_ValueError, "max_in_flight: must be 1..%ld, got %ld", kMaxInFlight,
+                 max_in_flight);
+    return nullptr;
+  }
+  Metadata md;
+  if (!ReadMetadata(metadata, &md)) return nullptr;
+  PyObject* seq = PySequence_Fast(requests, "requests: expected a sequence of bytes");
+  if (seq == nullptr) return nullptr;
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  std::vector<std::unique_ptr<Call>> calls(static_cast<size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    calls[i] = std::make_unique<Call>();
+    if (!ReadRequest(PySequence_Fast_GET_ITEM(seq, i), &calls[i]->request)) {
+      Py_DECREF(seq);
+      return nullptr;
+    }
+  }
+  Py_DECREF(seq);
+  const std::string name(method);
+  Py_BEGIN_ALLOW_THREADS;
+  std::mutex mu;
+  std::condition_variable cv;
+  long in_flight = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < max_in_flight; });
+      ++in_flight;
+    }
+    Call* call = calls[i].get();
+    // Each deadline starts when its call does, as for calls made one at a time.
+    Prepare(call, timeout_s, md);
+    transport->stub->UnaryCall(&call->context, name, grpc::StubOptions(), &call->request,
+                               &call->reply, [&, call](grpc::Status status) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 call->status = std::move(status);
+                                 --in_flight;
+                                 cv.notify_one();
+                               });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return in_flight == 0; });
+  }
+  Py_END_ALLOW_THREADS;
+  PyObject* out = PyList_New(n);
+  if (out == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* outcome = Outcome(calls[i].get());
+    if (outcome == nullptr) {
+      Py_DECREF(out);
+      return nullptr;
+    }
+    PyList_SET_ITEM(out, i, outcome);
+  }
+  return out;
+}
+
+// A method of Channel as CPython stores it (the cast through void(*)() is the sanctioned one).
+template <typename Fn>
+PyCFunction Method(Fn fn) {
+  return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn));
+}
+
+PyMethodDef kChannelMethods[] = {
+    {"call", Method(ChannelCall), METH_VARARGS | METH_KEYWORDS,
+     "call(method, request, timeout_s, metadata=()) -> (code, details, reply)\n"
+     "One unary call of `method` (\"/kg.v1.GraphService/GetEntities\") with a serialized "
+     "request; the reply is bytes when code is 0, else None."},
+    {"call_many", Method(ChannelCallMany), METH_VARARGS | METH_KEYWORDS,
+     "call_many(method, requests, timeout_s, metadata=(), max_in_flight=32) -> list\n"
+     "Unary calls of one method, up to max_in_flight (1..1024) at a time; one "
+     "(code, details, reply) per request, in order."},
+    {"close", Method(ChannelClose), METH_NOARGS,
+     "Closes the channel; later calls raise ValueError."},
+    {nullptr, nullptr, 0, nullptr}};
+
+char kChannelDoc[] =
+    "Channel(target, *, tls=False, root_certificates=None, private_key=None, "
+    "certificate_chain=None, int_options=(), string_options=())";
+
+PyType_Slot kChannelSlots[] = {{Py_tp_doc, kChannelDoc},
+                               {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
+                               {Py_tp_init, reinterpret_cast<void*>(ChannelInit)},
+                               {Py_tp_dealloc, reinterpret_cast<void*>(ChannelDealloc)},
+                               {Py_tp_methods, kChannelMethods},
+                               {0, nullptr}};
+
+PyType_Spec kChannelSpec = {"kgclient_native.Channel", sizeof(ChannelObject), 0, Py_TPFLAGS_DEFAULT,
+                            kChannelSlots};
+
+PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
+                       "kgclient_native",
+                       "The kg.v1 Python client's native gRPC transport (bytes in, bytes out).",
+                       -1,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit_kgclient_native() {
+  PyObject* m = PyModule_Create(&kModule);
+  if (m == nullptr) return nullptr;
+  PyObject* type = PyType_FromSpec(&kChannelSpec);
+  if (type == nullptr || PyModule_AddObject(m, "Channel", type) < 0) {
+    Py_XDECREF(type);
+    Py_DECREF(m);
+    return nullptr;
+  }
+  return m;
+}

@@ -1,0 +1,155 @@
+"""The two transports of unary calls (native: kgclient_native; grpcio) against live servers
+in both modes: the same replies and errors, call_many and get_entities_many, bounds on
+their arguments, and failures of the connection within the deadline."""
+import os
+import time
+
+import grpc
+import pytest
+
+from conftest import assert_fails_within, free_port
+from kgclient import KgCallsError, KgClient, entity, key
+from kgclient import client as client_module
+from kgclient_proto.grpc_health.v1 import health_pb2
+from kgclient_proto.kg.v1 import graph_pb2
+from kgclient_proto.kg.v1.types_pb2 import PURCHASED, EntityKey
+
+BUILT = client_module.kgclient_native is not None
+TRANSPORTS = ["grpcio", pytest.param("native", marks=pytest.mark.skipif(
+    not BUILT, reason="kgclient_native is not built"))]
+
+
+def test_the_native_transport_is_built_and_used_by_default():
+    # The CMake build makes it; its tests say so (KG_EXPECT_NATIVE=1).
+    if os.environ.get("KG_EXPECT_NATIVE") != "1":
+        pytest.skip("the native transport is not expected in this environment")
+    assert BUILT
+    with KgClient("127.0.0.1:1") as auto, KgClient("127.0.0.1:1", transport="grpcio") as plain:
+        assert auto.native and not plain.native
+
+
+@pytest.fixture(scope="module")
+def both(cluster):
+    """A client of each transport on the same cluster, and ids 7001..7050 written."""
+    with KgClient(cluster.address, deadline_s=20, transport="grpcio") as plain:
+        plain.upsert_entities([entity(f"PRODUCT:{i}", f"item {i}", attributes={"colour": "red"})
+                               for i in range(7001, 7051)])
+        if not BUILT:
+            yield plain, plain
+            return
+        with KgClient(cluster.address, deadline_s=20, transport="native") as native:
+            assert native.native
+            yield plain, native
+
+
+def test_both_transports_give_the_same_replies(both):
+    plain, native = both
+    keys = [f"PRODUCT:{i}" for i in range(6990, 7060)]  # some exist, some do not
+    assert plain.get_entities(keys) == native.get_entities(keys)
+    assert native.get_entities(["PRODUCT:7001"])[0].name == "item 7001"
+    assert native.get_entities(["PRODUCT:7000"]) == [None]
+    assert plain.health() == native.health() == "SERVING"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_get_entities_many_equals_one_call_per_batch(cluster, both, transport):
+    batches = [[f"PRODUCT:{i}", ("product", i + 1), "PRODUCT:6000"] for i in range(7001, 7050)]
+    batches.append([])
+    with KgClient(cluster.address, deadline_s=20, transport=transport) as kg:
+        many = kg.get_entities_many(batches, max_in_flight=4)
+        assert many == [kg.get_entities(b) for b in batches]
+        assert [e.name for e in many[0][:2]] == ["item 7001", "item 7002"]
+        assert many[0][2] is None and many[-1] == []
+        assert kg.get_entities_many([]) == []
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_call_many_keeps_the_replies_of_calls_that_succeed(cluster, both, transport):
+    ok = graph_pb2.GetNeighborsRequest(keys=[key("BUYER:1")], edge_type=PURCHASED, limit=5)
+    bad = graph_pb2.GetNeighborsRequest(keys=[key("BUYER:1")], edge_type=PURCHASED, limit=5000)
+    with KgClient(cluster.address, deadline_s=20, transport=transport) as kg:
+        with pytest.raises(grpc.RpcError) as raw:
+            kg.graph.GetNeighbors(bad, timeout=5)
+        with pytest.raises(KgCallsError) as e:
+            kg.call_many(kg.graph.GetNeighbors, [ok, bad, ok, bad], max_in_flight=2)
+    assert [i for i, _ in e.value.failures] == [1, 3]
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT == raw.value.code()
+    assert e.value.message == raw.value.details()  # the server's message, unchanged
+    assert all(f.method == "/kg.v1.GraphService/GetNeighbors" for _, f in e.value.failures)
+    assert e.value.replies[1] is None and e.value.replies[3] is None
+    assert isinstance(e.value.replies[0], graph_pb2.GetNeighborsResponse)
+    assert isinstance(e.value.replies[2], graph_pb2.GetNeighborsResponse)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_refused_batch_names_its_field_and_keeps_the_others(cluster, both, transport):
+    with KgClient(cluster.address, deadline_s=20, transport=transport) as kg:
+        with pytest.raises(KgCallsError) as e:  # type 0 is not an entity type
+            kg.get_entities_many([["PRODUCT:7001"], [EntityKey(id=1)]])
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "keys[0].type" in e.value.message
+    assert [i for i, _ in e.value.failures] == [1]
+    assert e.value.replies[0].results[0].entity.name == "item 7001"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_bounds_are_checked_before_any_call(transport):
+    with KgClient("127.0.0.1:1", transport=transport) as kg:
+        for bad in (0, 1025):
+            with pytest.raises(ValueError, match="max_in_flight"):
+                kg.call_many(kg.health_stub.Check, [health_pb2.HealthCheckRequest()],
+                             max_in_flight=bad)
+        with pytest.raises(ValueError, match=r"key_batches\[1\]: at most 1000"):
+            kg.get_entities_many([["PRODUCT:1"], [f"PRODUCT:{i}" for i in range(1, 1002)]])
+        with pytest.raises(ValueError, match=r"key_batches\[0\]"):
+            kg.get_entities_many([["PRODUCT-1"]])
+    with pytest.raises(ValueError, match="transport"):
+        KgClient("127.0.0.1:1", transport="quic")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_dead_server_fails_within_the_deadline(transport):
+    address = f"127.0.0.1:{free_port()}"  # nothing listens
+    assert_fails_within(address, 1.0, lambda c: c.get_entities(["PRODUCT:1"]),
+                        transport=transport)
+    assert_fails_within("no-such-host.invalid:50051", 2.0, lambda c: c.health(),
+                        transport=transport)
+    # call_many retries each UNAVAILABLE call within one more deadline: at most two in all.
+    with KgClient(address, deadline_s=1.0, transport=transport) as kg:
+        start = time.monotonic()
+        with pytest.raises(KgCallsError) as e:
+            kg.get_entities_many([["PRODUCT:1"]] * 40, max_in_flight=8)
+        elapsed = time.monotonic() - start
+    assert e.value.code == grpc.StatusCode.UNAVAILABLE and e.value.message
+    assert len(e.value.failures) == 40 and e.value.replies == [None] * 40
+    assert elapsed < 2 * 1.0 + 1.0
+
+
+@pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")
+def test_the_native_channel_refuses_bad_arguments_without_crashing():
+    native = client_module.kgclient_native
+    channel = native.Channel("127.0.0.1:1")
+    with pytest.raises(TypeError):
+        channel.call("/grpc.health.v1.Health/Check", 12, 1.0)
+    with pytest.raises(TypeError, match="metadata"):
+        channel.call("/grpc.health.v1.Health/Check", b"", 1.0, [("only-a-key",)])
+    with pytest.raises(TypeError):
+        channel.call_many("/grpc.health.v1.Health/Check", [b"", None], 1.0)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        channel.call_many("/grpc.health.v1.Health/Check", [b""], 1.0, (), 0)
+    code, details, reply = channel.call("/grpc.health.v1.Health/Check", b"", 0.5)
+    assert code in (grpc.StatusCode.UNAVAILABLE.value[0],
+                    grpc.StatusCode.DEADLINE_EXCEEDED.value[0]) and details and reply is None
+    assert channel.call_many("/grpc.health.v1.Health/Check", [], 1.0) == []
+    channel.close()
+    with pytest.raises(ValueError, match="closed"):
+        channel.call("/grpc.health.v1.Health/Check", b"", 1.0)
+    with pytest.raises(TypeError):
+        native.Channel("127.0.0.1:1", tls=True, root_certificates=5)
+
+
+@pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")
+def test_an_unknown_method_is_unimplemented(cluster):
+    with KgClient(cluster.address, transport="native") as kg:
+        code, details, _ = kg._native.call("/kg.v1.GraphService/NoSuchMethod", b"", 5.0)
+    assert code == grpc.StatusCode.UNIMPLEMENTED.value[0]

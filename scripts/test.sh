@@ -11,9 +11,10 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2 -LE integration
 ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration
 # Every fuzz target 5 s on its seed corpus, in its own clang build directory (build-fuzz).
 scripts/fuzz.sh --short
-# The Node.js client against live servers in both modes (the Python client's tests are in
-# ctest: python_client).
-KG_SERVER="$BUILD_DIR/server/app/kg_server" client/node/test.sh
+# The Node.js client against live servers in both modes, through both transports (the
+# native one built by CMake); the Python client's tests are in ctest: python_client.
+KG_SERVER="$BUILD_DIR/server/app/kg_server" KG_NODE_NATIVE="$BUILD_DIR/client/node/kgclient_native.node" \
+  KG_EXPECT_NATIVE=1 client/node/test.sh
 # Monitoring: promtool checks and rule unit tests, then the dashboard and rules against a
 # live split cluster scraped by a real Prometheus.
 KG_BUILD_DIR="$BUILD_DIR" deploy/prometheus/check.sh

@@ -174,6 +174,11 @@ export interface KgClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** The directory holding kg/v1/*.proto (default: the repository's proto/). */
   protoDir?: string;
+  /**
+   * Unary calls through 'native' (kgclient_native.node, a gRPC C++ channel; throws when it
+   * is not built), 'grpc-js', or 'auto' (default: native when built).
+   */
+  transport?: 'auto' | 'native' | 'grpc-js';
 }
 export interface CallOptions {
   /** This call's deadline in ms, instead of the client's deadlineMs. */
@@ -193,11 +198,21 @@ export declare class KgError extends Error {
   readonly details: string;
   /** The RPC (and the batch item) that failed, e.g. 'GetEntities'. */
   readonly method: string;
+  /** The trailing metadata (grpc-js transport only; null through the native one). */
   readonly metadata: grpc.Metadata | null;
+}
+
+/** Calls of a callMany failed; code and details are the first failure's. */
+export declare class KgCallsError extends KgError {
+  readonly failures: Array<{ index: number; error: KgError }>;
+  /** Every reply, null where the call failed. */
+  readonly replies: any[];
 }
 
 export declare class KgClient {
   constructor(target: string, options?: KgClientOptions);
+  /** Whether unary calls go through the native transport. */
+  readonly native: boolean;
   readonly deadlineMs: number;
   readonly retry: Required<RetryOptions>;
   /** The one channel every stub uses. */
@@ -213,6 +228,17 @@ export declare class KgClient {
   health(service?: string, options?: CallOptions): Promise<'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN'>;
   /** One entry per key, in order: the entity, or null when it does not exist. */
   getEntities(keys: KeyLike | KeyLike[], options?: CallOptions & { fields?: string[] | string }): Promise<Array<Entity | null>>;
+  /**
+   * getEntities for many batches (at most 1000 keys each): one GetEntities call per batch,
+   * up to maxInFlight (1..1024, default 32) at a time. One array per batch, in order.
+   */
+  getEntitiesMany(keyBatches: KeyLike[][], options?: CallOptions & { fields?: string[] | string; maxInFlight?: number }): Promise<Array<Array<Entity | null>>>;
+  /**
+   * stub[method] once per request, up to maxInFlight (1..1024, default 32) at a time; the
+   * replies in order. Each call has its own deadline; UNAVAILABLE calls are retried alone
+   * when idempotent (default), within one more deadline. Rejects with KgCallsError.
+   */
+  callMany(stub: ServiceStub, method: string, requests: object[], options?: CallOptions & { maxInFlight?: number; idempotent?: boolean }): Promise<any[]>;
   upsertEntities(entities: EntityInput | EntityInput[], options?: CallOptions & { merge?: boolean }): Promise<ItemStatus[]>;
   upsertEdges(edges: EdgeInput | EdgeInput[], options?: CallOptions): Promise<ItemStatus[]>;
   deleteEntities(keys: KeyLike | KeyLike[], options?: CallOptions): Promise<DeleteEntityResult[]>;

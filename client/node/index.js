@@ -10,6 +10,12 @@
 // their names ('PRODUCT'), 64-bit integers as decimal strings ('1793491200000'), every
 // field present (defaults filled in, unset messages null) and the set oneof named by a
 // virtual field (`record: 'entity'`).
+//
+// Unary calls go through the native transport (kgclient_native.node: a gRPC C++ channel
+// that takes the serialized request and resolves with the serialized reply) when it is
+// built, else through grpc-js; both encode and decode with the same proto-loader
+// serializers, so replies and errors are the same. Streaming calls and the raw stubs
+// always use grpc-js.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,7 +30,37 @@ const HEALTH_PROTO = 'grpc/health/v1/health.proto';
 const HEALTH_PROTO_DIRS = ['/usr/share/grpc-proto', '/usr/include', '/usr/local/include'];
 const LOADER_OPTIONS = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024; // the server's limit each way
+const MAX_BATCH = 1000; // keys per GetEntities call (proto/kg/v1/graph.proto)
+const MAX_IN_FLIGHT = 1024; // calls of one callMany in flight at once
 const IMPORT_DEADLINE_MS = 24 * 60 * 60 * 1000;
+
+const TRANSPORTS = ['auto', 'native', 'grpc-js'];
+// Where the native transport is looked for: $KG_NODE_NATIVE (must load when set), the
+// node-gyp place beside this file, the CMake build of this checkout.
+const NATIVE_PATHS = [
+  path.join(__dirname, 'build', 'Release', 'kgclient_native.node'),
+  path.resolve(__dirname, '..', '..', 'build', 'client', 'node', 'kgclient_native.node'),
+];
+let nativeModule; // undefined: not looked for yet; null: not built
+
+function loadNative() {
+  if (nativeModule !== undefined) return nativeModule;
+  nativeModule = null;
+  if (process.env.KG_NODE_NATIVE) {
+    nativeModule = require(path.resolve(process.env.KG_NODE_NATIVE));
+    return nativeModule;
+  }
+  for (const candidate of NATIVE_PATHS) {
+    if (!fs.existsSync(candidate)) continue;
+    try {
+      nativeModule = require(candidate);
+      break;
+    } catch {
+      // Not loadable here (another platform's build): grpc-js serves.
+    }
+  }
+  return nativeModule;
+}
 
 const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
 
@@ -41,6 +77,19 @@ class KgError extends Error {
     this.method = method;
     // The trailing metadata; not enumerable, to keep logged errors short.
     Object.defineProperty(this, 'metadata', { value: metadata, writable: true, configurable: true });
+  }
+}
+
+// Calls of a callMany failed: `failures` lists { index, error } (a KgError each) in order;
+// `replies` has every reply, null where the call failed. `code` and `details` are the
+// first failure's, unchanged.
+class KgCallsError extends KgError {
+  constructor(method, failures, replies) {
+    const first = failures[0].error;
+    super(first.code, first.details, { method });
+    this.name = 'KgCallsError';
+    this.failures = failures;
+    this.replies = replies;
   }
 }
 
@@ -137,14 +186,23 @@ const list = (value) => (value == null ? [] : [].concat(value));
 class KgClient {
   constructor(target, options = {}) {
     if (typeof target !== 'string' || target === '') throw new TypeError('target: expected "HOST:PORT"');
-    const { deadlineMs = 10000, retry = {}, tls = null, channelOptions = {}, protoDir = DEFAULT_PROTO_DIR } = options;
+    const { deadlineMs = 10000, retry = {}, tls = null, channelOptions = {}, protoDir = DEFAULT_PROTO_DIR,
+      transport = 'auto' } = options;
+    if (!TRANSPORTS.includes(transport)) {
+      throw new TypeError(`transport: expected one of ${TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`);
+    }
+    const native = transport === 'grpc-js' ? null : loadNative();
+    if (transport === 'native' && !native) {
+      throw new Error('transport: the native transport (kgclient_native.node) is not built ' +
+        '(CMake target kgclient_node_native, or set KG_NODE_NATIVE)');
+    }
     const token = tokenFrom(options.token);
     this.deadlineMs = deadlineMs;
     this.retry = { maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 2000, multiplier: 2, ...retry };
     const protos = loadProtos(path.resolve(protoDir));
     this._enums = protos.enums;
     // Reconnects follow the retry schedule, so that a retry can find a restarted server.
-    this.channel = new grpc.Channel(target, credentialsFor(tls), {
+    const channelArgs = {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.initial_reconnect_backoff_ms': this.retry.initialBackoffMs,
@@ -152,7 +210,22 @@ class KgClient {
       // The name checked in the server's certificate (and sent as SNI) instead of the host.
       ...(tls && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
       ...channelOptions,
-    });
+    };
+    this.channel = new grpc.Channel(target, credentialsFor(tls), channelArgs);
+    this._native = null;
+    if (native) {
+      // grpc-js's own options (grpc-node.*) mean nothing to the C++ channel.
+      const nativeArgs = Object.fromEntries(Object.entries(channelArgs).filter(([name, value]) =>
+        name.startsWith('grpc.') && (typeof value === 'number' || typeof value === 'string')));
+      this._native = new native.Channel(target, {
+        tls: Boolean(tls),
+        rootCertificates: tls?.rootCerts ?? null,
+        privateKey: tls?.privateKey ?? null,
+        certificateChain: tls?.certChain ?? null,
+        channelArgs: nativeArgs,
+      });
+    }
+    this._metadata = token ? [['authorization', `Bearer ${token}`]] : [];
     const stubOptions = { channelOverride: this.channel, callInvocationTransformer: callDefaults(deadlineMs, token) };
     this.graph = new protos.kg.GraphService(target, null, stubOptions);
     this.knowledge = new protos.kg.KnowledgeService(target, null, stubOptions);
@@ -161,8 +234,14 @@ class KgClient {
     this.healthStub = new protos.Health(target, null, stubOptions);
   }
 
+  // Whether unary calls go through the native transport.
+  get native() {
+    return this._native !== null;
+  }
+
   close() {
     this.channel.close();
+    if (this._native) this._native.close();
   }
 
   // grpc.health.v1.Health/Check: 'SERVING', 'NOT_SERVING', 'UNKNOWN' or 'SERVICE_UNKNOWN'.
@@ -178,6 +257,88 @@ class KgClient {
       deadlineMs, idempotent: true, check: (r) => throwItemError('GetEntities', r.results, (x) => x.status),
     });
     return results.map((r) => (r.found ? r.entity : null));
+  }
+
+  // getEntities for many batches of keys (at most 1000 each): one GetEntities call per
+  // batch, up to maxInFlight (1..1024) at a time (callMany). One array per batch, in order.
+  // KgCallsError when calls fail; a KgError naming the batch when a key could not be read.
+  async getEntitiesMany(keyBatches, { fields, maxInFlight = 32, deadlineMs } = {}) {
+    const batches = list(keyBatches);
+    const requests = [];
+    const asked = []; // an empty batch needs no call
+    batches.forEach((batch, b) => {
+      const keys = list(batch).map((k, i) => this._key(k, `keyBatches[${b}][${i}]`));
+      if (keys.length > MAX_BATCH) throw new RangeError(`keyBatches[${b}]: at most ${MAX_BATCH} keys, got ${keys.length}`);
+      if (keys.length > 0) {
+        asked.push(b);
+        requests.push({ keys, readMask: readMask(fields) });
+      }
+    });
+    const replies = await this.callMany(this.graph, 'GetEntities', requests, { maxInFlight, deadlineMs });
+    const out = batches.map(() => []);
+    replies.forEach(({ results }, r) => {
+      throwItemError(`GetEntities keyBatches[${asked[r]}]`, results, (x) => x.status);
+      out[asked[r]] = results.map((x) => (x.found ? x.entity : null));
+    });
+    return out;
+  }
+
+  // Calls stub[method] once per request, up to maxInFlight (1..1024) at a time, and returns
+  // the replies in order. Each call has its own deadline (deadlineMs, default the
+  // client's); an idempotent call that fails UNAVAILABLE is retried alone (as every call
+  // is), all such retries within one more deadline. Throws KgCallsError when calls fail.
+  async callMany(stub, method, requests, { maxInFlight = 32, deadlineMs = this.deadlineMs, idempotent = true } = {}) {
+    if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1 && maxInFlight <= MAX_IN_FLIGHT)) {
+      throw new RangeError(`maxInFlight: expected 1..${MAX_IN_FLIGHT}, got ${maxInFlight}`);
+    }
+    const all = list(requests);
+    const replies = new Array(all.length).fill(null);
+    const failures = [];
+    const unavailable = [];
+    const failed = (index, error) => {
+      if (idempotent && error.code === grpc.status.UNAVAILABLE) unavailable.push({ index, error });
+      else failures.push({ index, error });
+    };
+    if (this._native) {
+      const definition = stub.constructor.service[method];
+      const outcomes = await this._native.callMany(definition.path,
+        all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight);
+      outcomes.forEach(([code, details, reply], i) => {
+        if (code === grpc.status.OK) replies[i] = definition.responseDeserialize(reply);
+        else failed(i, new KgError(code, details, { method }));
+      });
+    } else {
+      let next = 0;
+      const worker = async () => {
+        while (next < all.length) {
+          const i = next++;
+          try {
+            replies[i] = await unaryCall(stub, method, all[i], Date.now() + deadlineMs);
+          } catch (err) {
+            failed(i, err);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(maxInFlight, all.length) }, worker));
+    }
+    const retryUntil = Date.now() + deadlineMs;
+    for (const { index, error } of unavailable) {
+      const remainingMs = retryUntil - Date.now();
+      if (remainingMs <= 0) {
+        failures.push({ index, error });
+        continue;
+      }
+      try {
+        replies[index] = await this._call(stub, method, all[index], { deadlineMs: remainingMs, idempotent: true });
+      } catch (err) {
+        failures.push({ index, error: err });
+      }
+    }
+    if (failures.length > 0) {
+      failures.sort((a, b) => a.index - b.index);
+      throw new KgCallsError(method, failures, replies);
+    }
+    return replies;
   }
 
   async upsertEntities(entities, { merge = false, deadlineMs } = {}) {
@@ -321,7 +482,8 @@ class KgClient {
     let backoff = initialBackoffMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await unaryCall(stub, method, request, deadline);
+        const response = await (this._native ? this._nativeCall(stub, method, request, deadline)
+          : unaryCall(stub, method, request, deadline));
         if (check) check(response);
         return response;
       } catch (err) {
@@ -336,6 +498,18 @@ class KgClient {
     }
   }
 
+  // One unary call through the native transport, encoded and decoded with the stub's own
+  // (proto-loader) serializers.
+  async _nativeCall(stub, method, request, deadline) {
+    const definition = stub.constructor.service[method];
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) throw new KgError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded', { method });
+    const [code, details, reply] = await this._native.call(definition.path,
+      definition.requestSerialize(request), remainingMs, this._metadata);
+    if (code !== grpc.status.OK) throw new KgError(code, details, { method });
+    return definition.responseDeserialize(reply);
+  }
+
   _enum(enumName, value, what) {
     if (typeof value === 'number') return value;
     const name = typeof value === 'string' ? value.toUpperCase() : value;
@@ -346,7 +520,14 @@ class KgClient {
   }
 
   _key(key, what) {
-    const k = typeof key === 'string' ? parseKey(key) : key;
+    let k = key;
+    if (typeof key === 'string') {
+      try {
+        k = parseKey(key);
+      } catch (err) {
+        throw new TypeError(`${what}: ${err.message}`);
+      }
+    }
     if (k === null || typeof k !== 'object') throw new TypeError(`${what}: expected {type, id} or "TYPE:ID"`);
     const { id } = k;
     const valid = typeof id === 'bigint' ? id >= 0n
@@ -392,4 +573,4 @@ class KgClient {
   }
 }
 
-module.exports = { KgClient, KgError, parseKey, status: grpc.status, DEFAULT_PROTO_DIR };
+module.exports = { KgClient, KgError, KgCallsError, parseKey, status: grpc.status, DEFAULT_PROTO_DIR };

@@ -13,6 +13,7 @@ rm -rf "$work"
 mkdir -p "$work/src/client"
 cp -r "$here" "$work/src/client/python"
 ln -s "$here/../../proto" "$work/src/proto"
+ln -s "$here/../native" "$work/src/client/native"
 "$work/venv/bin/python" -m pip install --quiet --no-build-isolation --no-deps --no-index \
   "$work/src/client/python"
 cd "$work"

@@ -31,8 +31,10 @@ def grpc_flags(option: str):
     return shlex.split(out)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 native = Extension(
     "kgclient_native", sources=["native/kgclient_native.cc"], language="c++",
+    include_dirs=[os.path.join(HERE, "..", "native")],  # byte_calls.h, shared with Node.js
     extra_compile_args=["-std=c++17", "-O2", *grpc_flags("--cflags")],
     extra_link_args=grpc_flags("--libs"), optional=True)
 

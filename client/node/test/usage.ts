@@ -1,7 +1,7 @@
 // Type-checked (never run) by types.test.js: typical uses of the declarations compile, and
 // each misuse marked @ts-expect-error must not.
 import { readFileSync } from 'node:fs';
-import { KgClient, KgError, parseKey, status, Entity, ImportRecordInput, Neighbor, TraverseResponse } from '..';
+import { KgClient, KgCallsError, KgError, parseKey, status, Entity, ImportRecordInput, Neighbor, TraverseResponse } from '..';
 
 async function usage(): Promise<void> {
   const kg = new KgClient('127.0.0.1:50051', {
@@ -17,6 +17,16 @@ async function usage(): Promise<void> {
   });
   mutual.close();
   const serving: string = await kg.health();
+  const fast = new KgClient('127.0.0.1:50051', { transport: 'native' });
+  const isNative: boolean = fast.native;
+  const batches: Array<Array<Entity | null>> = await fast.getEntitiesMany([['PRODUCT:1'], ['PRODUCT:2', 'PRODUCT:3']],
+    { maxInFlight: 16, fields: 'name' });
+  try {
+    const replies: unknown[] = await fast.callMany(fast.graph, 'GetEntities', [{ keys: [parseKey('PRODUCT:1')] }], { maxInFlight: 4 });
+  } catch (err) {
+    if (err instanceof KgCallsError) console.log(err.failures[0].index, err.failures[0].error.details, err.replies.length);
+  }
+  fast.close();
   const entities: Array<Entity | null> = await kg.getEntities(['PRODUCT:1', { type: 'BRAND', id: 3n }, parseKey('buyer:7')],
     { fields: ['name', 'metrics.price'] });
   const price: number | undefined = entities[0]?.metrics.price;
@@ -52,6 +62,8 @@ async function usage(): Promise<void> {
 
   // @ts-expect-error a key is a string or {type, id}
   await kg.getEntities([42]);
+  // @ts-expect-error the transports are 'auto', 'native' and 'grpc-js'
+  new KgClient('127.0.0.1:50051', { transport: 'quic' });
   // @ts-expect-error ids are strings in replies
   const id: number = entities[0]!.key.id;
   // @ts-expect-error pageSize is a number

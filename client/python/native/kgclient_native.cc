@@ -6,44 +6,31 @@
 // parsing. Used by kgclient.KgClient when importable (see client/python/README.md); the
 // Python code above it (retries, errors, helpers) is the same for both transports.
 //
-// Uses: CPython's C API and grpc++ (no generated code).
+// Uses: CPython's C API, grpc++ (no generated code) and client/native/byte_calls.h.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
-#include <chrono>
+#include <climits>
 #include <condition_variable>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "byte_calls.h"
+
 namespace {
 
 constexpr long kMaxInFlight = 1024;
 
-// What a call needs; shared by the calls in flight, so close() never frees it under them.
-struct Transport {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<grpc::GenericStub> stub;
-};
+using kg::native::ByteCall;
+using kg::native::Metadata;
+using kg::native::Transport;
 
 struct ChannelObject {
   PyObject_HEAD std::shared_ptr<Transport>* transport;  // null when closed
 };
-
-// One call's inputs and outcome, owned by the Python-facing function while it waits.
-struct Call {
-  grpc::ClientContext context;
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer reply;
-  grpc::Status status;
-};
-
-using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 bool ReadString(PyObject* o, const char* what, std::string* out) {
   Py_ssize_t n = 0;
@@ -87,47 +74,54 @@ bool ReadMetadata(PyObject* o, Metadata* out) {
   return true;
 }
 
-// A bytes-like request copied into a ByteBuffer (while the interpreter lock is held).
-bool ReadRequest(PyObject* o, grpc::ByteBuffer* out) {
+// A bytes-like request copied into the call (while the interpreter lock is held).
+bool ReadRequest(PyObject* o, ByteCall* call) {
   Py_buffer view;
   if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) != 0) return false;
-  grpc::Slice slice(view.buf, static_cast<size_t>(view.len));
+  call->SetRequest(view.buf, static_cast<size_t>(view.len));
   PyBuffer_Release(&view);
-  grpc::ByteBuffer buffer(&slice, 1);
-  out->Swap(&buffer);
   return true;
 }
 
-void Prepare(Call* call, double timeout_s, const Metadata& metadata) {
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6)));
-  for (const auto& [k, v] : metadata) call->context.AddMetadata(k, v);
-}
-
 // (code, details, reply bytes or None).
-PyObject* Outcome(Call* call) {
+PyObject* Outcome(const ByteCall& call) {
   PyObject* reply = nullptr;
-  if (call->status.ok()) {
-    reply = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(call->reply.Length()));
+  if (call.status.ok()) {
+    reply = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(call.ReplySize()));
     if (reply == nullptr) return nullptr;
-    std::vector<grpc::Slice> slices;
-    if (!call->reply.Dump(&slices).ok()) {
+    if (!call.CopyReply(PyBytes_AS_STRING(reply))) {
       Py_DECREF(reply);
       PyErr_SetString(PyExc_RuntimeError, "reply: unreadable buffer");
       return nullptr;
-    }
-    char* p = PyBytes_AS_STRING(reply);
-    for (const grpc::Slice& s : slices) {
-      std::memcpy(p, s.begin(), s.size());
-      p += s.size();
     }
   } else {
     reply = Py_None;
     Py_INCREF(reply);
   }
-  const std::string& details = call->status.error_message();
-  return Py_BuildValue("(is#N)", static_cast<int>(call->status.error_code()), details.data(),
+  const std::string& details = call.status.error_message();
+  return Py_BuildValue("(is#N)", static_cast<int>(call.status.error_code()), details.data(),
                        static_cast<Py_ssize_t>(details.size()), reply);
+}
+
+// Runs the calls (kg::native::RunCalls) with the interpreter lock released until the last
+// has finished.
+void RunReleased(std::shared_ptr<Transport> transport, const char* method,
+                 std::vector<ByteCall*> calls, long max_in_flight, double timeout_s,
+                 Metadata metadata) {
+  Py_BEGIN_ALLOW_THREADS;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  kg::native::RunCalls(std::move(transport), method, std::move(calls),
+                       static_cast<size_t>(max_in_flight), timeout_s * 1000, std::move(metadata),
+                       [&] {
+                         std::lock_guard<std::mutex> lock(mu);
+                         finished = true;
+                         cv.notify_one();
+                       });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return finished; });
+  Py_END_ALLOW_THREADS;
 }
 
 // The channel's transport, held by the caller for the call (nullptr: closed, error set).
@@ -170,7 +164,10 @@ int ChannelInit(ChannelObject* self, PyObject* args, PyObject* kwargs) {
         return -1;
       }
       long value = PyLong_AsLong(PyTuple_GET_ITEM(pair, 1));
-      if (value == -1 && PyErr_Occurred()) {
+      if ((value == -1 && PyErr_Occurred()) || value < INT_MIN || value > INT_MAX) {
+        if (!PyErr_Occurred()) {
+          PyErr_Format(PyExc_ValueError, "int_options %s: out of range", name.c_str());
+        }
         Py_DECREF(seq);
         return -1;
       }
@@ -178,23 +175,14 @@ int ChannelInit(ChannelObject* self, PyObject* args, PyObject* kwargs) {
     }
     Py_DECREF(seq);
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (tls) {
-    grpc::SslCredentialsOptions ssl;
-    if ((roots != Py_None && !ReadString(roots, "root_certificates", &ssl.pem_root_certs)) ||
-        (key != Py_None && !ReadString(key, "private_key", &ssl.pem_private_key)) ||
-        (chain != Py_None && !ReadString(chain, "certificate_chain", &ssl.pem_cert_chain))) {
-      return -1;
-    }
-    credentials = grpc::SslCredentials(ssl);
-  } else {
-    credentials = grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  if (tls && ((roots != Py_None && !ReadString(roots, "root_certificates", &ssl.pem_root_certs)) ||
+              (key != Py_None && !ReadString(key, "private_key", &ssl.pem_private_key)) ||
+              (chain != Py_None && !ReadString(chain, "certificate_chain", &ssl.pem_cert_chain)))) {
+    return -1;
   }
-  auto transport = std::make_shared<Transport>();
-  transport->channel = grpc::CreateCustomChannel(target, credentials, arguments);
-  transport->stub = std::make_unique<grpc::GenericStub>(transport->channel);
   delete self->transport;
-  self->transport = new std::shared_ptr<Transport>(std::move(transport));
+  self->transport = new std::shared_ptr<Transport>(Transport::Open(target, tls, ssl, arguments));
   return 0;
 }
 
@@ -225,25 +213,10 @@ PyObject* ChannelCall(ChannelObject* self, PyObject* args, PyObject* kwargs) {
   std::shared_ptr<Transport> transport = Open(self);
   if (transport == nullptr) return nullptr;
   Metadata md;
-  Call call;
-  if (!ReadMetadata(metadata, &md) || !ReadRequest(request, &call.request)) return nullptr;
-  Prepare(&call, timeout_s, md);
-  const std::string name(method);
-  Py_BEGIN_ALLOW_THREADS;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  transport->stub->UnaryCall(&call.context, name, grpc::StubOptions(), &call.request, &call.reply,
-                             [&](grpc::Status status) {
-                               std::lock_guard<std::mutex> lock(mu);
-                               call.status = std::move(status);
-                               done = true;
-                               cv.notify_one();
-                             });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
-  Py_END_ALLOW_THREADS;
-  return Outcome(&call);
+  ByteCall call;
+  if (!ReadMetadata(metadata, &md) || !ReadRequest(request, &call)) return nullptr;
+  RunReleased(std::move(transport), method, {&call}, 1, timeout_s, std::move(md));
+  return Outcome(call);
 }
 
 // call_many(method, requests, timeout_s, metadata=(), max_in_flight=32) -> [(code, details,
@@ -271,46 +244,23 @@ PyObject* ChannelCallMany(ChannelObject* self, PyObject* args, PyObject* kwargs)
   PyObject* seq = PySequence_Fast(requests, "requests: expected a sequence of bytes");
   if (seq == nullptr) return nullptr;
   const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-  std::vector<std::unique_ptr<Call>> calls(static_cast<size_t>(n));
+  std::vector<ByteCall> calls(static_cast<size_t>(n));
+  std::vector<ByteCall*> pointers;
   for (Py_ssize_t i = 0; i < n; ++i) {
-    calls[i] = std::make_unique<Call>();
-    if (!ReadRequest(PySequence_Fast_GET_ITEM(seq, i), &calls[i]->request)) {
+    if (!ReadRequest(PySequence_Fast_GET_ITEM(seq, i), &calls[i])) {
       Py_DECREF(seq);
       return nullptr;
     }
+    pointers.push_back(&calls[i]);
   }
   Py_DECREF(seq);
-  const std::string name(method);
-  Py_BEGIN_ALLOW_THREADS;
-  std::mutex mu;
-  std::condition_variable cv;
-  long in_flight = 0;
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return in_flight < max_in_flight; });
-      ++in_flight;
-    }
-    Call* call = calls[i].get();
-    // Each deadline starts when its call does, as for calls made one at a time.
-    Prepare(call, timeout_s, md);
-    transport->stub->UnaryCall(&call->context, name, grpc::StubOptions(), &call->request,
-                               &call->reply, [&, call](grpc::Status status) {
-                                 std::lock_guard<std::mutex> lock(mu);
-                                 call->status = std::move(status);
-                                 --in_flight;
-                                 cv.notify_one();
-                               });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return in_flight == 0; });
-  }
-  Py_END_ALLOW_THREADS;
+  // Each deadline starts when its call does, as for calls made one at a time.
+  RunReleased(std::move(transport), method, std::move(pointers), max_in_flight, timeout_s,
+              std::move(md));
   PyObject* out = PyList_New(n);
   if (out == nullptr) return nullptr;
   for (Py_ssize_t i = 0; i < n; ++i) {
-    PyObject* outcome = Outcome(calls[i].get());
+    PyObject* outcome = Outcome(calls[i]);
     if (outcome == nullptr) {
       Py_DECREF(out);
       return nullptr;

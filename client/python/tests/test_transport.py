@@ -146,6 +146,8 @@ def test_the_native_channel_refuses_bad_arguments_without_crashing():
         channel.call("/grpc.health.v1.Health/Check", b"", 1.0)
     with pytest.raises(TypeError):
         native.Channel("127.0.0.1:1", tls=True, root_certificates=5)
+    with pytest.raises(ValueError, match="out of range"):
+        native.Channel("127.0.0.1:1", int_options=[("grpc.max_receive_message_length", 1 << 40)])
 
 
 @pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")

@@ -1,0 +1,398 @@
+// kgclient_native.node: the Node.js client's optional native transport. A gRPC C++ channel
+// that sends serialized requests of unary methods and resolves a promise with the
+// serialized replies (the generic stub, so it knows no message types): calls run on gRPC's
+// threads (callMany starts each next call from the completion of the last, off the
+// JavaScript thread) and complete on the JavaScript thread through a thread-safe function.
+// Used by KgClient when it loads (see client/node/README.md); the JavaScript above it
+// (retries, errors, helpers) is the same for both transports.
+//
+// Uses: Node-API (node_api.h), grpc++ (no generated code) and client/native/byte_calls.h.
+#include <node_api.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "byte_calls.h"
+
+namespace {
+
+using kg::native::ByteCall;
+using kg::native::Metadata;
+using kg::native::Transport;
+
+// Owned by the JavaScript object and by its thread-safe function, which node may finalize
+// in either order (at exit, the function first): freed when both are gone.
+struct Wrap {
+  napi_ref self = nullptr;                  // weak while idle; strong while calls are in flight
+  napi_threadsafe_function done = nullptr;  // completions, back on the JavaScript thread
+  std::shared_ptr<Transport> transport;     // null once closed
+  uint32_t in_flight = 0;
+  int owners = 2;
+};
+
+void Drop(Wrap* w) {
+  if (--w->owners == 0) delete w;
+}
+
+// The calls of one call() or callMany(), resolved together.
+struct Job {
+  explicit Job(size_t n) : calls(n) {}
+  std::vector<ByteCall> calls;
+  bool many = false;  // resolve with an array of outcomes
+  napi_deferred deferred = nullptr;
+  Wrap* wrap = nullptr;
+};
+
+constexpr uint32_t kMaxInFlight = 1024;
+constexpr double kMaxTimeoutMs = 1e12;
+
+// Throws a TypeError (when nothing is pending) and returns null, for `return Fail(...)`.
+napi_value Fail(napi_env env, const std::string& message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, nullptr, message.c_str());
+  return nullptr;
+}
+
+bool ReadString(napi_env env, napi_value v, std::string* out) {
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &n) != napi_ok) return false;
+  out->resize(n + 1);
+  if (napi_get_value_string_utf8(env, v, out->data(), n + 1, &n) != napi_ok) return false;
+  out->resize(n);
+  return true;
+}
+
+// A Buffer, a Uint8Array or a string, as bytes.
+bool ReadBytes(napi_env env, napi_value v, std::string* out) {
+  bool is = false;
+  void* data = nullptr;
+  size_t n = 0;
+  if (napi_is_buffer(env, v, &is) == napi_ok && is) {
+    if (napi_get_buffer_info(env, v, &data, &n) != napi_ok) return false;
+    out->assign(static_cast<const char*>(data), n);
+    return true;
+  }
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    napi_value buffer;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, v, &type, &n, &data, &buffer, &offset) != napi_ok ||
+        type != napi_uint8_array) {
+      return false;
+    }
+    out->assign(static_cast<const char*>(data), n);
+    return true;
+  }
+  return ReadString(env, v, out);
+}
+
+// obj[name] when present and neither undefined nor null.
+bool Property(napi_env env, napi_value obj, const char* name, napi_value* out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return false;
+  if (napi_get_named_property(env, obj, name, out) != napi_ok) return false;
+  napi_valuetype t;
+  napi_typeof(env, *out, &t);
+  return t != napi_undefined && t != napi_null;
+}
+
+// The JavaScript object was collected (never with calls in flight: they hold it).
+void Finalize(napi_env env, void* data, void*) {
+  auto* w = static_cast<Wrap*>(data);
+  if (w->done != nullptr) napi_release_threadsafe_function(w->done, napi_tsfn_release);
+  if (w->self != nullptr) napi_delete_reference(env, w->self);
+  w->self = nullptr;
+  Drop(w);
+}
+
+// The thread-safe function is gone (released by Finalize, or node is exiting).
+void FinalizeDone(napi_env, void* data, void*) {
+  auto* w = static_cast<Wrap*>(data);
+  w->done = nullptr;
+  Drop(w);
+}
+
+// [code, details, reply Buffer or null] of a finished call.
+napi_value Outcome(napi_env env, const ByteCall& call) {
+  napi_value code, details, reply, result;
+  napi_create_int32(env, static_cast<int32_t>(call.status.error_code()), &code);
+  const std::string& message = call.status.error_message();
+  napi_create_string_utf8(env, message.data(), message.size(), &details);
+  void* p = nullptr;
+  if (!call.status.ok() || napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
+      !call.CopyReply(static_cast<char*>(p))) {
+    napi_get_null(env, &reply);
+  }
+  napi_create_array_with_length(env, 3, &result);
+  napi_set_element(env, result, 0, code);
+  napi_set_element(env, result, 1, details);
+  napi_set_element(env, result, 2, reply);
+  return result;
+}
+
+// On the JavaScript thread: resolves the job's promise with its outcome(s).
+void Complete(napi_env env, napi_value, void*, void* data) {
+  std::unique_ptr<Job> job(static_cast<Job*>(data));
+  if (env == nullptr) return;  // the environment is going away
+  napi_value result;
+  if (job->many) {
+    napi_create_array_with_length(env, job->calls.size(), &result);
+    for (size_t i = 0; i < job->calls.size(); ++i) {
+      napi_set_element(env, result, static_cast<uint32_t>(i), Outcome(env, job->calls[i]));
+    }
+  } else {
+    result = Outcome(env, job->calls[0]);
+  }
+  napi_resolve_deferred(env, job->deferred, result);
+  Wrap* w = job->wrap;
+  if (--w->in_flight == 0) {
+    napi_unref_threadsafe_function(env, w->done);
+    uint32_t count = 0;
+    napi_reference_unref(env, w->self, &count);
+  }
+}
+
+// new Channel(target, {tls, rootCertificates, privateKey, certificateChain, channelArgs})
+napi_value Construct(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
+  std::string target;
+  if (argc < 1 || !ReadString(env, argv[0], &target) || target.empty()) {
+    return Fail(env, "target: expected \"HOST:PORT\"");
+  }
+  bool tls = false;
+  grpc::SslCredentialsOptions ssl;
+  grpc::ChannelArguments arguments;
+  napi_valuetype t = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &t);
+  if (t == napi_object) {
+    napi_value v;
+    if (Property(env, argv[1], "tls", &v)) napi_get_value_bool(env, v, &tls);
+    const std::pair<const char*, std::string*> pems[] = {{"rootCertificates", &ssl.pem_root_certs},
+                                                         {"privateKey", &ssl.pem_private_key},
+                                                         {"certificateChain", &ssl.pem_cert_chain}};
+    for (const auto& [name, field] : pems) {
+      if (Property(env, argv[1], name, &v) && !ReadBytes(env, v, field)) {
+        return Fail(env, std::string(name) + ": expected a Buffer or a string");
+      }
+    }
+    if (Property(env, argv[1], "channelArgs", &v)) {
+      napi_value names;
+      uint32_t n = 0;
+      if (napi_get_property_names(env, v, &names) != napi_ok ||
+          napi_get_array_length(env, names, &n) != napi_ok) {
+        return Fail(env, "channelArgs: expected an object");
+      }
+      for (uint32_t i = 0; i < n; ++i) {
+        napi_value key, value;
+        std::string name, text;
+        napi_get_element(env, names, i, &key);
+        napi_get_property(env, v, key, &value);
+        ReadString(env, key, &name);
+        napi_valuetype vt;
+        napi_typeof(env, value, &vt);
+        if (vt == napi_number) {
+          int32_t number = 0;
+          napi_get_value_int32(env, value, &number);
+          arguments.SetInt(name, number);
+        } else if (vt == napi_string && ReadString(env, value, &text)) {
+          arguments.SetString(name, text);
+        } else {
+          return Fail(env, "channelArgs." + name + ": expected a number or a string");
+        }
+      }
+    }
+  } else if (t != napi_undefined && t != napi_null) {
+    return Fail(env, "options: expected an object");
+  }
+  auto w = std::make_unique<Wrap>();
+  w->transport = Transport::Open(target, tls, ssl, arguments);
+  napi_value name;
+  napi_create_string_utf8(env, "kgclient_native", NAPI_AUTO_LENGTH, &name);
+  Wrap* raw = w.release();
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, raw, FinalizeDone, nullptr,
+                                      Complete, &raw->done) != napi_ok) {
+    delete raw;
+    return Fail(env, "could not create the completion queue");
+  }
+  napi_unref_threadsafe_function(env, raw->done);  // idle channels do not keep node running
+  if (napi_wrap(env, self, raw, Finalize, nullptr, &raw->self) != napi_ok) {
+    Finalize(env, raw, nullptr);
+    return Fail(env, "could not wrap the channel");
+  }
+  return self;
+}
+
+Wrap* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  napi_value self;
+  void* data = nullptr;
+  napi_get_cb_info(env, info, argc, argv, &self, nullptr);
+  if (napi_unwrap(env, self, &data) != napi_ok) return nullptr;
+  return static_cast<Wrap*>(data);
+}
+
+// Starts `job` (its requests set) and returns its promise.
+napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::string& method,
+                 double timeout_ms, Metadata metadata, uint32_t max_in_flight) {
+  napi_value promise;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    return Fail(env, "could not create a promise");
+  }
+  if (w->in_flight++ == 0) {  // keep node running and the channel alive until the last reply
+    napi_ref_threadsafe_function(env, w->done);
+    uint32_t count = 0;
+    napi_reference_ref(env, w->self, &count);
+  }
+  job->wrap = w;
+  std::vector<ByteCall*> calls;
+  for (ByteCall& c : job->calls) calls.push_back(&c);
+  // The gRPC thread that finishes the job holds the thread-safe function until it has
+  // queued the completion.
+  napi_acquire_threadsafe_function(w->done);
+  napi_threadsafe_function done = w->done;
+  Job* raw = job.release();
+  kg::native::RunCalls(
+      w->transport, method, std::move(calls), max_in_flight, timeout_ms, std::move(metadata),
+      [raw, done] {
+        if (napi_call_threadsafe_function(done, raw, napi_tsfn_blocking) != napi_ok) {
+          delete raw;  // node is exiting
+        }
+        napi_release_threadsafe_function(done, napi_tsfn_release);
+      });
+  return promise;
+}
+
+// The arguments every call takes: method, timeoutMs (at argv[2]) and metadata (argv[3]).
+bool CallArguments(napi_env env, size_t argc, napi_value* argv, std::string* method,
+                   double* timeout_ms, Metadata* metadata) {
+  if (argc < 3 || !ReadString(env, argv[0], method) || method->empty()) {
+    Fail(env, "method: expected \"/package.Service/Method\"");
+    return false;
+  }
+  if (napi_get_value_double(env, argv[2], timeout_ms) != napi_ok || !(*timeout_ms > 0) ||
+      *timeout_ms > kMaxTimeoutMs) {
+    Fail(env, "timeoutMs: expected a number of milliseconds > 0");
+    return false;
+  }
+  bool is_array = false;
+  if (argc >= 4) napi_is_array(env, argv[3], &is_array);
+  if (!is_array) return true;
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[3], &n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value pair, k, v;
+    std::string key, value;
+    bool pair_ok = false;
+    napi_get_element(env, argv[3], i, &pair);
+    napi_is_array(env, pair, &pair_ok);
+    if (!pair_ok || napi_get_element(env, pair, 0, &k) != napi_ok ||
+        napi_get_element(env, pair, 1, &v) != napi_ok || !ReadString(env, k, &key) ||
+        !ReadString(env, v, &value)) {
+      Fail(env, "metadata: expected [key, value] pairs of strings");
+      return false;
+    }
+    metadata->emplace_back(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  Wrap* w = Unwrap(env, info, argc, argv);
+  if (w == nullptr) {
+    Fail(env, "not a Channel");
+  } else if (w->transport == nullptr) {
+    napi_throw_error(env, nullptr, "the channel is closed");
+    w = nullptr;
+  }
+  return w;
+}
+
+// channel.call(method, request, timeoutMs, metadata = []) -> Promise<[code, details, reply]>
+napi_value CallMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  Wrap* w = OpenWrap(env, info, &argc, argv);
+  std::string method, request;
+  double timeout_ms = 0;
+  Metadata metadata;
+  if (w == nullptr || !CallArguments(env, argc, argv, &method, &timeout_ms, &metadata)) {
+    return nullptr;
+  }
+  if (!ReadBytes(env, argv[1], &request)) return Fail(env, "request: expected a Uint8Array");
+  auto job = std::make_unique<Job>(1);
+  job->calls[0].SetRequest(request.data(), request.size());
+  return Start(env, w, std::move(job), method, timeout_ms, std::move(metadata), 1);
+}
+
+// channel.callMany(method, requests, timeoutMs, metadata = [], maxInFlight = 32)
+//   -> Promise<[[code, details, reply], ...]>, in the order of `requests`
+napi_value CallManyMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  Wrap* w = OpenWrap(env, info, &argc, argv);
+  std::string method;
+  double timeout_ms = 0;
+  Metadata metadata;
+  if (w == nullptr || !CallArguments(env, argc, argv, &method, &timeout_ms, &metadata)) {
+    return nullptr;
+  }
+  uint32_t max_in_flight = 32;
+  napi_valuetype t = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &t);
+  if (t != napi_undefined) {
+    double v = 0;
+    if (napi_get_value_double(env, argv[4], &v) != napi_ok || !(v >= 1) || v > kMaxInFlight) {
+      return Fail(env, "maxInFlight: expected 1..1024");
+    }
+    max_in_flight = static_cast<uint32_t>(v);
+  }
+  bool is_array = false;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array) return Fail(env, "requests: expected an array of Uint8Array");
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  auto job = std::make_unique<Job>(n);
+  job->many = true;
+  std::string request;
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    if (!ReadBytes(env, v, &request)) {
+      return Fail(env, "requests[" + std::to_string(i) + "]: expected a Uint8Array");
+    }
+    job->calls[i].SetRequest(request.data(), request.size());
+  }
+  return Start(env, w, std::move(job), method, timeout_ms, std::move(metadata), max_in_flight);
+}
+
+napi_value CloseMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Wrap* w = Unwrap(env, info, &argc, nullptr);
+  if (w == nullptr) return Fail(env, "close: not a Channel");
+  w->transport.reset();
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor methods[] = {
+      {"call", nullptr, CallMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"callMany", nullptr, CallManyMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"close", nullptr, CloseMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
+  napi_value cls;
+  if (napi_define_class(env, "Channel", NAPI_AUTO_LENGTH, Construct, nullptr, 3, methods, &cls) !=
+          napi_ok ||
+      napi_set_named_property(env, exports, "Channel", cls) != napi_ok) {
+    return nullptr;
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(kgclient_native, Init)

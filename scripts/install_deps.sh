@@ -12,6 +12,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git curl ca-certificates
 # Node.js and npm (the Node client, the manifest check): Debian's, unless a Node.js with its
 # own npm is installed already.
 command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+# Node's headers (node_api.h), for the Node client's native transport: Debian's, unless the
+# installed Node.js brought its own.
+[ -f /usr/include/node/node_api.h ] || PACKAGES+=(libnode-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

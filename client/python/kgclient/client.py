@@ -35,6 +35,15 @@ try:  # built by CMake into build/client/python, or by pip with the package
     import kgclient_native
 except ImportError:
     kgclient_native = None
+# The process that started gRPC C++ (made the first native channel). gRPC C++ does not
+# survive fork(), grpcio does: a process forked from it uses grpcio.
+_native_pid = None
+
+
+def native_available() -> bool:
+    """Whether the native transport can serve in this process: built, and gRPC C++ was not
+    started by a process this one was forked from."""
+    return kgclient_native is not None and _native_pid in (None, os.getpid())
 
 # The server's per-request limits (proto/kg/v1/graph.proto); larger batches are split.
 MAX_BATCH = 1000
@@ -142,6 +151,10 @@ class KgClient:
             raise ValueError("transport: the native transport (kgclient_native) is not built "
                              "(build target kgclient_native, or pip install the package with a "
                              "C++ compiler and libgrpc++-dev)")
+        if transport == "native" and not native_available():
+            raise ValueError("transport: the native transport cannot serve in a process forked "
+                             "after it started (gRPC C++ does not survive fork()): use "
+                             "transport='grpcio' here, or start processes with 'spawn'")
         self.target = target
         self.deadline_s = deadline_s
         self.retry = retry
@@ -172,7 +185,10 @@ class KgClient:
             credentials = grpc.ssl_channel_credentials(**pems)
             self.channel = grpc.secure_channel(target, credentials, options=channel_options)
         self._native = None
-        if transport != "grpcio" and kgclient_native is not None:
+        if transport != "grpcio" and native_available():
+            global _native_pid
+            _native_pid = os.getpid()
+            self._native_pid = _native_pid
             self._native = kgclient_native.Channel(
                 target, tls=tls is not None, **pems,
                 int_options=[(k, v) for k, v in channel_options if isinstance(v, int)],
@@ -184,13 +200,20 @@ class KgClient:
         self.health_stub = health_pb2_grpc.HealthStub(self.channel)
 
     @property
+    def _live_native(self):
+        """The native channel, when this process made it (a fork's child uses grpcio)."""
+        if self._native is not None and self._native_pid == os.getpid():
+            return self._native
+        return None
+
+    @property
     def native(self) -> bool:
         """Whether unary calls go through the native transport."""
-        return self._native is not None
+        return self._live_native is not None
 
     def close(self) -> None:
         self.channel.close()
-        if self._native is not None:
+        if self._live_native is not None:
             self._native.close()
 
     def __enter__(self) -> "KgClient":
@@ -207,7 +230,8 @@ class KgClient:
         deadline, token and retries; raises KgError."""
         timeout = self.deadline_s if timeout is None else timeout
         name = _method_name(method)
-        reply_class = _REPLIES.get(name) if self._native is not None else None
+        native = self._live_native
+        reply_class = _REPLIES.get(name) if native is not None else None
         payload = request.SerializeToString() if reply_class is not None else None
         deadline = time.monotonic() + timeout
         backoff = self.retry.initial_backoff_s
@@ -219,7 +243,7 @@ class KgClient:
                 raise KgError(grpc.StatusCode.DEADLINE_EXCEEDED,
                               f"deadline of {timeout:g} s passed before attempt {attempt}", name)
             if reply_class is not None:
-                code, details, reply = self._native.call(name, payload, remaining, self.metadata)
+                code, details, reply = native.call(name, payload, remaining, self.metadata)
                 if code == 0:
                     return reply_class.FromString(reply)
                 error = KgError(status_code(code), details, name)
@@ -257,9 +281,10 @@ class KgClient:
             else:
                 failures.append((i, error))
 
-        reply_class = _REPLIES.get(name) if self._native is not None else None
+        native = self._live_native
+        reply_class = _REPLIES.get(name) if native is not None else None
         if reply_class is not None:
-            outcomes = self._native.call_many(
+            outcomes = native.call_many(
                 name, [r.SerializeToString() for r in requests], timeout, self.metadata,
                 max_in_flight)
             for i, (code, details, reply) in enumerate(outcomes):

@@ -9,6 +9,8 @@
 // Uses: CPython's C API, grpc++ (no generated code) and client/native/byte_calls.h.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <climits>
 #include <condition_variable>
@@ -28,9 +30,18 @@ using kg::native::ByteCall;
 using kg::native::Metadata;
 using kg::native::Transport;
 
+// gRPC C++ does not survive fork(): in a child process a channel made before the fork is
+// neither used (calls raise) nor destroyed (it is left to the process's exit).
 struct ChannelObject {
   PyObject_HEAD std::shared_ptr<Transport>* transport;  // null when closed
+  pid_t pid;                                            // the process that made it
 };
+
+// Drops the channel's transport; in a process forked since, leaves it alone.
+void Release(ChannelObject* self) {
+  if (self->transport != nullptr && self->pid == getpid()) delete self->transport;
+  self->transport = nullptr;
+}
 
 bool ReadString(PyObject* o, const char* what, std::string* out) {
   Py_ssize_t n = 0;
@@ -126,6 +137,12 @@ void RunReleased(std::shared_ptr<Transport> transport, const char* method,
 
 // The channel's transport, held by the caller for the call (nullptr: closed, error set).
 std::shared_ptr<Transport> Open(ChannelObject* self) {
+  if (self->transport != nullptr && self->pid != getpid()) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "the channel was made before this process was forked: gRPC C++ does not "
+                    "survive fork(); make the client in the child (kgclient uses grpcio there)");
+    return nullptr;
+  }
   if (self->transport != nullptr) return *self->transport;
   PyErr_SetString(PyExc_ValueError, "the channel is closed");
   return nullptr;
@@ -181,13 +198,14 @@ int ChannelInit(ChannelObject* self, PyObject* args, PyObject* kwargs) {
               (chain != Py_None && !ReadString(chain, "certificate_chain", &ssl.pem_cert_chain)))) {
     return -1;
   }
-  delete self->transport;
+  Release(self);
+  self->pid = getpid();
   self->transport = new std::shared_ptr<Transport>(Transport::Open(target, tls, ssl, arguments));
   return 0;
 }
 
 void ChannelDealloc(ChannelObject* self) {
-  delete self->transport;
+  Release(self);
   PyTypeObject* type = Py_TYPE(self);
   auto free_fn = reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free));
   free_fn(self);
@@ -195,8 +213,7 @@ void ChannelDealloc(ChannelObject* self) {
 }
 
 PyObject* ChannelClose(ChannelObject* self, PyObject*) {
-  delete self->transport;
-  self->transport = nullptr;
+  Release(self);
   Py_RETURN_NONE;
 }
 

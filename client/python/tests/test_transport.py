@@ -2,6 +2,8 @@
 in both modes: the same replies and errors, call_many and get_entities_many, bounds on
 their arguments, and failures of the connection within the deadline."""
 import os
+import subprocess
+import sys
 import time
 
 import grpc
@@ -155,3 +157,40 @@ def test_an_unknown_method_is_unimplemented(cluster):
     with KgClient(cluster.address, transport="native") as kg:
         code, details, _ = kg._native.call("/kg.v1.GraphService/NoSuchMethod", b"", 5.0)
     assert code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+
+
+FORK_SCRIPT = r'''
+import os, sys
+from kgclient import KgClient, client
+parent = KgClient(sys.argv[1], deadline_s=5)
+assert parent.native and parent.health() == "SERVING"
+pid = os.fork()
+if pid == 0:  # gRPC C++ does not survive fork(): the child's clients use grpcio
+    child = KgClient(sys.argv[1], deadline_s=5)
+    assert not child.native and child.health() == "SERVING"
+    assert not parent.native and parent.health() == "SERVING"  # the inherited client too
+    try:
+        KgClient(sys.argv[1], transport="native")
+        raise SystemExit("transport='native' was accepted in a forked child")
+    except ValueError as e:
+        assert "fork" in str(e)
+    try:
+        parent._native.call("/grpc.health.v1.Health/Check", b"", 1.0)
+        raise SystemExit("the parent's native channel served in the child")
+    except RuntimeError as e:
+        assert "fork" in str(e)
+    print("child ok", flush=True)
+    sys.exit(0)  # a normal exit: the inherited channel is not torn down
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert parent.health() == "SERVING"
+print("parent ok", flush=True)
+'''
+
+
+@pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")
+def test_a_forked_child_uses_grpcio_and_never_hangs(cluster):
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT, cluster.address],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "child ok" in result.stdout and "parent ok" in result.stdout

@@ -17,11 +17,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,6 +48,45 @@ struct Transport {
     t->stub = std::make_unique<grpc::GenericStub>(t->channel);
     return t;
   }
+};
+
+// Drops references to transports on a thread of its own: a finished batch of calls gives
+// its reference up here, never on the gRPC thread that ran its last callback, because when
+// that reference is the last one (the binding's object closed or collected meanwhile) the
+// channel would be destroyed on one of its own callback threads, which gRPC does not allow.
+class Reaper {
+ public:
+  static void Drop(std::shared_ptr<Transport> transport) {
+    static Reaper* reaper = new Reaper();  // never destroyed: its thread may outlive exit()
+    reaper->Push(std::move(transport));
+  }
+
+ private:
+  Reaper() {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void Push(std::shared_ptr<Transport> transport) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(std::move(transport));
+    if (pending_.size() == 1) cv_.notify_one();
+  }
+
+  void Run() {
+    std::vector<std::shared_ptr<Transport>> batch;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !pending_.empty(); });
+        batch.swap(pending_);
+      }
+      batch.clear();  // the last references are dropped here, outside the lock
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Transport>> pending_;
 };
 
 // One call: its serialized request, then its status and serialized reply.
@@ -92,8 +134,10 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
     void Release() {
       if (left.fetch_sub(1) == 1) {
         std::function<void()> finish = std::move(done);
+        std::shared_ptr<Transport> t = std::move(transport);
         delete this;
         finish();
+        Reaper::Drop(std::move(t));
       }
     }
 

@@ -10,6 +10,7 @@
 #include <node_api.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,12 +23,28 @@ using kg::native::ByteCall;
 using kg::native::Metadata;
 using kg::native::Transport;
 
+// Where gRPC's threads deliver finished jobs: the thread-safe function while it lives.
+// Node frees the function when its environment goes (a worker terminated, node exiting),
+// calls in flight or not; the calls' completions hold the sink, never the function.
+struct Sink {
+  std::mutex mu;
+  napi_threadsafe_function done = nullptr;  // null once finalized
+
+  // Queues `job` for the JavaScript thread; false when the function is gone.
+  bool Deliver(void* job) {
+    std::lock_guard<std::mutex> lock(mu);
+    return done != nullptr &&
+           napi_call_threadsafe_function(done, job, napi_tsfn_nonblocking) == napi_ok;
+  }
+};
+
 // Owned by the JavaScript object and by its thread-safe function, which node may finalize
 // in either order (at exit, the function first): freed when both are gone.
 struct Wrap {
   napi_ref self = nullptr;                  // weak while idle; strong while calls are in flight
   napi_threadsafe_function done = nullptr;  // completions, back on the JavaScript thread
-  std::shared_ptr<Transport> transport;     // null once closed
+  std::shared_ptr<Sink> sink = std::make_shared<Sink>();
+  std::shared_ptr<Transport> transport;  // null once closed
   uint32_t in_flight = 0;
   int owners = 2;
 };
@@ -108,9 +125,14 @@ void Finalize(napi_env env, void* data, void*) {
   Drop(w);
 }
 
-// The thread-safe function is gone (released by Finalize, or node is exiting).
+// The thread-safe function is going (released by Finalize, or its environment is): no
+// completion is delivered to it from now on.
 void FinalizeDone(napi_env, void* data, void*) {
   auto* w = static_cast<Wrap*>(data);
+  {
+    std::lock_guard<std::mutex> lock(w->sink->mu);
+    w->sink->done = nullptr;
+  }
   w->done = nullptr;
   Drop(w);
 }
@@ -219,6 +241,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     delete raw;
     return Fail(env, "could not create the completion queue");
   }
+  raw->sink->done = raw->done;
   napi_unref_threadsafe_function(env, raw->done);  // idle channels do not keep node running
   if (napi_wrap(env, self, raw, Finalize, nullptr, &raw->self) != napi_ok) {
     Finalize(env, raw, nullptr);
@@ -250,19 +273,11 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
   job->wrap = w;
   std::vector<ByteCall*> calls;
   for (ByteCall& c : job->calls) calls.push_back(&c);
-  // The gRPC thread that finishes the job holds the thread-safe function until it has
-  // queued the completion.
-  napi_acquire_threadsafe_function(w->done);
-  napi_threadsafe_function done = w->done;
   Job* raw = job.release();
-  kg::native::RunCalls(
-      w->transport, method, std::move(calls), max_in_flight, timeout_ms, std::move(metadata),
-      [raw, done] {
-        if (napi_call_threadsafe_function(done, raw, napi_tsfn_blocking) != napi_ok) {
-          delete raw;  // node is exiting
-        }
-        napi_release_threadsafe_function(done, napi_tsfn_release);
-      });
+  kg::native::RunCalls(w->transport, method, std::move(calls), max_in_flight, timeout_ms,
+                       std::move(metadata), [raw, sink = w->sink] {
+                         if (!sink->Deliver(raw)) delete raw;  // its environment is gone
+                       });
   return promise;
 }
 

@@ -194,3 +194,34 @@ def test_a_forked_child_uses_grpcio_and_never_hangs(cluster):
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "child ok" in result.stdout and "parent ok" in result.stdout
+
+
+CLOSE_SCRIPT = r'''
+import socket, sys, threading, time
+import kgclient_native
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(64)  # accepts, never answers: calls end at their deadline
+target = f"127.0.0.1:{silent.getsockname()[1]}"
+for _ in range(5):
+    channel = kgclient_native.Channel(target)
+    outcomes = []
+    worker = threading.Thread(target=lambda: outcomes.extend(channel.call_many(
+        "/grpc.health.v1.Health/Check", [b""] * 64, 0.3, (), 64)))
+    worker.start()
+    time.sleep(0.1)
+    channel.close()  # the calls in flight now hold the channel's last references
+    del channel
+    worker.join()
+    assert len(outcomes) == 64 and all(code != 0 for code, _, _ in outcomes)
+print("survived", flush=True)
+'''
+
+
+@pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")
+def test_closing_a_channel_with_calls_in_flight_never_crashes():
+    for run in range(4):
+        result = subprocess.run([sys.executable, "-c", CLOSE_SCRIPT], capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode == 0 and "survived" in result.stdout, \
+            f"run {run}: {result.returncode} {result.stdout}{result.stderr}"

@@ -50,43 +50,46 @@ struct Transport {
   }
 };
 
-// Drops references to transports on a thread of its own: a finished batch of calls gives
-// its reference up here, never on the gRPC thread that ran its last callback, because when
-// that reference is the last one (the binding's object closed or collected meanwhile) the
-// channel would be destroyed on one of its own callback threads, which gRPC does not allow.
-class Reaper {
+// One thread of the library's own, for work that must not run on gRPC's threads or that a
+// binding wants off its language's thread: dropping a finished batch's reference to its
+// transport (when it is the last one, the binding's object closed or collected meanwhile,
+// the channel would otherwise be destroyed on one of its own callback threads, which gRPC
+// does not allow) and, on request, starting a batch's first calls.
+class Background {
  public:
-  static void Drop(std::shared_ptr<Transport> transport) {
-    static Reaper* reaper = new Reaper();  // never destroyed: its thread may outlive exit()
-    reaper->Push(std::move(transport));
+  static void Post(std::function<void()> task) {
+    static Background* background = new Background();  // never destroyed: see Run
+    background->Push(std::move(task));
   }
 
  private:
-  Reaper() {
+  Background() {
     std::thread([this] { Run(); }).detach();
   }
 
-  void Push(std::shared_ptr<Transport> transport) {
+  void Push(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_.push_back(std::move(transport));
+    pending_.push_back(std::move(task));
     if (pending_.size() == 1) cv_.notify_one();
   }
 
+  // Runs until the process exits (a detached thread: exit() never waits for it).
   void Run() {
-    std::vector<std::shared_ptr<Transport>> batch;
+    std::vector<std::function<void()>> batch;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return !pending_.empty(); });
         batch.swap(pending_);
       }
-      batch.clear();  // the last references are dropped here, outside the lock
+      for (auto& task : batch) task();
+      batch.clear();  // tasks' captures (a transport's last reference) go here
     }
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::shared_ptr<Transport>> pending_;
+  std::vector<std::function<void()>> pending_;
 };
 
 // One call: its serialized request, then its status and serialized reply.
@@ -117,10 +120,12 @@ struct ByteCall {
 // Runs every call of `calls` (the caller keeps them alive until `done`), at most
 // `max_in_flight` (>= 1) at once, each with a deadline of `timeout_ms` from its start and
 // `metadata`; `done` runs once, after the last call finished, on a gRPC thread (or on the
-// caller's when there are no calls).
+// caller's when there are no calls). The first calls start on the caller's thread, or on
+// the Background thread with `start_in_background` (the caller's thread then only queues).
 inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
                      std::vector<ByteCall*> calls, size_t max_in_flight, double timeout_ms,
-                     Metadata metadata, std::function<void()> done) {
+                     Metadata metadata, std::function<void()> done,
+                     bool start_in_background = false) {
   struct Run {
     std::shared_ptr<Transport> transport;
     std::string method;
@@ -137,7 +142,7 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
         std::shared_ptr<Transport> t = std::move(transport);
         delete this;
         finish();
-        Reaper::Drop(std::move(t));
+        Background::Post([t = std::move(t)] {});
       }
     }
 
@@ -165,8 +170,15 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
                       timeout_ms,           std::move(metadata), std::move(done)};
   run->left = run->calls.size() + 1;
   const size_t first = std::min(std::max<size_t>(max_in_flight, 1), run->calls.size());
-  for (size_t k = 0; k < first; ++k) run->StartNext();
-  run->Release();
+  auto start = [run, first] {
+    for (size_t k = 0; k < first; ++k) run->StartNext();
+    run->Release();
+  };
+  if (start_in_background) {
+    Background::Post(start);
+  } else {
+    start();
+  }
 }
 
 }  // namespace kg::native

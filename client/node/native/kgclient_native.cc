@@ -1,8 +1,9 @@
 // kgclient_native.node: the Node.js client's optional native transport. A gRPC C++ channel
 // that sends serialized requests of unary methods and resolves a promise with the
-// serialized replies (the generic stub, so it knows no message types): calls run on gRPC's
-// threads (callMany starts each next call from the completion of the last, off the
-// JavaScript thread) and complete on the JavaScript thread through a thread-safe function.
+// serialized replies (the generic stub, so it knows no message types): calls are started by
+// byte_calls.h's Background thread (the JavaScript thread only queues them; callMany starts
+// each next call from the completion of the last), run on gRPC's threads, and complete on
+// the JavaScript thread through a thread-safe function.
 // Used by KgClient when it loads (see client/node/README.md); the JavaScript above it
 // (retries, errors, helpers) is the same for both transports.
 //
@@ -274,10 +275,12 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
   std::vector<ByteCall*> calls;
   for (ByteCall& c : job->calls) calls.push_back(&c);
   Job* raw = job.release();
-  kg::native::RunCalls(w->transport, method, std::move(calls), max_in_flight, timeout_ms,
-                       std::move(metadata), [raw, sink = w->sink] {
-                         if (!sink->Deliver(raw)) delete raw;  // its environment is gone
-                       });
+  kg::native::RunCalls(
+      w->transport, method, std::move(calls), max_in_flight, timeout_ms, std::move(metadata),
+      [raw, sink = w->sink] {
+        if (!sink->Deliver(raw)) delete raw;  // its environment is gone
+      },
+      /*start_in_background=*/true);
   return promise;
 }
 

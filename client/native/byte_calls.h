@@ -4,8 +4,9 @@
 // binding builds it with its own tool (CMake, pip).
 //
 // RunCalls keeps up to `max_in_flight` calls in flight: each completion starts the next
-// call from gRPC's own thread (as a C++ client's callbacks do), so the binding's thread only
-// starts the first ones and is told once, when the last has finished.
+// call from gRPC's own thread (as a C++ client's callbacks do), so the binding's thread
+// starts at most the first ones (none when it asks the Background thread to) and is told
+// once, when the last has finished.
 //
 // Uses: grpc++ only.
 #ifndef KG_CLIENT_NATIVE_BYTE_CALLS_H_

@@ -291,6 +291,9 @@ class KgClient {
     if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1 && maxInFlight <= MAX_IN_FLIGHT)) {
       throw new RangeError(`maxInFlight: expected 1..${MAX_IN_FLIGHT}, got ${maxInFlight}`);
     }
+    if (!(deadlineMs > 0 && Number.isFinite(deadlineMs))) {
+      throw new RangeError(`deadlineMs: expected a number of milliseconds > 0, got ${deadlineMs}`);
+    }
     const all = list(requests);
     const replies = new Array(all.length).fill(null);
     const failures = [];

@@ -103,6 +103,7 @@ for (const transport of TRANSPORTS) {
       for (const bad of [0, 1025, 1.5]) {
         await assert.rejects(kg.callMany(kg.healthStub, 'Check', [{}], { maxInFlight: bad }), /maxInFlight/);
       }
+      await assert.rejects(kg.callMany(kg.healthStub, 'Check', [{}], { deadlineMs: 0 }), /deadlineMs/);
       const big = Array.from({ length: 1001 }, (_, i) => `PRODUCT:${i + 1}`);
       await assert.rejects(kg.getEntitiesMany([['PRODUCT:1'], big]), /keyBatches\[1\]: at most 1000/);
       await assert.rejects(kg.getEntitiesMany([['PRODUCT-1']]), /keyBatches\[0\]\[0\]/);

@@ -271,6 +271,8 @@ class KgClient:
         if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
             raise ValueError(f"max_in_flight: must be 1..{MAX_IN_FLIGHT}, got {max_in_flight}")
         timeout = self.deadline_s if timeout is None else timeout
+        if not 0 < timeout < float("inf"):
+            raise ValueError(f"timeout: must be > 0 s, got {timeout}")
         name = _method_name(method)
         requests = list(requests)
         replies, failures, unavailable = [None] * len(requests), [], []

@@ -25,6 +25,15 @@
 namespace {
 
 constexpr long kMaxInFlight = 1024;
+constexpr double kMaxTimeoutS = 1e9;
+
+// A call's timeout: more than 0 s and finite (ValueError otherwise).
+bool CheckTimeout(double timeout_s) {
+  if (timeout_s > 0 && timeout_s <= kMaxTimeoutS) return true;
+  PyErr_Format(PyExc_ValueError, "timeout_s: must be > 0 and <= %g, got %g", kMaxTimeoutS,
+               timeout_s);
+  return false;
+}
 
 using kg::native::ByteCall;
 using kg::native::Metadata;
@@ -227,6 +236,7 @@ PyObject* ChannelCall(ChannelObject* self, PyObject* args, PyObject* kwargs) {
                                    &request, &timeout_s, &metadata)) {
     return nullptr;
   }
+  if (!CheckTimeout(timeout_s)) return nullptr;
   std::shared_ptr<Transport> transport = Open(self);
   if (transport == nullptr) return nullptr;
   Metadata md;
@@ -249,6 +259,7 @@ PyObject* ChannelCallMany(ChannelObject* self, PyObject* args, PyObject* kwargs)
                                    &requests, &timeout_s, &metadata, &max_in_flight)) {
     return nullptr;
   }
+  if (!CheckTimeout(timeout_s)) return nullptr;
   std::shared_ptr<Transport> transport = Open(self);
   if (transport == nullptr) return nullptr;
   if (max_in_flight < 1 || max_in_flight > kMaxInFlight) {

@@ -101,6 +101,8 @@ def test_bounds_are_checked_before_any_call(transport):
             with pytest.raises(ValueError, match="max_in_flight"):
                 kg.call_many(kg.health_stub.Check, [health_pb2.HealthCheckRequest()],
                              max_in_flight=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            kg.call_many(kg.health_stub.Check, [health_pb2.HealthCheckRequest()], timeout=0)
         with pytest.raises(ValueError, match=r"key_batches\[1\]: at most 1000"):
             kg.get_entities_many([["PRODUCT:1"], [f"PRODUCT:{i}" for i in range(1, 1002)]])
         with pytest.raises(ValueError, match=r"key_batches\[0\]"):
@@ -139,6 +141,11 @@ def test_the_native_channel_refuses_bad_arguments_without_crashing():
         channel.call_many("/grpc.health.v1.Health/Check", [b"", None], 1.0)
     with pytest.raises(ValueError, match="max_in_flight"):
         channel.call_many("/grpc.health.v1.Health/Check", [b""], 1.0, (), 0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout_s"):
+            channel.call("/grpc.health.v1.Health/Check", b"", bad)
+        with pytest.raises(ValueError, match="timeout_s"):
+            channel.call_many("/grpc.health.v1.Health/Check", [b""], bad)
     code, details, reply = channel.call("/grpc.health.v1.Health/Check", b"", 0.5)
     assert code in (grpc.StatusCode.UNAVAILABLE.value[0],
                     grpc.StatusCode.DEADLINE_EXCEEDED.value[0]) and details and reply is None

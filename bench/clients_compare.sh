@@ -11,11 +11,11 @@
 # figure. Needs a built tree (scripts/build.sh), `npm ci` in client/node, and the sample
 # (scripts/run.sh makes it).
 #   env: BUILD_DIR (build), OUT (var/bench-clients), DURATION (8 s per phase), ROUNDS (3),
-#        BATCHES ("1 100")
+#        BATCHES ("1 100"), CLIENTS ("python node": which clients beside kg_bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build} OUT=${OUT:-var/bench-clients} DURATION=${DURATION:-8}
-ROUNDS=${ROUNDS:-3} BATCHES=${BATCHES:-1 100}
+ROUNDS=${ROUNDS:-3} BATCHES=${BATCHES:-1 100} CLIENTS=${CLIENTS:-python node}
 SERVER=$BUILD_DIR/server/app/kg_server BENCH=$BUILD_DIR/bench/kg_bench PY=/usr/bin/python3
 SAMPLE=var/sample-scale1-u5-g2.jsonl PRODUCTS=19052 # the sample's PRODUCT ids are 1..19052
 [ -s "$SAMPLE" ] || { echo "$SAMPLE missing: scripts/run.sh generates it" >&2; exit 1; }
@@ -52,19 +52,25 @@ for round in $(seq 1 "$ROUNDS"); do
     round_size=$((batch == 1 ? 512 : 64))
     phase "C++ kg_bench" "$batch" "$round" "$BENCH" --addr="$ADDR" --rpc=GetEntities --batch="$batch" \
       --channels=2 --decode=full --baseline=false --warmup=2 --json "${COMMON[@]}"
-    py=($PY client/python/bench.py --addr="$ADDR" --batch="$batch" "${COMMON[@]}")
-    phase "Python grpcio, 1 process" "$batch" "$round" "${py[@]}" --transport=grpcio
-    phase "Python grpcio, 4 processes" "$batch" "$round" "${py[@]}" --transport=grpcio --processes=4
-    phase "Python native, 1 process" "$batch" "$round" "${py[@]}" --transport=native
-    phase "Python native many, 1 process" "$batch" "$round" "${py[@]}" --pipeline --round="$round_size"
-    phase "Python native many, 2 processes" "$batch" "$round" "${py[@]}" --pipeline --round="$round_size" \
-      --processes=2
-    js=(node client/node/bench.js --addr="$ADDR" --batch="$batch" --channels=2 --json "${COMMON[@]}")
-    phase "Node grpc-js" "$batch" "$round" "${js[@]}" --transport=grpc-js
-    phase "Node native" "$batch" "$round" "${js[@]}" --transport=native
-    phase "Node native many, 1 thread" "$batch" "$round" "${js[@]}" --pipeline --round="$round_size"
-    phase "Node native many, 2 threads" "$batch" "$round" "${js[@]}" --pipeline --round="$round_size" \
-      --workers=2
+    if [[ " $CLIENTS " == *" python "* ]]; then
+      py=($PY client/python/bench.py --addr="$ADDR" --batch="$batch" "${COMMON[@]}")
+      phase "Python grpcio, 1 process" "$batch" "$round" "${py[@]}" --transport=grpcio
+      phase "Python grpcio, 4 processes" "$batch" "$round" "${py[@]}" --transport=grpcio --processes=4
+      phase "Python native, 1 process" "$batch" "$round" "${py[@]}" --transport=native
+      phase "Python native many, 1 process" "$batch" "$round" "${py[@]}" --pipeline --round="$round_size"
+      phase "Python native many, 2 processes" "$batch" "$round" "${py[@]}" --pipeline --round="$round_size" \
+        --processes=2
+      phase "Python native call_many, 2 processes" "$batch" "$round" "${py[@]}" --pipeline \
+        --round="$round_size" --processes=2 --replies
+    fi
+    if [[ " $CLIENTS " == *" node "* ]]; then
+      js=(node client/node/bench.js --addr="$ADDR" --batch="$batch" --channels=2 --json "${COMMON[@]}")
+      phase "Node grpc-js" "$batch" "$round" "${js[@]}" --transport=grpc-js
+      phase "Node native" "$batch" "$round" "${js[@]}" --transport=native
+      phase "Node native many, 1 thread" "$batch" "$round" "${js[@]}" --pipeline --round="$round_size"
+      phase "Node native many, 2 threads" "$batch" "$round" "${js[@]}" --pipeline --round="$round_size" \
+        --workers=2
+    fi
   done
 done
 

@@ -12,7 +12,9 @@ each call `KgClient.get_entities` of `--batch` uniformly random PRODUCT keys 1..
 (0 reads the count from GetClusterInfo), every reply fully decoded. `--transport` picks
 the client's transport (auto: native when built). With `--pipeline`, each process makes
 its calls with `get_entities_many` instead of threads: rounds of `--round` calls, its share
-of `--concurrency` in flight (latencies are then not measured per call). Prints one JSON
+of `--concurrency` in flight (latencies are then not measured per call); with `--replies`
+too, with `call_many(GetEntities)`, taking the replies as GetEntitiesResponse messages (as
+kg_bench does) rather than as lists of entities. Prints one JSON
 line: calls/s, keys/s, p50 and p99 in microseconds.
 """
 import argparse
@@ -27,7 +29,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kgclient import KgClient  # noqa: E402
-from kgclient_proto.kg.v1 import admin_pb2  # noqa: E402
+from kgclient import key  # noqa: E402
+from kgclient_proto.kg.v1 import admin_pb2, graph_pb2  # noqa: E402
 
 
 def product_count(addr: str) -> int:
@@ -55,12 +58,13 @@ def worker(args, threads: int, seed: int, start_at: float, queue) -> None:
 
     def loop(n):
         rng = random.Random(seed * 1000 + n)
+        ids = range(1, args.products + 1)  # uniform keys at a small cost per key (choices)
         mine, failed = [], 0
         while True:
             begin = time.monotonic()
             if begin >= stop_at:
                 break
-            keys = [("PRODUCT", rng.randint(1, args.products)) for _ in range(args.batch)]
+            keys = [("PRODUCT", i) for i in rng.choices(ids, k=args.batch)]
             try:
                 client.get_entities(keys)
             except Exception:  # noqa: BLE001 - counted and reported
@@ -85,15 +89,20 @@ def pipeline(args, client, in_flight: int, seed: int, measure_from: float, stop_
     """Rounds of get_entities_many until stop_at; returns (calls/s of the rounds that
     started in the measured window, errors) in the workers' report format."""
     rng = random.Random(seed)
+    ids = range(1, args.products + 1)
     calls, errors, first, last = 0, 0, None, None
     while True:
         begin = time.monotonic()
         if begin >= stop_at:
             break
-        batches = [[("PRODUCT", rng.randint(1, args.products)) for _ in range(args.batch)]
+        batches = [[("PRODUCT", i) for i in rng.choices(ids, k=args.batch)]
                    for _ in range(args.round)]
         try:
-            client.get_entities_many(batches, max_in_flight=in_flight)
+            if args.replies:
+                requests = [graph_pb2.GetEntitiesRequest(keys=[key(k) for k in b]) for b in batches]
+                client.call_many(client.graph.GetEntities, requests, max_in_flight=in_flight)
+            else:
+                client.get_entities_many(batches, max_in_flight=in_flight)
         except Exception:  # noqa: BLE001 - counted and reported
             errors += 1
             continue
@@ -118,6 +127,10 @@ def main() -> None:
                         help="the client's transport for unary calls")
     parser.add_argument("--pipeline", action="store_true",
                         help="get_entities_many rounds instead of one thread per call in flight")
+    parser.add_argument("--replies", action="store_true",
+                        help="with --pipeline: call_many(GetEntities) with the replies as "
+                             "GetEntitiesResponse messages (as kg_bench takes them) instead of "
+                             "get_entities_many's lists of entities")
     parser.add_argument("--round", type=int, default=512, help="calls per pipeline round")
     args = parser.parse_args()
     if args.products <= 0:

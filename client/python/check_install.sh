@@ -2,7 +2,8 @@
 # Installs the package with pip into a new venv (using the system's grpcio and protobuf,
 # offline) and checks that the stubs were generated into it (the package's own build runs
 # gen_stubs.py) and, where grpc++ and the Python headers are installed (python3-dev,
-# libgrpc++-dev: scripts/install_deps.sh), that the native transport was built into it too.
+# libgrpc++-dev: scripts/install_deps.sh), that the native transport was built into it too,
+# with the generated C++ messages the stubs then use.
 # Usage: check_install.sh WORK_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,5 +26,10 @@ from kgclient import KgClient
 import kgclient_native
 assert "site-packages" in kgclient_native.__file__, kgclient_native.__file__
 assert KgClient("127.0.0.1:1").native
+# Built with the stubs, the native module carries their C++ classes (used by Debian's
+# python3-protobuf, the C++ implementation).
+import kgclient_proto
+from google.protobuf.internal import api_implementation
+assert kgclient_proto.GENERATED_CPP or api_implementation.Type() != "cpp"
 print("installed:", kgclient.__file__, kgclient_native.__file__)
 PY

@@ -125,6 +125,25 @@ def _check_items(method: str, statuses, response, offset: int = 0):
         raise KgItemError(method, failures, response)
 
 
+def _found_entities(resp, offset: int = 0) -> List[Optional[t.Entity]]:
+    """The entity of each result of a GetEntitiesResponse, None where not found; raises
+    KgItemError (as _check_items) when a result's status is not OK. One pass over the
+    results, reading a status only where the entity was not found (found implies OK)."""
+    out: List[Optional[t.Entity]] = []
+    failures = []
+    for i, r in enumerate(resp.results):
+        if r.found:
+            out.append(r.entity)
+            continue
+        out.append(None)
+        s = r.status
+        if s.code != 0:
+            failures.append((offset + i, status_code(s.code), s.message))
+    if failures:
+        raise KgItemError("GetEntities", failures, resp)
+    return out
+
+
 class KgClient:
     """A client of one kg_server (role all or frontend).
 
@@ -348,8 +367,7 @@ class KgClient:
         for offset, chunk in _chunks(keys, MAX_BATCH):
             req = graph_pb2.GetEntitiesRequest(keys=chunk, read_mask=_field_mask(fields))
             resp = self.call(self.graph.GetEntities, req, timeout=timeout)
-            _check_items("GetEntities", [r.status for r in resp.results], resp, offset)
-            out.extend(r.entity if r.found else None for r in resp.results)
+            out.extend(_found_entities(resp, offset))
         return out
 
     def get_entities_many(self, key_batches: Iterable[Iterable[t.KeyLike]], *,
@@ -374,8 +392,7 @@ class KgClient:
         replies = self.call_many(self.graph.GetEntities, requests, max_in_flight=max_in_flight,
                                  timeout=timeout)
         for b, resp in zip(asked, replies):
-            _check_items("GetEntities", [r.status for r in resp.results], resp)
-            out[b] = [r.entity if r.found else None for r in resp.results]
+            out[b] = _found_entities(resp)
         return out
 
     def upsert_entities(self, entities: Iterable[t.Entity], *, merge: bool = False,

@@ -49,6 +49,11 @@ def _enum(enum_type, value: EnumLike, field: str) -> int:
     raise TypeError(f"{field}: expected a name or a number, got {type(value).__name__}")
 
 
+# EntityType names as written and upper-cased -> number, for key()'s fast path.
+_ENTITY_TYPES = {**{n: v for n, v in types_pb2.EntityType.items()},
+                 **{n.lower(): v for n, v in types_pb2.EntityType.items()}}
+
+
 def entity_type(value: EnumLike, field: str = "type") -> int:
     """An EntityType from its name ("product") or number."""
     return _enum(types_pb2.EntityType, value, field)
@@ -66,6 +71,11 @@ def direction(value: EnumLike, field: str = "direction") -> int:
 
 def key(value: KeyLike, field: str = "key") -> EntityKey:
     """An EntityKey from "TYPE:ID", (type, id) or an EntityKey (returned as is)."""
+    if type(value) is tuple and len(value) == 2 and type(value[1]) is int:
+        # The common case first (a bulk call converts every key): ("PRODUCT", 1).
+        number = _ENTITY_TYPES.get(value[0]) if type(value[0]) is str else None
+        if number is not None:
+            return EntityKey(type=number, id=value[1])
     if isinstance(value, EntityKey):
         return value
     if isinstance(value, str):

@@ -6,7 +6,16 @@
 // parsing. Used by kgclient.KgClient when importable (see client/python/README.md); the
 // Python code above it (retries, errors, helpers) is the same for both transports.
 //
-// Uses: CPython's C API, grpc++ (no generated code) and client/native/byte_calls.h.
+// The module also carries the generated C++ classes of the public messages (proto/kg/v1,
+// the files the stubs are made from in the same build). Python's protobuf in its C++
+// implementation (Debian's python3-protobuf) builds a message class from the C++ generated
+// pool when a file is there before its _pb2 module loads, and then parses, serializes and
+// copies it with the generated code instead of reflection over dynamic messages: the
+// `kgclient_proto` package imports this module first for that (when it sits beside it, i.e.
+// comes from the same build). Python's other protobuf implementations ignore it.
+//
+// Uses: CPython's C API, grpc++, the generated kg.v1 messages (no generated stubs) and
+// client/native/byte_calls.h.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <sys/types.h>
@@ -21,6 +30,11 @@
 #include <vector>
 
 #include "byte_calls.h"
+#include "kg/v1/admin.pb.h"
+#include "kg/v1/graph.pb.h"
+#include "kg/v1/insight.pb.h"
+#include "kg/v1/knowledge.pb.h"
+#include "kg/v1/types.pb.h"
 
 namespace {
 
@@ -349,8 +363,34 @@ PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
 }  // namespace
 
 PyMODINIT_FUNC PyInit_kgclient_native() {
+  // One message of each public file: the linker keeps the files' generated code (their
+  // static initialisers register them), and the descriptors are built into the generated
+  // pool before any _pb2 module asks for them.
+  const google::protobuf::Descriptor* const linked[] = {
+      kg::v1::GetClusterInfoRequest::descriptor(), kg::v1::GetEntitiesResponse::descriptor(),
+      kg::v1::TopProductsRequest::descriptor(), kg::v1::CategorizeResponse::descriptor(),
+      kg::v1::EntityKey::descriptor()};
   PyObject* m = PyModule_Create(&kModule);
   if (m == nullptr) return nullptr;
+  PyObject* files = PyTuple_New(sizeof(linked) / sizeof(linked[0]));
+  if (files == nullptr) {
+    Py_DECREF(m);
+    return nullptr;
+  }
+  for (size_t i = 0; i < sizeof(linked) / sizeof(linked[0]); ++i) {
+    PyObject* name = PyUnicode_FromString(linked[i]->file()->name().c_str());
+    if (name == nullptr) {
+      Py_DECREF(files);
+      Py_DECREF(m);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(files, i, name);
+  }
+  if (PyModule_AddObject(m, "MESSAGE_FILES", files) < 0) {  // steals `files` on success
+    Py_DECREF(files);
+    Py_DECREF(m);
+    return nullptr;
+  }
   PyObject* type = PyType_FromSpec(&kChannelSpec);
   if (type == nullptr || PyModule_AddObject(m, "Channel", type) < 0) {
     Py_XDECREF(type);

@@ -2,12 +2,14 @@
 in both modes: the same replies and errors, call_many and get_entities_many, bounds on
 their arguments, and failures of the connection within the deadline."""
 import os
+import shutil
 import subprocess
 import sys
 import time
 
 import grpc
 import pytest
+from google.protobuf.internal import api_implementation
 
 from conftest import assert_fails_within, free_port
 from kgclient import KgCallsError, KgClient, entity, key
@@ -28,6 +30,48 @@ def test_the_native_transport_is_built_and_used_by_default():
     assert BUILT
     with KgClient("127.0.0.1:1") as auto, KgClient("127.0.0.1:1", transport="grpcio") as plain:
         assert auto.native and not plain.native
+
+
+def test_the_messages_use_the_generated_cpp_classes_of_the_native_module():
+    # Built beside the stubs, kgclient_native is loaded first and carries the C++ classes of
+    # every kg/v1 file, which Python's protobuf (C++ implementation) then uses.
+    if os.environ.get("KG_EXPECT_NATIVE") != "1" or api_implementation.Type() != "cpp":
+        pytest.skip("no native module, or Python's protobuf is not its C++ implementation")
+    import kgclient_native
+    import kgclient_proto
+    assert kgclient_proto.GENERATED_CPP
+    stubs = os.path.join(os.path.dirname(kgclient_proto.__file__), "kg", "v1")
+    files = {f"kg/v1/{f[:-len('_pb2.py')]}.proto" for f in os.listdir(stubs)
+             if f.endswith("_pb2.py")}
+    assert files == set(kgclient_native.MESSAGE_FILES)
+
+
+GUARD_SCRIPT = r'''
+import sys
+import kgclient_proto
+from kgclient_proto.kg.v1 import graph_pb2
+from kgclient import KgClient
+assert not kgclient_proto.GENERATED_CPP, "a native module from elsewhere was loaded first"
+reply = graph_pb2.GetEntitiesRequest(keys=[{"type": 1, "id": 5}])
+assert graph_pb2.GetEntitiesRequest.FromString(reply.SerializeToString()).keys[0].id == 5
+with KgClient(sys.argv[1], deadline_s=5) as kg:
+    assert kg.health() == "SERVING"
+print("ok")
+'''
+
+
+@pytest.mark.skipif(not BUILT, reason="kgclient_native is not built")
+def test_a_native_module_from_another_build_is_not_loaded_before_the_stubs(cluster, tmp_path):
+    # The stubs copied elsewhere: kgclient_native (still importable from its own directory)
+    # may come from other .proto files, so the stubs build their classes themselves.
+    import kgclient_proto
+    shutil.copytree(os.path.dirname(kgclient_proto.__file__), tmp_path / "kgclient_proto")
+    native_dir = os.path.dirname(client_module.kgclient_native.__file__)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path), native_dir, os.path.dirname(os.path.dirname(client_module.__file__))]))
+    result = subprocess.run([sys.executable, "-c", GUARD_SCRIPT, cluster.address], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -122,18 +122,50 @@ const World& TheWorld() {
   return *world;
 }
 
+// A cluster of `mode` serving the generated graph (loading it takes about 10 s).
+std::unique_ptr<Cluster> StartWorldCluster(const std::string& mode) {
+  std::unique_ptr<Cluster> cluster = NewCluster(mode);
+  ClusterOptions options;
+  options.load_file = TheWorld().path;
+  absl::Status s = cluster->Start(options);
+  EXPECT_TRUE(s.ok()) << s;
+  return s.ok() ? std::move(cluster) : nullptr;
+}
+
+// The clusters of the tests that only read, one per mode: started on first use, stopped
+// once every test has run. A test that writes starts its own (InsightWriteTest).
+class ReadOnlyClusters : public ::testing::Environment {
+ public:
+  static Cluster* Get(const std::string& mode) {
+    std::unique_ptr<Cluster>& cluster = clusters()[mode];
+    if (cluster == nullptr) cluster = StartWorldCluster(mode);
+    return cluster.get();
+  }
+  void TearDown() override {
+    for (auto& [mode, cluster] : clusters()) {
+      if (cluster != nullptr) EXPECT_TRUE(cluster->Stop().ok()) << mode;
+    }
+    clusters().clear();
+  }
+
+ private:
+  static std::map<std::string, std::unique_ptr<Cluster>>& clusters() {
+    static auto* clusters = new std::map<std::string, std::unique_ptr<Cluster>>;
+    return *clusters;
+  }
+};
+::testing::Environment* const kReadOnlyClusters =
+    ::testing::AddGlobalTestEnvironment(new ReadOnlyClusters);
+
 class InsightTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() { TheWorld(); }
   void SetUp() override {
-    cluster_ = NewCluster(GetParam());
-    ClusterOptions options;
-    options.load_file = TheWorld().path;
-    ASSERT_TRUE(cluster_->Start(options).ok());
+    cluster_ = ReadOnlyClusters::Get(GetParam());
+    ASSERT_NE(cluster_, nullptr);
     knowledge_ = v1::KnowledgeService::NewStub(cluster_->channel());
     insight_ = v1::InsightService::NewStub(cluster_->channel());
   }
-  void TearDown() override { EXPECT_TRUE(cluster_->Stop().ok()); }
 
   grpc::Status Profile(const v1::ProfileEntityRequest& req, v1::ProfileEntityResponse* resp) {
     grpc::ClientContext ctx;
@@ -151,7 +183,7 @@ class InsightTest : public ::testing::TestWithParam<std::string> {
     return insight_->CompareProducts(&ctx, req, resp);
   }
 
-  std::unique_ptr<Cluster> cluster_;
+  Cluster* cluster_ = nullptr;
   std::unique_ptr<v1::KnowledgeService::Stub> knowledge_;
   std::unique_ptr<v1::InsightService::Stub> insight_;
 };
@@ -430,7 +462,22 @@ TEST_P(InsightTest, TopProductsMatchTheRecordsPageByPage) {
 
 // A new subcategory shows in its root's top products within the expansion cache's 5 s;
 // a product's metric update and a product moved between categories show at once.
-TEST_P(InsightTest, TopProductsFollowWrites) {
+class InsightWriteTest : public InsightTest {
+ protected:
+  void SetUp() override {
+    own_ = StartWorldCluster(GetParam());
+    ASSERT_NE(own_, nullptr);
+    cluster_ = own_.get();
+    knowledge_ = v1::KnowledgeService::NewStub(cluster_->channel());
+    insight_ = v1::InsightService::NewStub(cluster_->channel());
+  }
+  void TearDown() override {
+    if (own_ != nullptr) EXPECT_TRUE(own_->Stop().ok());
+  }
+  std::unique_ptr<Cluster> own_;
+};
+
+TEST_P(InsightWriteTest, TopProductsFollowWrites) {
   const World& w = TheWorld();
   v1::TopProductsRequest req;
   *req.mutable_category() = Key(v1::CATEGORY, w.root);
@@ -533,18 +580,19 @@ TEST_P(InsightTest, BadInputNamesTheField) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, InsightTest, ::testing::Values("embedded", "split"),
                          [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Modes, InsightWriteTest, ::testing::Values("embedded", "split"),
+                         [](const auto& info) { return info.param; });
 
 // The split mode answers exactly as the embedded one.
 TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
   const World& w = TheWorld();
-  std::unique_ptr<Cluster> embedded = NewCluster("embedded"), split = NewCluster("split");
-  ClusterOptions options;
-  options.load_file = w.path;
-  ASSERT_TRUE(embedded->Start(options).ok());
-  ASSERT_TRUE(split->Start(options).ok());
+  Cluster* embedded = ReadOnlyClusters::Get("embedded");
+  Cluster* split = ReadOnlyClusters::Get("split");
+  ASSERT_NE(embedded, nullptr);
+  ASSERT_NE(split, nullptr);
   std::vector<std::string> answers[2];
   int side = 0;
-  for (Cluster* c : {embedded.get(), split.get()}) {
+  for (Cluster* c : {embedded, split}) {
     auto knowledge = v1::KnowledgeService::NewStub(c->channel());
     auto insight = v1::InsightService::NewStub(c->channel());
     for (const datagen::Planted& pair : {w.pairs[0], w.pairs[1]}) {
@@ -582,7 +630,6 @@ TEST(InsightModesTest, SplitAnswersLikeEmbedded) {
   for (size_t i = 0; i < answers[0].size(); ++i) {
     EXPECT_EQ(answers[0][i], answers[1][i]) << "answer " << i << " differs between the modes";
   }
-  EXPECT_TRUE(StopClusters({embedded.get(), split.get()}, Millis(10000)).ok());
 }
 
 }  // namespace

@@ -460,8 +460,7 @@ TEST_P(InsightTest, TopProductsMatchTheRecordsPageByPage) {
   }
 }
 
-// A new subcategory shows in its root's top products within the expansion cache's 5 s;
-// a product's metric update and a product moved between categories show at once.
+// The tests that write: each on a cluster of its own.
 class InsightWriteTest : public InsightTest {
  protected:
   void SetUp() override {
@@ -477,6 +476,8 @@ class InsightWriteTest : public InsightTest {
   std::unique_ptr<Cluster> own_;
 };
 
+// A new subcategory shows in its root's top products within the expansion cache's 5 s;
+// a product's metric update and a product moved between categories show at once.
 TEST_P(InsightWriteTest, TopProductsFollowWrites) {
   const World& w = TheWorld();
   v1::TopProductsRequest req;

@@ -117,12 +117,17 @@ def _method_name(method) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
-def _check_items(method: str, statuses, response, offset: int = 0):
-    """Raises KgItemError when an ItemStatus of `statuses` is not OK."""
-    failures = [(offset + i, status_code(s.code), s.message) for i, s in enumerate(statuses)
+def _check_indexed(method: str, indexed_statuses, response, offset: int = 0):
+    """Raises KgItemError when an ItemStatus of the (index, status) pairs is not OK."""
+    failures = [(offset + i, status_code(s.code), s.message) for i, s in indexed_statuses
                 if s.code != 0]
     if failures:
         raise KgItemError(method, failures, response)
+
+
+def _check_items(method: str, statuses, response, offset: int = 0):
+    """Raises KgItemError when an ItemStatus of `statuses` is not OK."""
+    _check_indexed(method, enumerate(statuses), response, offset)
 
 
 def _found_entities(resp, offset: int = 0) -> List[Optional[t.Entity]]:
@@ -130,17 +135,14 @@ def _found_entities(resp, offset: int = 0) -> List[Optional[t.Entity]]:
     KgItemError (as _check_items) when a result's status is not OK. One pass over the
     results, reading a status only where the entity was not found (found implies OK)."""
     out: List[Optional[t.Entity]] = []
-    failures = []
+    missing = []  # (index, status) of the results not found
     for i, r in enumerate(resp.results):
         if r.found:
             out.append(r.entity)
-            continue
-        out.append(None)
-        s = r.status
-        if s.code != 0:
-            failures.append((offset + i, status_code(s.code), s.message))
-    if failures:
-        raise KgItemError("GetEntities", failures, resp)
+        else:
+            out.append(None)
+            missing.append((i, r.status))
+    _check_indexed("GetEntities", missing, resp, offset)
     return out
 
 

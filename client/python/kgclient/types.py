@@ -27,12 +27,17 @@ EnumLike = Union[str, int]
 _NUMBERS = {}
 
 
-def _enum(enum_type, value: EnumLike, field: str) -> int:
+def _numbers(enum_type) -> dict:
     numbers = _NUMBERS.get(enum_type.DESCRIPTOR.full_name)
     if numbers is None:
         numbers = {name: number for name, number in enum_type.items()}
         numbers.update({name.lower(): number for name, number in enum_type.items()})
         _NUMBERS[enum_type.DESCRIPTOR.full_name] = numbers
+    return numbers
+
+
+def _enum(enum_type, value: EnumLike, field: str) -> int:
+    numbers = _numbers(enum_type)
     if isinstance(value, str):
         number = numbers.get(value)
         if number is None:
@@ -49,9 +54,8 @@ def _enum(enum_type, value: EnumLike, field: str) -> int:
     raise TypeError(f"{field}: expected a name or a number, got {type(value).__name__}")
 
 
-# EntityType names as written and upper-cased -> number, for key()'s fast path.
-_ENTITY_TYPES = {**{n: v for n, v in types_pb2.EntityType.items()},
-                 **{n.lower(): v for n, v in types_pb2.EntityType.items()}}
+# EntityType's entry of _NUMBERS, for key()'s fast path.
+_ENTITY_TYPES = _numbers(types_pb2.EntityType)
 
 
 def entity_type(value: EnumLike, field: str = "type") -> int:

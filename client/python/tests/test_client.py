@@ -11,6 +11,7 @@ import pytest
 from conftest import Server, assert_fails_within, free_port
 from kgclient import (KgClient, KgError, KgItemError, RetryPolicy, edge, entity, hop, key,
                       key_text)
+from kgclient import client as client_module
 from kgclient_proto.kg.v1 import graph_pb2
 from kgclient_proto.kg.v1.types_pb2 import PURCHASED
 
@@ -128,6 +129,22 @@ def test_rejected_items_raise_with_the_rest_written(kg):
     assert [f[0] for f in e.value.failures] == [1]
     assert "src" in e.value.failures[0][2]
     assert len(list(kg.neighbors("BUYER:6001", "PURCHASED"))) == 1
+
+
+def test_a_key_that_could_not_be_read_raises_with_its_index():
+    # GetEntities results: found, not found (None), and one whose partition failed: the
+    # failure names the key's index in the caller's list (offset: a later chunk).
+    resp = graph_pb2.GetEntitiesResponse()
+    found = resp.results.add(found=True)
+    found.entity.name = "shoe"
+    resp.results.add()
+    resp.results.add(status={"code": 14, "message": "partition 2 unreachable"})
+    with pytest.raises(KgItemError) as e:
+        client_module._found_entities(resp, offset=1000)
+    assert e.value.code == grpc.StatusCode.UNAVAILABLE
+    assert e.value.failures == [(1002, grpc.StatusCode.UNAVAILABLE, "partition 2 unreachable")]
+    del resp.results[2]
+    assert [x.name if x else None for x in client_module._found_entities(resp)] == ["shoe", None]
 
 
 def test_bad_arguments_are_refused_before_any_call(kg):

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git curl ca-certificates
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler grpc-proto
   libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev librocksdb-dev libjemalloc-dev libfasttext-dev libutf8proc-dev libre2-dev libxgboost-dev libhnswlib-dev libssl-dev clang-format clang-14 libfuzzer-14-dev libclang-rt-14-dev python3-grpcio python3-protobuf
   python3-pytest python3-dev python3-venv python3-setuptools python3-wheel prometheus)

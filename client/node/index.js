@@ -13,9 +13,11 @@
 //
 // Unary calls go through the native transport (kgclient_native.node: a gRPC C++ channel
 // that takes the serialized request and resolves with the serialized reply) when it is
-// built, else through grpc-js; both encode and decode with the same proto-loader
-// serializers, so replies and errors are the same. Streaming calls and the raw stubs
-// always use grpc-js.
+// built, else through grpc-js; both encode with the same proto-loader serializers. The
+// native transport also turns replies into the JSON of the objects proto-loader would make
+// (its Codec, on gRPC's threads), so this thread only runs JSON.parse; a reply its codec
+// declines is decoded by proto-loader. Replies and errors are the same either way.
+// Streaming calls and the raw stubs always use grpc-js.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -100,7 +102,28 @@ function parseKey(text) {
   return { type: match[1].toUpperCase(), id: match[2] };
 }
 
-const loaded = new Map(); // protoDir -> { kg, Health, enums }
+const loaded = new Map(); // protoDir -> { kg, Health, enums, files, includeDirs, replyTypes, codec }
+
+// The full name of each method's reply type (keyed by the method's path) where it can be
+// told: a message definition of the same file with the same name, and only one.
+function replyTypesOf(definition) {
+  const byName = new Map(); // short name -> [[full name, file list]]
+  for (const [fullName, entry] of Object.entries(definition)) {
+    if (!entry.fileDescriptorProtos || !entry.type) continue;
+    if (!byName.has(entry.type.name)) byName.set(entry.type.name, []);
+    byName.get(entry.type.name).push([fullName, entry.fileDescriptorProtos]);
+  }
+  const replyTypes = new Map();
+  for (const service of Object.values(definition)) {
+    if (service.fileDescriptorProtos) continue;
+    for (const method of Object.values(service)) {
+      const reply = method.responseType;
+      const matches = (byName.get(reply.type.name) ?? []).filter(([, f]) => f === reply.fileDescriptorProtos);
+      if (matches.length === 1) replyTypes.set(method.path, matches[0][0]);
+    }
+  }
+  return replyTypes;
+}
 
 function loadProtos(protoDir) {
   let protos = loaded.get(protoDir);
@@ -110,12 +133,17 @@ function loadProtos(protoDir) {
     throw new Error(`${HEALTH_PROTO} not found under ${[protoDir, ...HEALTH_PROTO_DIRS].join(', ')} ` +
       "(Debian's grpc-proto package installs it)");
   }
-  const definition = protoLoader.loadSync([...KG_PROTOS, HEALTH_PROTO],
-    { ...LOADER_OPTIONS, includeDirs: [protoDir, healthDir] });
+  const files = [...KG_PROTOS, HEALTH_PROTO];
+  const includeDirs = [protoDir, healthDir];
+  const definition = protoLoader.loadSync(files, { ...LOADER_OPTIONS, includeDirs });
   const pkg = grpc.loadPackageDefinition(definition);
   const names = (enumType) => new Set(enumType.value.map((v) => v.name));
   const ranking = definition['kg.v1.TraverseRequest'].type.enumType.find((e) => e.name === 'Ranking');
   protos = {
+    files,
+    includeDirs,
+    replyTypes: replyTypesOf(definition),
+    codec: undefined, // the native Codec, made on first use
     kg: pkg.kg.v1,
     Health: pkg.grpc.health.v1.Health,
     enums: {
@@ -130,6 +158,10 @@ function loadProtos(protoDir) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A native reply: the codec's JSON text, else the bytes for proto-loader.
+const decodeReply = (definition, reply) =>
+  (typeof reply === 'string' ? JSON.parse(reply) : definition.responseDeserialize(reply));
 
 function unaryCall(stub, method, request, deadline) {
   return new Promise((resolve, reject) => {
@@ -213,7 +245,9 @@ class KgClient {
     };
     this.channel = new grpc.Channel(target, credentialsFor(tls), channelArgs);
     this._native = null;
+    this._replyTypes = protos.replyTypes;
     if (native) {
+      if (protos.codec === undefined) protos.codec = new native.Codec(protos.includeDirs, protos.files);
       // grpc-js's own options (grpc-node.*) mean nothing to the C++ channel.
       const nativeArgs = Object.fromEntries(Object.entries(channelArgs).filter(([name, value]) =>
         name.startsWith('grpc.') && (typeof value === 'number' || typeof value === 'string')));
@@ -223,6 +257,7 @@ class KgClient {
         privateKey: tls?.privateKey ?? null,
         certificateChain: tls?.certChain ?? null,
         channelArgs: nativeArgs,
+        codec: protos.codec,
       });
     }
     this._metadata = token ? [['authorization', `Bearer ${token}`]] : [];
@@ -305,9 +340,10 @@ class KgClient {
     if (this._native) {
       const definition = stub.constructor.service[method];
       const outcomes = await this._native.callMany(definition.path,
-        all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight);
+        all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight,
+        this._replyTypes.get(definition.path));
       outcomes.forEach(([code, details, reply], i) => {
-        if (code === grpc.status.OK) replies[i] = definition.responseDeserialize(reply);
+        if (code === grpc.status.OK) replies[i] = decodeReply(definition, reply);
         else failed(i, new KgError(code, details, { method }));
       });
     } else {
@@ -508,9 +544,10 @@ class KgClient {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) throw new KgError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded', { method });
     const [code, details, reply] = await this._native.call(definition.path,
-      definition.requestSerialize(request), remainingMs, this._metadata);
+      definition.requestSerialize(request), remainingMs, this._metadata,
+      this._replyTypes.get(definition.path));
     if (code !== grpc.status.OK) throw new KgError(code, details, { method });
-    return definition.responseDeserialize(reply);
+    return decodeReply(definition, reply);
   }
 
   _enum(enumName, value, what) {

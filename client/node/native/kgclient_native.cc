@@ -7,7 +7,12 @@
 // Used by KgClient when it loads (see client/node/README.md); the JavaScript above it
 // (retries, errors, helpers) is the same for both transports.
 //
-// Uses: Node-API (node_api.h), grpc++ (no generated code) and client/native/byte_calls.h.
+// A Codec (wire_json.h), given to a Channel, turns the replies of the calls that name their
+// reply type into the JSON of proto-loader's objects on gRPC's threads: the JavaScript thread
+// then only runs JSON.parse (a reply it declines stays bytes, for proto-loader).
+//
+// Uses: Node-API (node_api.h), grpc++ and libprotobuf's descriptors (no generated code),
+// client/native/byte_calls.h.
 #include <node_api.h>
 
 #include <memory>
@@ -17,12 +22,14 @@
 #include <vector>
 
 #include "byte_calls.h"
+#include "wire_json.h"
 
 namespace {
 
 using kg::native::ByteCall;
 using kg::native::Metadata;
 using kg::native::Transport;
+using kg::native::WireJson;
 
 // Where gRPC's threads deliver finished jobs: the thread-safe function while it lives.
 // Node frees the function when its environment goes (a worker terminated, node exiting),
@@ -45,7 +52,8 @@ struct Wrap {
   napi_ref self = nullptr;                  // weak while idle; strong while calls are in flight
   napi_threadsafe_function done = nullptr;  // completions, back on the JavaScript thread
   std::shared_ptr<Sink> sink = std::make_shared<Sink>();
-  std::shared_ptr<Transport> transport;  // null once closed
+  std::shared_ptr<Transport> transport;   // null once closed
+  std::shared_ptr<const WireJson> codec;  // null: replies stay bytes
   uint32_t in_flight = 0;
   int owners = 2;
 };
@@ -56,8 +64,13 @@ void Drop(Wrap* w) {
 
 // The calls of one call() or callMany(), resolved together.
 struct Job {
-  explicit Job(size_t n) : calls(n) {}
+  explicit Job(size_t n) : calls(n), json(n), has_json(n, 0) {}
   std::vector<ByteCall> calls;
+  // The replies' JSON where the codec made it (on gRPC's thread, before delivery).
+  std::shared_ptr<const WireJson> codec;
+  const WireJson::Message* reply_type = nullptr;
+  std::vector<std::string> json;
+  std::vector<uint8_t> has_json;
   bool many = false;  // resolve with an array of outcomes
   napi_deferred deferred = nullptr;
   Wrap* wrap = nullptr;
@@ -138,15 +151,38 @@ void FinalizeDone(napi_env, void* data, void*) {
   Drop(w);
 }
 
-// [code, details, reply Buffer or null] of a finished call.
-napi_value Outcome(napi_env env, const ByteCall& call) {
+// Makes the JSON of each successful reply of `job` that the codec does not decline.
+void Transcode(Job* job) {
+  if (job->reply_type == nullptr) return;
+  std::string bytes;
+  for (size_t i = 0; i < job->calls.size(); ++i) {
+    const ByteCall& call = job->calls[i];
+    if (!call.status.ok()) continue;
+    bytes.resize(call.ReplySize());
+    if (!call.CopyReply(bytes.data())) continue;
+    job->json[i].reserve(bytes.size() * 3 / 2 + 64);
+    job->has_json[i] =
+        WireJson::ToJson(*job->reply_type, bytes.data(), bytes.size(), &job->json[i]);
+    if (!job->has_json[i]) std::string().swap(job->json[i]);
+  }
+}
+
+// [code, details, reply] of a finished call: the reply's JSON text where the codec made it,
+// else its bytes (a Buffer); null when the call failed.
+napi_value Outcome(napi_env env, const Job& job, size_t i) {
+  const ByteCall& call = job.calls[i];
   napi_value code, details, reply, result;
   napi_create_int32(env, static_cast<int32_t>(call.status.error_code()), &code);
   const std::string& message = call.status.error_message();
   napi_create_string_utf8(env, message.data(), message.size(), &details);
   void* p = nullptr;
-  if (!call.status.ok() || napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
-      !call.CopyReply(static_cast<char*>(p))) {
+  if (call.status.ok() && job.has_json[i]) {
+    if (napi_create_string_utf8(env, job.json[i].data(), job.json[i].size(), &reply) != napi_ok) {
+      napi_get_null(env, &reply);
+    }
+  } else if (!call.status.ok() ||
+             napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
+             !call.CopyReply(static_cast<char*>(p))) {
     napi_get_null(env, &reply);
   }
   napi_create_array_with_length(env, 3, &result);
@@ -164,10 +200,10 @@ void Complete(napi_env env, napi_value, void*, void* data) {
   if (job->many) {
     napi_create_array_with_length(env, job->calls.size(), &result);
     for (size_t i = 0; i < job->calls.size(); ++i) {
-      napi_set_element(env, result, static_cast<uint32_t>(i), Outcome(env, job->calls[i]));
+      napi_set_element(env, result, static_cast<uint32_t>(i), Outcome(env, *job, i));
     }
   } else {
-    result = Outcome(env, job->calls[0]);
+    result = Outcome(env, *job, 0);
   }
   napi_resolve_deferred(env, job->deferred, result);
   Wrap* w = job->wrap;
@@ -178,7 +214,133 @@ void Complete(napi_env env, napi_value, void*, void* data) {
   }
 }
 
-// new Channel(target, {tls, rootCertificates, privateKey, certificateChain, channelArgs})
+// Codec objects: a WireJson, tagged so that a Channel can tell one from any other object.
+struct CodecWrap {
+  std::shared_ptr<const WireJson> json;
+};
+constexpr napi_type_tag kCodecTag = {0x6b67636f64656321ull, 0x776972656a736f6eull};
+constexpr napi_type_tag kChannelTag = {0x6b676368616e6e65ull, 0x6c6e61746976652eull};
+
+void FinalizeCodec(napi_env, void* data, void*) { delete static_cast<CodecWrap*>(data); }
+
+// The WireJson of a Codec object, or null.
+std::shared_ptr<const WireJson> CodecOf(napi_env env, napi_value v) {
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_check_object_type_tag(env, v, &kCodecTag, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, v, &data) != napi_ok) {
+    return nullptr;
+  }
+  return static_cast<CodecWrap*>(data)->json;
+}
+
+// An array of strings, or false with a TypeError pending that names `what`.
+bool ReadStrings(napi_env env, napi_value v, const char* what, std::vector<std::string>* out) {
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  uint32_t n = 0;
+  if (!is_array || napi_get_array_length(env, v, &n) != napi_ok) {
+    Fail(env, std::string(what) + ": expected an array of strings");
+    return false;
+  }
+  out->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (!ReadString(env, e, &(*out)[i])) {
+      Fail(env, std::string(what) + "[" + std::to_string(i) + "]: expected a string");
+      return false;
+    }
+  }
+  return true;
+}
+
+// new Codec(includeDirs, files): the .proto files (and their imports) as proto-loader's
+// loadSync(files, {includeDirs}) loads them.
+napi_value ConstructCodec(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], self;
+  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
+  std::vector<std::string> dirs, files;
+  if (argc < 2) return Fail(env, "new Codec(includeDirs, files): expected two arrays");
+  if (!ReadStrings(env, argv[0], "includeDirs", &dirs) ||
+      !ReadStrings(env, argv[1], "files", &files)) {
+    return nullptr;
+  }
+  std::string error;
+  std::shared_ptr<const WireJson> json = WireJson::Create(dirs, files, &error);
+  if (json == nullptr) return Fail(env, "files: " + error);
+  auto* wrap = new CodecWrap{std::move(json)};
+  if (napi_wrap(env, self, wrap, FinalizeCodec, nullptr, nullptr) != napi_ok ||
+      napi_type_tag_object(env, self, &kCodecTag) != napi_ok) {
+    return Fail(env, "could not wrap the codec");
+  }
+  return self;
+}
+
+// The plan of the type named by `v` (a full message name) in `codec`; null with a TypeError
+// pending when the name is not a message type of its files, null alone when unsupported.
+const WireJson::Message* TypeOf(napi_env env, const WireJson& codec, napi_value v, bool* bad) {
+  std::string name;
+  *bad = false;
+  if (!ReadString(env, v, &name) || !codec.Knows(name)) {
+    *bad = true;
+    Fail(env,
+         "replyType: " + (name.empty() ? std::string("expected a message type's full name")
+                                       : "\"" + name + "\" is not a message type of the codec"));
+    return nullptr;
+  }
+  return codec.Find(name);
+}
+
+// The codec of a Codec method's `this` with up to *argc arguments; null with a TypeError
+// pending when `this` is not a Codec.
+const WireJson* CodecThis(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  napi_value self;
+  napi_get_cb_info(env, info, argc, argv, &self, nullptr);
+  std::shared_ptr<const WireJson> codec = CodecOf(env, self);
+  if (codec == nullptr) Fail(env, "not a Codec");
+  return codec.get();  // the object (and so the codec) lives through the call
+}
+
+// codec.toJson(type, bytes) -> the JSON text of proto-loader's object of `bytes`, or null
+// when the type is not supported or the bytes are declined (wire_json.h).
+napi_value ToJsonMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  const WireJson* codec = CodecThis(env, info, &argc, argv);
+  if (codec == nullptr) return nullptr;
+  if (argc < 1) return Fail(env, "type: expected a message type's full name");
+  bool bad = false;
+  const WireJson::Message* type = TypeOf(env, *codec, argv[0], &bad);
+  if (bad) return nullptr;
+  std::string bytes, json;
+  if (argc < 2 || !ReadBytes(env, argv[1], &bytes)) {
+    return Fail(env, "bytes: expected a Uint8Array");
+  }
+  napi_value result;
+  if (type == nullptr || !WireJson::ToJson(*type, bytes.data(), bytes.size(), &json)) {
+    napi_get_null(env, &result);
+  } else {
+    napi_create_string_utf8(env, json.data(), json.size(), &result);
+  }
+  return result;
+}
+
+// codec.supports(type) -> whether replies of `type` can be made JSON (wire_json.h).
+napi_value SupportsMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  const WireJson* codec = CodecThis(env, info, &argc, argv);
+  if (codec == nullptr) return nullptr;
+  std::string name;
+  if (argc < 1 || !ReadString(env, argv[0], &name)) return Fail(env, "type: expected a string");
+  napi_value result;
+  napi_get_boolean(env, codec->Find(name) != nullptr, &result);
+  return result;
+}
+
+// new Channel(target, {tls, rootCertificates, privateKey, certificateChain, channelArgs, codec})
 napi_value Construct(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], self;
@@ -188,6 +350,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     return Fail(env, "target: expected \"HOST:PORT\"");
   }
   bool tls = false;
+  std::shared_ptr<const WireJson> codec;
   grpc::SslCredentialsOptions ssl;
   grpc::ChannelArguments arguments;
   napi_valuetype t = napi_undefined;
@@ -195,6 +358,9 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   if (t == napi_object) {
     napi_value v;
     if (Property(env, argv[1], "tls", &v)) napi_get_value_bool(env, v, &tls);
+    if (Property(env, argv[1], "codec", &v) && (codec = CodecOf(env, v)) == nullptr) {
+      return Fail(env, "codec: expected a Codec");
+    }
     const std::pair<const char*, std::string*> pems[] = {{"rootCertificates", &ssl.pem_root_certs},
                                                          {"privateKey", &ssl.pem_private_key},
                                                          {"certificateChain", &ssl.pem_cert_chain}};
@@ -234,6 +400,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   }
   auto w = std::make_unique<Wrap>();
   w->transport = Transport::Open(target, tls, ssl, arguments);
+  w->codec = std::move(codec);
   napi_value name;
   napi_create_string_utf8(env, "kgclient_native", NAPI_AUTO_LENGTH, &name);
   Wrap* raw = w.release();
@@ -248,6 +415,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     Finalize(env, raw, nullptr);
     return Fail(env, "could not wrap the channel");
   }
+  napi_type_tag_object(env, self, &kChannelTag);
   return self;
 }
 
@@ -255,7 +423,11 @@ Wrap* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* ar
   napi_value self;
   void* data = nullptr;
   napi_get_cb_info(env, info, argc, argv, &self, nullptr);
-  if (napi_unwrap(env, self, &data) != napi_ok) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, self, &kChannelTag, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, self, &data) != napi_ok) {
+    return nullptr;
+  }
   return static_cast<Wrap*>(data);
 }
 
@@ -278,6 +450,7 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
   kg::native::RunCalls(
       w->transport, method, std::move(calls), max_in_flight, timeout_ms, std::move(metadata),
       [raw, sink = w->sink] {
+        Transcode(raw);
         if (!sink->Deliver(raw)) delete raw;  // its environment is gone
       },
       /*start_in_background=*/true);
@@ -318,6 +491,19 @@ bool CallArguments(napi_env env, size_t argc, napi_value* argv, std::string* met
   return true;
 }
 
+// The optional replyType argument (a message type's full name): with the channel's codec,
+// the job's replies are made JSON where they can be. False with a TypeError pending when the
+// name is not a message type of the codec.
+bool SetReplyType(napi_env env, const Wrap& w, size_t argc, napi_value* argv, size_t at, Job* job) {
+  napi_valuetype t = napi_undefined;
+  if (argc > at) napi_typeof(env, argv[at], &t);
+  if (t == napi_undefined || t == napi_null || w.codec == nullptr) return true;
+  bool bad = false;
+  job->reply_type = TypeOf(env, *w.codec, argv[at], &bad);
+  job->codec = w.codec;
+  return !bad;
+}
+
 Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
   Wrap* w = Unwrap(env, info, argc, argv);
   if (w == nullptr) {
@@ -329,10 +515,11 @@ Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* 
   return w;
 }
 
-// channel.call(method, request, timeoutMs, metadata = []) -> Promise<[code, details, reply]>
+// channel.call(method, request, timeoutMs, metadata = [], replyType)
+//   -> Promise<[code, details, reply]>; reply: JSON text (see SetReplyType) or a Buffer
 napi_value CallMethod(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   Wrap* w = OpenWrap(env, info, &argc, argv);
   std::string method, request;
   double timeout_ms = 0;
@@ -342,15 +529,16 @@ napi_value CallMethod(napi_env env, napi_callback_info info) {
   }
   if (!ReadBytes(env, argv[1], &request)) return Fail(env, "request: expected a Uint8Array");
   auto job = std::make_unique<Job>(1);
+  if (!SetReplyType(env, *w, argc, argv, 4, job.get())) return nullptr;
   job->calls[0].SetRequest(request.data(), request.size());
   return Start(env, w, std::move(job), method, timeout_ms, std::move(metadata), 1);
 }
 
-// channel.callMany(method, requests, timeoutMs, metadata = [], maxInFlight = 32)
+// channel.callMany(method, requests, timeoutMs, metadata = [], maxInFlight = 32, replyType)
 //   -> Promise<[[code, details, reply], ...]>, in the order of `requests`
 napi_value CallManyMethod(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   Wrap* w = OpenWrap(env, info, &argc, argv);
   std::string method;
   double timeout_ms = 0;
@@ -375,6 +563,7 @@ napi_value CallManyMethod(napi_env env, napi_callback_info info) {
   napi_get_array_length(env, argv[1], &n);
   auto job = std::make_unique<Job>(n);
   job->many = true;
+  if (!SetReplyType(env, *w, argc, argv, 5, job.get())) return nullptr;
   std::string request;
   for (uint32_t i = 0; i < n; ++i) {
     napi_value v;
@@ -402,10 +591,16 @@ napi_value Init(napi_env env, napi_value exports) {
       {"call", nullptr, CallMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"callMany", nullptr, CallManyMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, CloseMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
-  napi_value cls;
+  const napi_property_descriptor codec_methods[] = {
+      {"toJson", nullptr, ToJsonMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"supports", nullptr, SupportsMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
+  napi_value cls, codec;
   if (napi_define_class(env, "Channel", NAPI_AUTO_LENGTH, Construct, nullptr, 3, methods, &cls) !=
           napi_ok ||
-      napi_set_named_property(env, exports, "Channel", cls) != napi_ok) {
+      napi_set_named_property(env, exports, "Channel", cls) != napi_ok ||
+      napi_define_class(env, "Codec", NAPI_AUTO_LENGTH, ConstructCodec, nullptr, 2, codec_methods,
+                        &codec) != napi_ok ||
+      napi_set_named_property(env, exports, "Codec", codec) != napi_ok) {
     return nullptr;
   }
   return exports;

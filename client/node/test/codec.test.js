@@ -1,0 +1,249 @@
+'use strict';
+// The native transport's Codec (native/wire_json.cc): for every message type of the
+// client's .proto files, random messages (every field kind, oneofs, maps, unicode, extreme
+// numbers) made JSON by the codec parse to exactly the object proto-loader makes
+// (protobuf.js decode + toObject with the client's options), and bytes it cannot vouch for
+// (damaged, non-finite numbers, malformed UTF-8, split repeated fields, two oneof members)
+// are declined (null) instead of answered differently. Without the addon: skipped.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { describe, it } = require('node:test');
+const protobuf = require('protobufjs');
+const { KgClient } = require('..');
+
+const probe = new KgClient('127.0.0.1:1');
+const BUILT = probe.native;
+probe.close();
+const ADDON = path.resolve(process.env.KG_NODE_NATIVE || path.join(__dirname, '..', '..', '..', 'build', 'client', 'node', 'kgclient_native.node'));
+
+const PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'proto');
+const FILES = ['kg/v1/graph.proto', 'kg/v1/knowledge.proto', 'kg/v1/insight.proto', 'kg/v1/admin.proto', 'grpc/health/v1/health.proto'];
+const HEALTH_DIR = [PROTO_DIR, '/usr/share/grpc-proto', '/usr/include', '/usr/local/include']
+  .find((dir) => fs.existsSync(path.join(dir, 'grpc/health/v1/health.proto')));
+const INCLUDE_DIRS = [PROTO_DIR, HEALTH_DIR];
+const OPTIONS = { longs: String, enums: String, defaults: true, oneofs: true }; // index.js's
+
+// The same files through protobuf.js, as proto-loader loads them (keepCase: false).
+function loadRoot() {
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => {
+    for (const dir of INCLUDE_DIRS) {
+      const full = path.join(dir, target);
+      if (fs.existsSync(full)) return full;
+    }
+    return protobuf.util.path.resolve(origin, target);
+  };
+  root.loadSync(FILES, { keepCase: false });
+  root.resolveAll();
+  return root;
+}
+
+function messageTypes(ns, out = []) {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) out.push(nested);
+    if (nested.nestedArray) messageTypes(nested, out);
+  }
+  return out;
+}
+
+// A deterministic generator (xorshift), so that a failure can be replayed.
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  const int = (n) => Math.floor(next() * n);
+  const pick = (list) => list[int(list.length)];
+  return { next, int, pick };
+}
+
+const STRINGS = ['', 'a', 'PRODUCT', 'Navy Blue "quoted" \\ back', 'tab\there\nnew line\u0001\u001f', 'ünïcödé café',
+  '日本語の商品名', 'emoji 👗🛍️', '\u2028\u2029', 'x'.repeat(300), '€9.99 – 50% off', '__proto__', 'constructor'];
+const INT64 = ['0', '1', '-1', '9007199254740993', '-9223372036854775808', '9223372036854775807', '1793491200000'];
+const UINT64 = ['0', '1', '18446744073709551615', '9007199254740993', '1793491200000'];
+const DOUBLES = [0, -0, 1, -1, 0.1, 39.99, 1e300, -1e-300, 5e-324, 2 ** 53 + 2, 123456.789, Number.MAX_VALUE];
+const INT32 = [0, 1, -1, 2147483647, -2147483648, 300, -300];
+const UINT32 = [0, 1, 4294967295, 2147483648, 300];
+
+function scalar(type, r) {
+  switch (type) {
+    case 'double': return r.pick(DOUBLES);
+    case 'float': return Math.fround(r.pick(DOUBLES.filter((d) => Math.abs(d) < 3e38)) * (r.next() + 0.5));
+    case 'int32': case 'sint32': case 'sfixed32': return r.pick(INT32);
+    case 'uint32': case 'fixed32': return r.pick(UINT32);
+    case 'int64': case 'sint64': case 'sfixed64': return protobuf.util.Long.fromString(r.pick(INT64), false);
+    case 'uint64': case 'fixed64': return protobuf.util.Long.fromString(r.pick(UINT64), true);
+    case 'bool': return r.next() < 0.5;
+    case 'string': return r.pick(STRINGS) + (r.next() < 0.3 ? String(r.int(1000)) : '');
+    default: throw new Error(`no generator for ${type}`);
+  }
+}
+
+function value(field, r, depth) {
+  const t = field.resolvedType;
+  if (t instanceof protobuf.Enum) {
+    const numbers = Object.values(t.values);
+    return r.next() < 0.1 ? 99 : r.pick(numbers); // now and then a value the enum does not name
+  }
+  if (t instanceof protobuf.Type) return randomMessage(t, r, depth + 1);
+  return scalar(field.type, r);
+}
+
+function mapKey(field, r) {
+  if (field.keyType === 'string') return r.pick(STRINGS.filter((s) => s !== '__proto__')) + r.int(5);
+  if (field.keyType === 'bool') return r.next() < 0.5 ? 'true' : 'false';
+  return String(scalar(field.keyType, r));
+}
+
+// A message instance with a random subset of fields set (at most one member per oneof).
+function randomMessage(type, r, depth = 0) {
+  const m = type.create();
+  const chosen = new Map(type.oneofsArray.map((o) => [o, depth < 4 && r.next() < 0.7 ? r.pick(o.fieldsArray) : null]));
+  for (const field of type.fieldsArray) {
+    if (field.partOf && chosen.get(field.partOf) !== field) continue;
+    if (!field.partOf && r.next() < 0.35) continue;
+    const nested = field.resolvedType instanceof protobuf.Type;
+    if (nested && depth >= 4) continue;
+    if (field.map) {
+      const map = {};
+      for (let i = r.int(4); i > 0; i--) map[mapKey(field, r)] = value(field, r, depth);
+      m[field.name] = map;
+    } else if (field.repeated) {
+      m[field.name] = Array.from({ length: r.int(4) }, () => value(field, r, depth));
+    } else {
+      m[field.name] = value(field, r, depth);
+    }
+  }
+  return m;
+}
+
+describe('the native Codec', { skip: !BUILT }, () => {
+  const { Codec } = BUILT ? require(ADDON) : {};
+  const root = loadRoot();
+  const types = messageTypes(root).filter((t) => !t.fullName.startsWith('.google.protobuf.') || t.name === 'FieldMask');
+  const codec = BUILT ? new Codec(INCLUDE_DIRS, FILES) : null;
+  const name = (t) => t.fullName.slice(1);
+  const expected = (t, bytes) => t.toObject(t.decode(bytes), OPTIONS);
+
+  it('supports every message type of the files, and every reply of the client goes through it', () => {
+    for (const t of types) assert.ok(codec.supports(name(t)), name(t));
+    const kg = new KgClient('127.0.0.1:1');
+    const services = [kg.graph, kg.knowledge, kg.insight, kg.admin, kg.healthStub];
+    for (const stub of services) {
+      for (const method of Object.values(stub.constructor.service)) {
+        if (method.responseStream) continue;
+        assert.ok(codec.supports(kg._replyTypes.get(method.path) ?? ''), `${method.path}: ${kg._replyTypes.get(method.path)}`);
+      }
+    }
+    kg.close();
+  });
+
+  it('makes the JSON of proto-loader\'s object for random messages of every type', () => {
+    const r = rng(20261202);
+    let count = 0;
+    for (const t of types) {
+      for (let i = 0; i < 60; i++) {
+        const bytes = t.encode(randomMessage(t, r)).finish();
+        const json = codec.toJson(name(t), bytes);
+        assert.notEqual(json, null, `${name(t)} #${i} declined: ${Buffer.from(bytes).toString('hex')}`);
+        assert.deepStrictEqual(JSON.parse(json), expected(t, bytes), `${name(t)} #${i}`);
+        count++;
+      }
+    }
+    assert.ok(types.length >= 80 && count === types.length * 60, `${types.length} types, ${count} messages`);
+  });
+
+  it('answers damaged bytes as proto-loader does, or declines them', () => {
+    const r = rng(7);
+    let answered = 0;
+    let declined = 0;
+    for (const t of types) {
+      for (let i = 0; i < 100; i++) {
+        const bytes = Buffer.from(t.encode(randomMessage(t, r)).finish());
+        if (bytes.length === 0) continue;
+        const damaged = Buffer.from(bytes);
+        const how = r.int(3);
+        if (how === 0) damaged[r.int(damaged.length)] = r.int(256);
+        const cut = how === 1 ? damaged.subarray(0, r.int(damaged.length)) : damaged;
+        if (how === 2) for (let k = 0; k < 3; k++) damaged[r.int(damaged.length)] ^= 1 << r.int(8);
+        const json = codec.toJson(name(t), cut);
+        if (json === null) {
+          declined++;
+          continue;
+        }
+        answered++;
+        let want;
+        try {
+          want = expected(t, cut);
+        } catch (err) {
+          assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${cut.toString('hex')}`);
+        }
+        assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${cut.toString('hex')}`);
+      }
+    }
+    assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);
+  });
+
+  it('declines what JSON cannot say as protobuf.js would', () => {
+    const Entity = root.lookupType('kg.v1.Entity');
+    const GetEntitiesResponse = root.lookupType('kg.v1.GetEntitiesResponse');
+    const nan = Entity.encode({ name: 'x', metrics: { price: NaN } }).finish();
+    assert.equal(codec.toJson('kg.v1.Entity', nan), null);
+    const inf = Entity.encode({ metrics: { price: Infinity } }).finish();
+    assert.equal(codec.toJson('kg.v1.Entity', inf), null);
+    // name = "\xff" (not UTF-8)
+    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x01, 0xff])), null);
+    // an overlong form and a surrogate
+    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x02, 0xc0, 0x80])), null);
+    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x03, 0xed, 0xa0, 0x80])), null);
+    // a map (attributes, 3) split by another field (name, 2): protobuf.js adds to the one
+    // object, one JSON key cannot; an unknown field between (127) splits nothing
+    const a = Entity.encode({ attributes: { colour: 'red' } }).finish();
+    const b = Entity.encode({ attributes: { size: 'M' } }).finish();
+    const split = Buffer.concat([a, Entity.encode({ name: 'n' }).finish(), b]);
+    assert.equal(codec.toJson('kg.v1.Entity', split), null);
+    assert.deepEqual(Object.keys(expected(Entity, split).attributes), ['colour', 'size']);
+    for (const joined of [Buffer.concat([a, b]), Buffer.concat([a, Buffer.from([0xf8, 0x07, 0x01]), b])]) {
+      assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', joined)), expected(Entity, joined));
+    }
+    const one = GetEntitiesResponse.encode({ results: [{ found: true }] }).finish();
+    const together = Buffer.concat([one, one]);
+    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.GetEntitiesResponse', together)), expected(GetEntitiesResponse, together));
+    // a map entry "__proto__" (protobuf.js sets the prototype instead of a key)
+    const key = Buffer.from('__proto__');
+    const entry = Buffer.concat([Buffer.from([0x0a, key.length]), key, Buffer.from([0x12, 0x01, 0x76])]);
+    assert.equal(codec.toJson('kg.v1.Entity', Buffer.concat([Buffer.from([0x1a, entry.length]), entry])), null);
+    // a field seen twice: the last, as protobuf.js (no merge of messages either)
+    const twice = Buffer.concat([Entity.encode({ name: 'a', key: { type: 1, id: 5 } }).finish(),
+      Entity.encode({ name: 'b', key: { id: 6 } }).finish()]);
+    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', twice)), expected(Entity, twice));
+  });
+
+  it('refuses bad arguments without crashing', () => {
+    assert.throws(() => new Codec(), /includeDirs|arrays/);
+    assert.throws(() => new Codec([PROTO_DIR], ['kg/v1/none.proto']), /none\.proto/);
+    assert.throws(() => new Codec([PROTO_DIR], [5]), /files\[0\]/);
+    assert.throws(() => codec.toJson('kg.v1.NoSuchType', Buffer.alloc(0)), /NoSuchType/);
+    assert.throws(() => codec.toJson('kg.v1.Entity', 5), /bytes/);
+    assert.equal(codec.supports('kg.v1.NoSuchType'), false);
+    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', Buffer.alloc(0))), expected(root.lookupType('kg.v1.Entity'), Buffer.alloc(0)));
+    const { Channel } = require(ADDON);
+    assert.throws(() => new Channel('127.0.0.1:1', { codec: {} }), /codec/);
+    const c = new Channel('127.0.0.1:1', { codec });
+    // each class's methods on the other's objects (both wrap native state)
+    assert.throws(() => Channel.prototype.call.call(codec, '/x/y', Buffer.alloc(0), 100), /Illegal invocation|not a Channel/);
+    assert.throws(() => Channel.prototype.close.call(codec), /Illegal invocation|Channel/);
+    assert.throws(() => Codec.prototype.toJson.call(c, 'kg.v1.Entity', Buffer.alloc(0)), /Illegal invocation|not a Codec/);
+    assert.throws(() => Codec.prototype.supports.call({}, 'kg.v1.Entity'), /Illegal invocation|not a Codec/);
+    assert.throws(() => c.call('/x/y', Buffer.alloc(0), 100, [], 'kg.v1.NoSuchType'), /replyType/);
+    assert.throws(() => c.callMany('/x/y', [], 100, [], 1, 'kg.v1.NoSuchType'), /replyType/);
+    c.close();
+  });
+});

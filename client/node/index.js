@@ -247,7 +247,13 @@ class KgClient {
     this._native = null;
     this._replyTypes = protos.replyTypes;
     if (native) {
-      if (protos.codec === undefined) protos.codec = new native.Codec(protos.includeDirs, protos.files);
+      if (protos.codec === undefined) {
+        try {
+          protos.codec = new native.Codec(protos.includeDirs, protos.files);
+        } catch {
+          protos.codec = null; // .proto files libprotoc cannot read: proto-loader decodes
+        }
+      }
       // grpc-js's own options (grpc-node.*) mean nothing to the C++ channel.
       const nativeArgs = Object.fromEntries(Object.entries(channelArgs).filter(([name, value]) =>
         name.startsWith('grpc.') && (typeof value === 'number' || typeof value === 'string')));
@@ -257,7 +263,7 @@ class KgClient {
         privateKey: tls?.privateKey ?? null,
         certificateChain: tls?.certChain ?? null,
         channelArgs: nativeArgs,
-        codec: protos.codec,
+        codec: protos.codec ?? undefined,
       });
     }
     this._metadata = token ? [['authorization', `Bearer ${token}`]] : [];

@@ -123,10 +123,13 @@ struct ByteCall {
 // `metadata`; `done` runs once, after the last call finished, on a gRPC thread (or on the
 // caller's when there are no calls). The first calls start on the caller's thread, or on
 // the Background thread with `start_in_background` (the caller's thread then only queues).
+// `finished`, when set, runs for each call on the gRPC thread that finished it, after the
+// next call was started (the replies are then worked on while the other calls run).
 inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
                      std::vector<ByteCall*> calls, size_t max_in_flight, double timeout_ms,
                      Metadata metadata, std::function<void()> done,
-                     bool start_in_background = false) {
+                     bool start_in_background = false,
+                     std::function<void(ByteCall*)> finished = nullptr) {
   struct Run {
     std::shared_ptr<Transport> transport;
     std::string method;
@@ -134,6 +137,7 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
     double timeout_ms;
     Metadata metadata;
     std::function<void()> done;
+    std::function<void(ByteCall*)> finished;
     std::atomic<size_t> next{0};
     std::atomic<size_t> left{0};  // calls not finished, plus one while the first are started
 
@@ -159,6 +163,7 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
                                  &call->reply, [this, call](grpc::Status status) {
                                    call->status = std::move(status);
                                    StartNext();
+                                   if (finished) finished(call);
                                    Release();
                                  });
     }
@@ -167,8 +172,8 @@ inline void RunCalls(std::shared_ptr<Transport> transport, std::string method,
     done();
     return;
   }
-  auto* run = new Run{std::move(transport), std::move(method),   std::move(calls),
-                      timeout_ms,           std::move(metadata), std::move(done)};
+  auto* run = new Run{std::move(transport), std::move(method), std::move(calls),   timeout_ms,
+                      std::move(metadata),  std::move(done),   std::move(finished)};
   run->left = run->calls.size() + 1;
   const size_t first = std::min(std::max<size_t>(max_in_flight, 1), run->calls.size());
   auto start = [run, first] {

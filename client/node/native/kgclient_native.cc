@@ -151,20 +151,17 @@ void FinalizeDone(napi_env, void* data, void*) {
   Drop(w);
 }
 
-// Makes the JSON of each successful reply of `job` that the codec does not decline.
-void Transcode(Job* job) {
-  if (job->reply_type == nullptr) return;
-  std::string bytes;
-  for (size_t i = 0; i < job->calls.size(); ++i) {
-    const ByteCall& call = job->calls[i];
-    if (!call.status.ok()) continue;
-    bytes.resize(call.ReplySize());
-    if (!call.CopyReply(bytes.data())) continue;
-    job->json[i].reserve(bytes.size() * 3 / 2 + 64);
-    job->has_json[i] =
-        WireJson::ToJson(*job->reply_type, bytes.data(), bytes.size(), &job->json[i]);
-    if (!job->has_json[i]) std::string().swap(job->json[i]);
-  }
+// Makes the JSON of `call`'s reply (one of `job`'s) when it succeeded and the codec does not
+// decline it; on the gRPC thread that finished the call.
+void Transcode(Job* job, const ByteCall* call) {
+  const size_t i = static_cast<size_t>(call - job->calls.data());
+  if (job->reply_type == nullptr || !call->status.ok()) return;
+  std::string bytes(call->ReplySize(), '\0');
+  if (!call->CopyReply(bytes.data())) return;
+  std::string& json = job->json[i];
+  json.reserve(bytes.size() * 3 / 2 + 64);
+  job->has_json[i] = WireJson::ToJson(*job->reply_type, bytes.data(), bytes.size(), &json);
+  if (!job->has_json[i]) std::string().swap(json);
 }
 
 // [code, details, reply] of a finished call: the reply's JSON text where the codec made it,
@@ -450,10 +447,12 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
   kg::native::RunCalls(
       w->transport, method, std::move(calls), max_in_flight, timeout_ms, std::move(metadata),
       [raw, sink = w->sink] {
-        Transcode(raw);
         if (!sink->Deliver(raw)) delete raw;  // its environment is gone
       },
-      /*start_in_background=*/true);
+      /*start_in_background=*/true,
+      raw->reply_type == nullptr ? nullptr : std::function<void(ByteCall*)>([raw](ByteCall* call) {
+        Transcode(raw, call);
+      }));
   return promise;
 }
 

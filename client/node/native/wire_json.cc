@@ -390,8 +390,10 @@ bool Value(const Message::Field& f, Reader* r, int depth, Out* out) {
 // One map entry "key":value of field `f` (the entry's bytes in `r`).
 bool Entry(const Message::Field& f, Reader r, int depth, Out* out) {
   const Message& entry = *f.message;
+  const Message::Field& k = entry.fields[entry.Slot(1)];
+  const Message::Field& v = entry.fields[entry.Slot(2)];
   Reader key{nullptr, nullptr}, value{nullptr, nullptr};
-  int key_type = -1, value_type = -1;
+  bool has_key = false, has_value = false;
   while (r.more()) {
     uint32_t tag = 0;
     if (!r.Varint32(&tag)) return false;
@@ -399,17 +401,19 @@ bool Entry(const Message::Field& f, Reader r, int depth, Out* out) {
     const uint32_t number = tag >> 3;
     const uint8_t* at = r.p;
     if (!r.Skip(wire_type)) return false;
+    // protobuf.js decodes every occurrence by the field's type, whatever its wire type, and
+    // keeps the last: only one of each (as encoders write them) is vouched for.
     if (number == 1) {
-      key = Reader{at, r.p}, key_type = wire_type;
+      if (has_key || wire_type != WireType(k.kind)) return false;
+      key = Reader{at, r.p}, has_key = true;
     } else if (number == 2) {
-      value = Reader{at, r.p}, value_type = wire_type;
+      if (has_value || wire_type != WireType(v.kind)) return false;
+      value = Reader{at, r.p}, has_value = true;
     }
   }
-  const Message::Field& k = entry.fields[entry.Slot(1)];
-  const Message::Field& v = entry.fields[entry.Slot(2)];
   // protobuf.js fills a missing key or value with a default (null for a message, which its
   // conversion then fails on): only complete entries, as every encoder writes them.
-  if (key_type != WireType(k.kind) || value_type != WireType(v.kind)) return false;
+  if (!has_key || !has_value) return false;
   if (k.kind == Kind::kString) {
     Reader s{nullptr, nullptr};
     if (!key.Delimited(&s)) return false;
@@ -599,7 +603,7 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
     json->plans_.back()->descriptor = d;
     plan_of[d] = json->plans_.back().get();
   }
-  // Enum names by number, JSON-quoted; for aliases the last declared, as protobuf.js keeps.
+  // Enum names by number, JSON-quoted; for aliases the first declared, as protobuf.js keeps.
   std::map<const pb::EnumDescriptor*, std::unique_ptr<std::unordered_map<int32_t, std::string>>>
       enum_names;
   auto names_of = [&](const pb::EnumDescriptor* e) {
@@ -607,7 +611,7 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
     if (!slot) {
       slot = std::make_unique<std::unordered_map<int32_t, std::string>>();
       for (int i = 0; i < e->value_count(); ++i) {
-        (*slot)[e->value(i)->number()] = Quoted(e->value(i)->name());
+        slot->emplace(e->value(i)->number(), Quoted(e->value(i)->name()));
       }
     }
     return slot.get();

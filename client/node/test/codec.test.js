@@ -161,19 +161,25 @@ describe('the native Codec', { skip: !BUILT }, () => {
   });
 
   it('answers damaged bytes as proto-loader does, or declines them', () => {
+    // KG_CODEC_DAMAGED: damaged messages per type (default 100; more for a longer fuzz).
+    const perType = Number(process.env.KG_CODEC_DAMAGED || 100);
     const r = rng(7);
     let answered = 0;
     let declined = 0;
     for (const t of types) {
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < perType; i++) {
         const bytes = Buffer.from(t.encode(randomMessage(t, r)).finish());
         if (bytes.length === 0) continue;
-        const damaged = Buffer.from(bytes);
-        const how = r.int(3);
-        if (how === 0) damaged[r.int(damaged.length)] = r.int(256);
-        const cut = how === 1 ? damaged.subarray(0, r.int(damaged.length)) : damaged;
-        if (how === 2) for (let k = 0; k < 3; k++) damaged[r.int(damaged.length)] ^= 1 << r.int(8);
-        const json = codec.toJson(name(t), cut);
+        let damaged = Buffer.from(bytes);
+        const at = r.int(damaged.length);
+        switch (r.int(5)) {
+          case 0: damaged[at] = r.int(256); break; // a byte replaced
+          case 1: damaged = damaged.subarray(0, at); break; // cut short
+          case 2: for (let k = 0; k < 3; k++) damaged[r.int(damaged.length)] ^= 1 << r.int(8); break; // bits flipped
+          case 3: damaged = Buffer.concat([damaged.subarray(0, at), Buffer.from([r.int(256)]), damaged.subarray(at)]); break; // a byte inserted
+          default: damaged = Buffer.concat([damaged, damaged.subarray(at)]); // a tail repeated
+        }
+        const json = codec.toJson(name(t), damaged);
         if (json === null) {
           declined++;
           continue;
@@ -181,11 +187,11 @@ describe('the native Codec', { skip: !BUILT }, () => {
         answered++;
         let want;
         try {
-          want = expected(t, cut);
+          want = expected(t, damaged);
         } catch (err) {
-          assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${cut.toString('hex')}`);
+          assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${damaged.toString('hex')}`);
         }
-        assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${cut.toString('hex')}`);
+        assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${damaged.toString('hex')}`);
       }
     }
     assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);

@@ -26,16 +26,16 @@ const INCLUDE_DIRS = [PROTO_DIR, HEALTH_DIR];
 const OPTIONS = { longs: String, enums: String, defaults: true, oneofs: true }; // index.js's
 
 // The same files through protobuf.js, as proto-loader loads them (keepCase: false).
-function loadRoot() {
+function loadRoot(includeDirs, files) {
   const root = new protobuf.Root();
   root.resolvePath = (origin, target) => {
-    for (const dir of INCLUDE_DIRS) {
+    for (const dir of includeDirs) {
       const full = path.join(dir, target);
       if (fs.existsSync(full)) return full;
     }
     return protobuf.util.path.resolve(origin, target);
   };
-  root.loadSync(FILES, { keepCase: false });
+  root.loadSync(files, { keepCase: false });
   root.resolveAll();
   return root;
 }
@@ -126,11 +126,9 @@ function randomMessage(type, r, depth = 0) {
 
 describe('the native Codec', { skip: !BUILT }, () => {
   const { Codec } = BUILT ? require(ADDON) : {};
-  const root = loadRoot();
+  const root = loadRoot(INCLUDE_DIRS, FILES);
   const types = messageTypes(root).filter((t) => !t.fullName.startsWith('.google.protobuf.') || t.name === 'FieldMask');
   const codec = BUILT ? new Codec(INCLUDE_DIRS, FILES) : null;
-  const name = (t) => t.fullName.slice(1);
-  const expected = (t, bytes) => t.toObject(t.decode(bytes), OPTIONS);
 
   it('supports every message type of the files, and every reply of the client goes through it', () => {
     for (const t of types) assert.ok(codec.supports(name(t)), name(t));
@@ -146,54 +144,13 @@ describe('the native Codec', { skip: !BUILT }, () => {
   });
 
   it('makes the JSON of proto-loader\'s object for random messages of every type', () => {
-    const r = rng(20261202);
-    let count = 0;
-    for (const t of types) {
-      for (let i = 0; i < 60; i++) {
-        const bytes = t.encode(randomMessage(t, r)).finish();
-        const json = codec.toJson(name(t), bytes);
-        assert.notEqual(json, null, `${name(t)} #${i} declined: ${Buffer.from(bytes).toString('hex')}`);
-        assert.deepStrictEqual(JSON.parse(json), expected(t, bytes), `${name(t)} #${i}`);
-        count++;
-      }
-    }
+    const count = checkRandom(codec, types, 60, 20261202);
     assert.ok(types.length >= 80 && count === types.length * 60, `${types.length} types, ${count} messages`);
   });
 
   it('answers damaged bytes as proto-loader does, or declines them', () => {
     // KG_CODEC_DAMAGED: damaged messages per type (default 100; more for a longer fuzz).
-    const perType = Number(process.env.KG_CODEC_DAMAGED || 100);
-    const r = rng(7);
-    let answered = 0;
-    let declined = 0;
-    for (const t of types) {
-      for (let i = 0; i < perType; i++) {
-        const bytes = Buffer.from(t.encode(randomMessage(t, r)).finish());
-        if (bytes.length === 0) continue;
-        let damaged = Buffer.from(bytes);
-        const at = r.int(damaged.length);
-        switch (r.int(5)) {
-          case 0: damaged[at] = r.int(256); break; // a byte replaced
-          case 1: damaged = damaged.subarray(0, at); break; // cut short
-          case 2: for (let k = 0; k < 3; k++) damaged[r.int(damaged.length)] ^= 1 << r.int(8); break; // bits flipped
-          case 3: damaged = Buffer.concat([damaged.subarray(0, at), Buffer.from([r.int(256)]), damaged.subarray(at)]); break; // a byte inserted
-          default: damaged = Buffer.concat([damaged, damaged.subarray(at)]); // a tail repeated
-        }
-        const json = codec.toJson(name(t), damaged);
-        if (json === null) {
-          declined++;
-          continue;
-        }
-        answered++;
-        let want;
-        try {
-          want = expected(t, damaged);
-        } catch (err) {
-          assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${damaged.toString('hex')}`);
-        }
-        assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${damaged.toString('hex')}`);
-      }
-    }
+    const { answered, declined } = checkDamaged(codec, types, Number(process.env.KG_CODEC_DAMAGED || 100), 7);
     assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);
   });
 
@@ -251,5 +208,86 @@ describe('the native Codec', { skip: !BUILT }, () => {
     assert.throws(() => c.call('/x/y', Buffer.alloc(0), 100, [], 'kg.v1.NoSuchType'), /replyType/);
     assert.throws(() => c.callMany('/x/y', [], 100, [], 1, 'kg.v1.NoSuchType'), /replyType/);
     c.close();
+  });
+});
+
+const name = (t) => t.fullName.slice(1);
+const expected = (t, bytes) => t.toObject(t.decode(bytes), OPTIONS);
+
+// Random messages of each type through the codec: each must be answered, as protobuf.js.
+function checkRandom(codec, types, perType, seed) {
+  const r = rng(seed);
+  let count = 0;
+  for (const t of types) {
+    for (let i = 0; i < perType; i++) {
+      const bytes = t.encode(randomMessage(t, r)).finish();
+      const json = codec.toJson(name(t), bytes);
+      assert.notEqual(json, null, `${name(t)} #${i} declined: ${Buffer.from(bytes).toString('hex')}`);
+      assert.deepStrictEqual(JSON.parse(json), expected(t, bytes), `${name(t)} #${i}`);
+      count++;
+    }
+  }
+  return count;
+}
+
+// Damaged random messages: each answered one as protobuf.js answers it (never one it refuses).
+function checkDamaged(codec, types, perType, seed) {
+  const r = rng(seed);
+  let answered = 0;
+  let declined = 0;
+  for (const t of types) {
+    for (let i = 0; i < perType; i++) {
+      const bytes = Buffer.from(t.encode(randomMessage(t, r)).finish());
+      if (bytes.length === 0) continue;
+      let damaged = Buffer.from(bytes);
+      const at = r.int(damaged.length);
+      switch (r.int(5)) {
+        case 0: damaged[at] = r.int(256); break; // a byte replaced
+        case 1: damaged = damaged.subarray(0, at); break; // cut short
+        case 2: for (let k = 0; k < 3; k++) damaged[r.int(damaged.length)] ^= 1 << r.int(8); break; // bits flipped
+        case 3: damaged = Buffer.concat([damaged.subarray(0, at), Buffer.from([r.int(256)]), damaged.subarray(at)]); break; // a byte inserted
+        default: damaged = Buffer.concat([damaged, damaged.subarray(at)]); // a tail repeated
+      }
+      const json = codec.toJson(name(t), damaged);
+      if (json === null) {
+        declined++;
+        continue;
+      }
+      answered++;
+      let want;
+      try {
+        want = expected(t, damaged);
+      } catch (err) {
+        assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${damaged.toString('hex')}`);
+      }
+      assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${damaged.toString('hex')}`);
+    }
+  }
+  return { answered, declined };
+}
+
+describe('the native Codec on every field kind (test/fixtures/all_kinds.proto)', { skip: !BUILT }, () => {
+  const FIXTURES = path.join(__dirname, 'fixtures');
+  const root = loadRoot([FIXTURES], ['all_kinds.proto']);
+  const types = messageTypes(root).filter((t) => t.fullName.startsWith('.kgtest.'));
+  const codec = BUILT ? new (require(ADDON).Codec)([FIXTURES], ['all_kinds.proto']) : null;
+
+  it('answers random messages as protobuf.js: 64-bit and zigzag integers, floats, aliases, optional, maps by numbers and bools', () => {
+    assert.deepEqual(types.map(name).sort(), ['kgtest.Maps', 'kgtest.Nested', 'kgtest.Nested.Inner', 'kgtest.Repeated', 'kgtest.Scalars']);
+    for (const t of types) assert.ok(codec.supports(name(t)), name(t));
+    assert.equal(checkRandom(codec, types, 400, 99), types.length * 400);
+    const Scalars = root.lookupType('kgtest.Scalars');
+    const some = Scalars.encode({ fEnum: 1, maybeCount: 0, fSint64: protobuf.util.Long.fromString('-5'), largeNumber: 7 }).finish();
+    const object = JSON.parse(codec.toJson('kgtest.Scalars', some));
+    assert.deepStrictEqual(object, expected(Scalars, some));
+    assert.equal(object.fEnum, 'RED'); // the first name of an aliased value
+    assert.equal(object._maybeCount, 'maybeCount'); // a proto3 optional field's oneof, set
+    assert.equal(object.maybeNote, undefined); // unset: no default
+    assert.equal(object.fSint64, '-5');
+  });
+
+  it('answers damaged messages as protobuf.js, or declines them', () => {
+    const { answered, declined } = checkDamaged(codec, types, 600, 5);
+    assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);
   });
 });

@@ -156,11 +156,23 @@ void FinalizeDone(napi_env, void* data, void*) {
 void Transcode(Job* job, const ByteCall* call) {
   const size_t i = static_cast<size_t>(call - job->calls.data());
   if (job->reply_type == nullptr || !call->status.ok()) return;
-  std::string bytes(call->ReplySize(), '\0');
-  if (!call->CopyReply(bytes.data())) return;
+  // The reply's bytes: its one slice where it has one (the usual case), else a copy.
+  grpc::Slice single;
+  std::string copy;
+  const char* bytes = nullptr;
+  size_t size = 0;
+  if (call->reply.TrySingleSlice(&single).ok()) {
+    bytes = reinterpret_cast<const char*>(single.begin());
+    size = single.size();
+  } else {
+    copy.resize(call->ReplySize());
+    if (!call->CopyReply(copy.data())) return;
+    bytes = copy.data();
+    size = copy.size();
+  }
   std::string& json = job->json[i];
-  json.reserve(bytes.size() * 3 / 2 + 64);
-  job->has_json[i] = WireJson::ToJson(*job->reply_type, bytes.data(), bytes.size(), &json);
+  json.reserve(size * 3 / 2 + 64);
+  job->has_json[i] = WireJson::ToJson(*job->reply_type, bytes, size, &json);
   if (!job->has_json[i]) std::string().swap(json);
 }
 

@@ -735,7 +735,7 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
     }
   }
   for (auto& plan : json->plans_) {
-    json->known_[plan->descriptor->full_name()] = true;
+    json->known_.insert(plan->descriptor->full_name());
     if (plan->supported) json->supported_[plan->descriptor->full_name()] = plan.get();
     plan->descriptor = nullptr;  // the pool goes with this function
   }

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace kg::native {
@@ -54,7 +55,7 @@ class WireJson {
   WireJson() = default;
   std::vector<std::unique_ptr<Message>> plans_;
   std::unordered_map<std::string, const Message*> supported_;
-  std::unordered_map<std::string, bool> known_;
+  std::unordered_set<std::string> known_;
   std::vector<std::unique_ptr<std::unordered_map<int32_t, std::string>>> enum_tables_;
 };
 

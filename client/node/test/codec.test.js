@@ -10,7 +10,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
-const protobuf = require('protobufjs');
+// The protobuf.js that proto-loader itself uses (its dependency, wherever npm put it).
+const protobuf = require(require.resolve('protobufjs', { paths: [path.dirname(require.resolve('@grpc/proto-loader'))] }));
 const { KgClient } = require('..');
 
 const probe = new KgClient('127.0.0.1:1');

@@ -102,28 +102,7 @@ function parseKey(text) {
   return { type: match[1].toUpperCase(), id: match[2] };
 }
 
-const loaded = new Map(); // protoDir -> { kg, Health, enums, files, includeDirs, replyTypes, codec }
-
-// The full name of each method's reply type (keyed by the method's path) where it can be
-// told: a message definition of the same file with the same name, and only one.
-function replyTypesOf(definition) {
-  const byName = new Map(); // short name -> [[full name, file list]]
-  for (const [fullName, entry] of Object.entries(definition)) {
-    if (!entry.fileDescriptorProtos || !entry.type) continue;
-    if (!byName.has(entry.type.name)) byName.set(entry.type.name, []);
-    byName.get(entry.type.name).push([fullName, entry.fileDescriptorProtos]);
-  }
-  const replyTypes = new Map();
-  for (const service of Object.values(definition)) {
-    if (service.fileDescriptorProtos) continue;
-    for (const method of Object.values(service)) {
-      const reply = method.responseType;
-      const matches = (byName.get(reply.type.name) ?? []).filter(([, f]) => f === reply.fileDescriptorProtos);
-      if (matches.length === 1) replyTypes.set(method.path, matches[0][0]);
-    }
-  }
-  return replyTypes;
-}
+const loaded = new Map(); // protoDir -> { kg, Health, enums, files, includeDirs, codec }
 
 function loadProtos(protoDir) {
   let protos = loaded.get(protoDir);
@@ -142,7 +121,6 @@ function loadProtos(protoDir) {
   protos = {
     files,
     includeDirs,
-    replyTypes: replyTypesOf(definition),
     codec: undefined, // the native Codec, made on first use
     kg: pkg.kg.v1,
     Health: pkg.grpc.health.v1.Health,
@@ -245,7 +223,6 @@ class KgClient {
     };
     this.channel = new grpc.Channel(target, credentialsFor(tls), channelArgs);
     this._native = null;
-    this._replyTypes = protos.replyTypes;
     if (native) {
       if (protos.codec === undefined) {
         try {
@@ -346,8 +323,7 @@ class KgClient {
     if (this._native) {
       const definition = stub.constructor.service[method];
       const outcomes = await this._native.callMany(definition.path,
-        all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight,
-        this._replyTypes.get(definition.path));
+        all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight);
       outcomes.forEach(([code, details, reply], i) => {
         if (code === grpc.status.OK) replies[i] = decodeReply(definition, reply);
         else failed(i, new KgError(code, details, { method }));
@@ -550,8 +526,7 @@ class KgClient {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) throw new KgError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded', { method });
     const [code, details, reply] = await this._native.call(definition.path,
-      definition.requestSerialize(request), remainingMs, this._metadata,
-      this._replyTypes.get(definition.path));
+      definition.requestSerialize(request), remainingMs, this._metadata);
     if (code !== grpc.status.OK) throw new KgError(code, details, { method });
     return decodeReply(definition, reply);
   }

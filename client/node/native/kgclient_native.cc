@@ -7,9 +7,10 @@
 // Used by KgClient when it loads (see client/node/README.md); the JavaScript above it
 // (retries, errors, helpers) is the same for both transports.
 //
-// A Codec (wire_json.h), given to a Channel, turns the replies of the calls that name their
-// reply type into the JSON of proto-loader's objects on gRPC's threads: the JavaScript thread
-// then only runs JSON.parse (a reply it declines stays bytes, for proto-loader).
+// A Codec (wire_json.h), given to a Channel, turns the replies of the methods of its files'
+// services into the JSON of proto-loader's objects on gRPC's threads (the reply type taken
+// from the method's descriptor): the JavaScript thread then only runs JSON.parse (a reply it
+// declines stays bytes, for proto-loader).
 //
 // Uses: Node-API (node_api.h), grpc++ and libprotobuf's descriptors (no generated code),
 // client/native/byte_calls.h.
@@ -287,21 +288,6 @@ napi_value ConstructCodec(napi_env env, napi_callback_info info) {
   return self;
 }
 
-// The plan of the type named by `v` (a full message name) in `codec`; null with a TypeError
-// pending when the name is not a message type of its files, null alone when unsupported.
-const WireJson::Message* TypeOf(napi_env env, const WireJson& codec, napi_value v, bool* bad) {
-  std::string name;
-  *bad = false;
-  if (!ReadString(env, v, &name) || !codec.Knows(name)) {
-    *bad = true;
-    Fail(env,
-         "replyType: " + (name.empty() ? std::string("expected a message type's full name")
-                                       : "\"" + name + "\" is not a message type of the codec"));
-    return nullptr;
-  }
-  return codec.Find(name);
-}
-
 // The codec of a Codec method's `this` with up to *argc arguments; null with a TypeError
 // pending when `this` is not a Codec.
 const WireJson* CodecThis(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
@@ -319,11 +305,14 @@ napi_value ToJsonMethod(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   const WireJson* codec = CodecThis(env, info, &argc, argv);
   if (codec == nullptr) return nullptr;
-  if (argc < 1) return Fail(env, "type: expected a message type's full name");
-  bool bad = false;
-  const WireJson::Message* type = TypeOf(env, *codec, argv[0], &bad);
-  if (bad) return nullptr;
-  std::string bytes, json;
+  std::string name, bytes, json;
+  if (argc < 1 || !ReadString(env, argv[0], &name) || name.empty()) {
+    return Fail(env, "type: expected a message type's full name");
+  }
+  if (!codec->Knows(name)) {
+    return Fail(env, "type: \"" + name + "\" is not a message type of the codec");
+  }
+  const WireJson::Message* type = codec->Find(name);
   if (argc < 2 || !ReadBytes(env, argv[1], &bytes)) {
     return Fail(env, "bytes: expected a Uint8Array");
   }
@@ -336,17 +325,35 @@ napi_value ToJsonMethod(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// codec.supports(type) -> whether replies of `type` can be made JSON (wire_json.h).
-napi_value SupportsMethod(napi_env env, napi_callback_info info) {
+// A Codec method of one string argument (`what`) answering `test(codec, argument)`.
+napi_value CodecPredicate(napi_env env, napi_callback_info info, const char* what,
+                          bool (*test)(const WireJson&, const std::string&)) {
   size_t argc = 1;
   napi_value argv[1];
   const WireJson* codec = CodecThis(env, info, &argc, argv);
   if (codec == nullptr) return nullptr;
-  std::string name;
-  if (argc < 1 || !ReadString(env, argv[0], &name)) return Fail(env, "type: expected a string");
+  std::string text;
+  if (argc < 1 || !ReadString(env, argv[0], &text)) {
+    return Fail(env, std::string(what) + ": expected a string");
+  }
   napi_value result;
-  napi_get_boolean(env, codec->Find(name) != nullptr, &result);
+  napi_get_boolean(env, test(*codec, text), &result);
   return result;
+}
+
+// codec.supports(type) -> whether replies of `type` can be made JSON (wire_json.h).
+napi_value SupportsMethod(napi_env env, napi_callback_info info) {
+  return CodecPredicate(env, info, "type", [](const WireJson& c, const std::string& name) {
+    return c.Find(name) != nullptr;
+  });
+}
+
+// codec.repliesAsJson(method) -> whether a Channel with this codec makes the replies of
+// `method` ("/package.Service/Method") JSON: a method of the files whose reply type it supports.
+napi_value RepliesAsJsonMethod(napi_env env, napi_callback_info info) {
+  return CodecPredicate(env, info, "method", [](const WireJson& c, const std::string& method) {
+    return c.ReplyOf(method) != nullptr;
+  });
 }
 
 // new Channel(target, {tls, rootCertificates, privateKey, certificateChain, channelArgs, codec})
@@ -453,6 +460,10 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
     napi_reference_ref(env, w->self, &count);
   }
   job->wrap = w;
+  if (w->codec != nullptr) {  // replies of a type the codec knows are made JSON
+    job->reply_type = w->codec->ReplyOf(method);
+    job->codec = w->codec;
+  }
   std::vector<ByteCall*> calls;
   for (ByteCall& c : job->calls) calls.push_back(&c);
   Job* raw = job.release();
@@ -502,19 +513,6 @@ bool CallArguments(napi_env env, size_t argc, napi_value* argv, std::string* met
   return true;
 }
 
-// The optional replyType argument (a message type's full name): with the channel's codec,
-// the job's replies are made JSON where they can be. False with a TypeError pending when the
-// name is not a message type of the codec.
-bool SetReplyType(napi_env env, const Wrap& w, size_t argc, napi_value* argv, size_t at, Job* job) {
-  napi_valuetype t = napi_undefined;
-  if (argc > at) napi_typeof(env, argv[at], &t);
-  if (t == napi_undefined || t == napi_null || w.codec == nullptr) return true;
-  bool bad = false;
-  job->reply_type = TypeOf(env, *w.codec, argv[at], &bad);
-  job->codec = w.codec;
-  return !bad;
-}
-
 Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
   Wrap* w = Unwrap(env, info, argc, argv);
   if (w == nullptr) {
@@ -526,11 +524,12 @@ Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* 
   return w;
 }
 
-// channel.call(method, request, timeoutMs, metadata = [], replyType)
-//   -> Promise<[code, details, reply]>; reply: JSON text (see SetReplyType) or a Buffer
+// channel.call(method, request, timeoutMs, metadata = [])
+//   -> Promise<[code, details, reply]>; reply: the JSON text the channel's codec made of it
+//   (a method whose reply type it supports, and bytes it does not decline), else a Buffer
 napi_value CallMethod(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 4;
+  napi_value argv[4];
   Wrap* w = OpenWrap(env, info, &argc, argv);
   std::string method, request;
   double timeout_ms = 0;
@@ -540,16 +539,15 @@ napi_value CallMethod(napi_env env, napi_callback_info info) {
   }
   if (!ReadBytes(env, argv[1], &request)) return Fail(env, "request: expected a Uint8Array");
   auto job = std::make_unique<Job>(1);
-  if (!SetReplyType(env, *w, argc, argv, 4, job.get())) return nullptr;
   job->calls[0].SetRequest(request.data(), request.size());
   return Start(env, w, std::move(job), method, timeout_ms, std::move(metadata), 1);
 }
 
-// channel.callMany(method, requests, timeoutMs, metadata = [], maxInFlight = 32, replyType)
-//   -> Promise<[[code, details, reply], ...]>, in the order of `requests`
+// channel.callMany(method, requests, timeoutMs, metadata = [], maxInFlight = 32)
+//   -> Promise<[[code, details, reply], ...]>, in the order of `requests` (reply as in call)
 napi_value CallManyMethod(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 5;
+  napi_value argv[5];
   Wrap* w = OpenWrap(env, info, &argc, argv);
   std::string method;
   double timeout_ms = 0;
@@ -574,7 +572,6 @@ napi_value CallManyMethod(napi_env env, napi_callback_info info) {
   napi_get_array_length(env, argv[1], &n);
   auto job = std::make_unique<Job>(n);
   job->many = true;
-  if (!SetReplyType(env, *w, argc, argv, 5, job.get())) return nullptr;
   std::string request;
   for (uint32_t i = 0; i < n; ++i) {
     napi_value v;
@@ -604,12 +601,14 @@ napi_value Init(napi_env env, napi_value exports) {
       {"close", nullptr, CloseMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
   const napi_property_descriptor codec_methods[] = {
       {"toJson", nullptr, ToJsonMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"supports", nullptr, SupportsMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
+      {"supports", nullptr, SupportsMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"repliesAsJson", nullptr, RepliesAsJsonMethod, nullptr, nullptr, nullptr, napi_default,
+       nullptr}};
   napi_value cls, codec;
   if (napi_define_class(env, "Channel", NAPI_AUTO_LENGTH, Construct, nullptr, 3, methods, &cls) !=
           napi_ok ||
       napi_set_named_property(env, exports, "Channel", cls) != napi_ok ||
-      napi_define_class(env, "Codec", NAPI_AUTO_LENGTH, ConstructCodec, nullptr, 2, codec_methods,
+      napi_define_class(env, "Codec", NAPI_AUTO_LENGTH, ConstructCodec, nullptr, 3, codec_methods,
                         &codec) != napi_ok ||
       napi_set_named_property(env, exports, "Codec", codec) != napi_ok) {
     return nullptr;

@@ -93,7 +93,6 @@ struct WireJson::Message {
   std::map<uint32_t, int> slot_of_large;  // numbers >= slot_of.size()
   std::vector<std::string> oneof_keys;    // "\"oneofName\":"
   bool supported = true;
-  const pb::Descriptor* descriptor = nullptr;
 
   int Slot(uint32_t number) const {
     if (number < slot_of.size()) return slot_of[number];
@@ -225,6 +224,19 @@ void Unsigned(uint64_t v, Out* out) {
   out->append(buffer, static_cast<size_t>(r.ptr - buffer));
 }
 
+// A 64-bit integer as a JSON string (protobuf.js with longs: String).
+void QuotedInteger(int64_t v, Out* out) {
+  out->push_back('"');
+  Integer(v, out);
+  out->push_back('"');
+}
+
+void QuotedUnsigned(uint64_t v, Out* out) {
+  out->push_back('"');
+  Unsigned(v, out);
+  out->push_back('"');
+}
+
 // The shortest text that JSON.parse reads back as exactly `v`; false when not finite.
 bool Number(double v, Out* out) {
   if (!std::isfinite(v)) return false;
@@ -310,21 +322,15 @@ bool Value(const Message::Field& f, Reader* r, int depth, Out* out) {
       return true;
     case Kind::kInt64:
       if (!r->Varint(&v)) return false;
-      out->push_back('"');
-      Integer(static_cast<int64_t>(v), out);
-      out->push_back('"');
+      QuotedInteger(static_cast<int64_t>(v), out);
       return true;
     case Kind::kSint64:
       if (!r->Varint(&v)) return false;
-      out->push_back('"');
-      Integer(static_cast<int64_t>((v >> 1) ^ (0ull - (v & 1))), out);
-      out->push_back('"');
+      QuotedInteger(static_cast<int64_t>((v >> 1) ^ (0ull - (v & 1))), out);
       return true;
     case Kind::kUint64:
       if (!r->Varint(&v)) return false;
-      out->push_back('"');
-      Unsigned(v, out);
-      out->push_back('"');
+      QuotedUnsigned(v, out);
       return true;
     case Kind::kBool:  // protobuf.js: the varint's low 32 bits != 0
       if (!r->Varint32(&w)) return false;
@@ -357,15 +363,11 @@ bool Value(const Message::Field& f, Reader* r, int depth, Out* out) {
     }
     case Kind::kFixed64:
       if (!r->Fixed64(&v)) return false;
-      out->push_back('"');
-      Unsigned(v, out);
-      out->push_back('"');
+      QuotedUnsigned(v, out);
       return true;
     case Kind::kSfixed64:
       if (!r->Fixed64(&v)) return false;
-      out->push_back('"');
-      Integer(static_cast<int64_t>(v), out);
-      out->push_back('"');
+      QuotedInteger(static_cast<int64_t>(v), out);
       return true;
     case Kind::kDouble: {
       if (!r->Fixed64(&v)) return false;
@@ -582,6 +584,7 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
   }
   // The files and everything they import.
   std::vector<const pb::Descriptor*> types, stack;
+  std::vector<const pb::ServiceDescriptor*> services;
   std::set<const pb::FileDescriptor*> done;
   while (!pending.empty()) {
     const pb::FileDescriptor* file = pending.back();
@@ -589,6 +592,7 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
     if (!done.insert(file).second) continue;
     for (int i = 0; i < file->dependency_count(); ++i) pending.push_back(file->dependency(i));
     for (int i = 0; i < file->message_type_count(); ++i) stack.push_back(file->message_type(i));
+    for (int i = 0; i < file->service_count(); ++i) services.push_back(file->service(i));
   }
   while (!stack.empty()) {
     const pb::Descriptor* d = stack.back();
@@ -598,23 +602,24 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
   }
   std::unique_ptr<WireJson> json(new WireJson());
   std::unordered_map<const pb::Descriptor*, Message*> plan_of;
-  for (const pb::Descriptor* d : types) {
+  for (const pb::Descriptor* d : types) {  // plans_[i] is the plan of types[i]
     json->plans_.push_back(std::make_unique<Message>());
-    json->plans_.back()->descriptor = d;
     plan_of[d] = json->plans_.back().get();
   }
   // Enum names by number, JSON-quoted; for aliases the first declared, as protobuf.js keeps.
-  std::map<const pb::EnumDescriptor*, std::unique_ptr<std::unordered_map<int32_t, std::string>>>
+  // The tables are the WireJson's (the pool goes with this function).
+  std::unordered_map<const pb::EnumDescriptor*, const std::unordered_map<int32_t, std::string>*>
       enum_names;
   auto names_of = [&](const pb::EnumDescriptor* e) {
-    auto& slot = enum_names[e];
-    if (!slot) {
-      slot = std::make_unique<std::unordered_map<int32_t, std::string>>();
+    auto& names = enum_names[e];
+    if (names == nullptr) {
+      json->enum_tables_.push_back(std::make_unique<std::unordered_map<int32_t, std::string>>());
       for (int i = 0; i < e->value_count(); ++i) {
-        slot->emplace(e->value(i)->number(), Quoted(e->value(i)->name()));
+        json->enum_tables_.back()->emplace(e->value(i)->number(), Quoted(e->value(i)->name()));
       }
+      names = json->enum_tables_.back().get();
     }
-    return slot.get();
+    return names;
   };
   for (const pb::Descriptor* d : types) {
     Message& m = *plan_of[d];
@@ -734,14 +739,24 @@ std::unique_ptr<WireJson> WireJson::Create(const std::vector<std::string>& inclu
       }
     }
   }
-  for (auto& plan : json->plans_) {
-    json->known_.insert(plan->descriptor->full_name());
-    if (plan->supported) json->supported_[plan->descriptor->full_name()] = plan.get();
-    plan->descriptor = nullptr;  // the pool goes with this function
+  for (size_t i = 0; i < types.size(); ++i) {
+    json->known_.insert(types[i]->full_name());
+    if (json->plans_[i]->supported) json->supported_[types[i]->full_name()] = json->plans_[i].get();
   }
-  // Enum name tables outlive the pool: keep them.
-  for (auto& [e, names_table] : enum_names) json->enum_tables_.push_back(std::move(names_table));
+  for (const pb::ServiceDescriptor* service : services) {
+    for (int i = 0; i < service->method_count(); ++i) {
+      const pb::MethodDescriptor* method = service->method(i);
+      const Message* reply = json->Find(method->output_type()->full_name());
+      if (reply != nullptr)
+        json->reply_of_["/" + service->full_name() + "/" + method->name()] = reply;
+    }
+  }
   return json;
+}
+
+const WireJson::Message* WireJson::ReplyOf(const std::string& method_path) const {
+  auto it = reply_of_.find(method_path);
+  return it == reply_of_.end() ? nullptr : it->second;
 }
 
 const WireJson::Message* WireJson::Find(const std::string& full_name) const {

@@ -46,6 +46,9 @@ class WireJson {
   const Message* Find(const std::string& full_name) const;
   // Whether `full_name` is a message type of the files at all (supported or not).
   bool Knows(const std::string& full_name) const { return known_.count(full_name) > 0; }
+  // The plan of the reply type of a method ("/kg.v1.GraphService/GetEntities") of the
+  // files' services; null when there is no such method or its reply type is not supported.
+  const Message* ReplyOf(const std::string& method_path) const;
 
   // Appends the JSON of `bytes` (a serialized `type`) to `json`; false (json's content then
   // unspecified) when it declines.
@@ -55,6 +58,7 @@ class WireJson {
   WireJson() = default;
   std::vector<std::unique_ptr<Message>> plans_;
   std::unordered_map<std::string, const Message*> supported_;
+  std::unordered_map<std::string, const Message*> reply_of_;  // method path -> reply plan
   std::unordered_set<std::string> known_;
   std::vector<std::unique_ptr<std::unordered_map<int32_t, std::string>>> enum_tables_;
 };

@@ -14,9 +14,10 @@
 // Unary calls go through the native transport (kgclient_native.node: a gRPC C++ channel
 // that takes the serialized request and resolves with the serialized reply) when it is
 // built, else through grpc-js; both encode with the same proto-loader serializers. The
-// native transport also turns replies into the JSON of the objects proto-loader would make
-// (its Codec, on gRPC's threads), so this thread only runs JSON.parse; a reply its codec
-// declines is decoded by proto-loader. Replies and errors are the same either way.
+// native transport also decodes replies (its Codec, on gRPC's threads) into tapes from which
+// tape.js builds the objects proto-loader would make, about four times faster than
+// JSON.parse of them; a reply its codec declines is decoded by proto-loader. Replies and
+// errors are the same either way.
 // Streaming calls and the raw stubs always use grpc-js.
 
 const fs = require('node:fs');
@@ -24,6 +25,7 @@ const path = require('node:path');
 const { setImmediate } = require('node:timers/promises');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const tape = require('./tape');
 
 const DEFAULT_PROTO_DIR = path.resolve(__dirname, '..', '..', 'proto');
 const KG_PROTOS = ['kg/v1/graph.proto', 'kg/v1/knowledge.proto', 'kg/v1/insight.proto', 'kg/v1/admin.proto'];
@@ -102,7 +104,7 @@ function parseKey(text) {
   return { type: match[1].toUpperCase(), id: match[2] };
 }
 
-const loaded = new Map(); // protoDir -> { kg, Health, enums, files, includeDirs, codec }
+const loaded = new Map(); // protoDir -> { kg, Health, enums, files, includeDirs, codec, read }
 
 function loadProtos(protoDir) {
   let protos = loaded.get(protoDir);
@@ -122,6 +124,7 @@ function loadProtos(protoDir) {
     files,
     includeDirs,
     codec: undefined, // the native Codec, made on first use
+    read: null, // tape.reader(codec)
     kg: pkg.kg.v1,
     Health: pkg.grpc.health.v1.Health,
     enums: {
@@ -137,9 +140,9 @@ function loadProtos(protoDir) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// A native reply: the codec's JSON text, else the bytes for proto-loader.
-const decodeReply = (definition, reply) =>
-  (typeof reply === 'string' ? JSON.parse(reply) : definition.responseDeserialize(reply));
+// A native reply: the codec's tape ([ArrayBuffer, pool]), else the bytes for proto-loader.
+const decodeReply = (definition, reply, read) =>
+  (Array.isArray(reply) ? read(reply) : definition.responseDeserialize(reply));
 
 function unaryCall(stub, method, request, deadline) {
   return new Promise((resolve, reject) => {
@@ -223,10 +226,12 @@ class KgClient {
     };
     this.channel = new grpc.Channel(target, credentialsFor(tls), channelArgs);
     this._native = null;
+    this._read = null;
     if (native) {
       if (protos.codec === undefined) {
         try {
           protos.codec = new native.Codec(protos.includeDirs, protos.files);
+          protos.read = tape.reader(protos.codec);
         } catch {
           protos.codec = null; // .proto files libprotoc cannot read: proto-loader decodes
         }
@@ -242,6 +247,7 @@ class KgClient {
         channelArgs: nativeArgs,
         codec: protos.codec ?? undefined,
       });
+      this._read = protos.read;
     }
     this._metadata = token ? [['authorization', `Bearer ${token}`]] : [];
     const stubOptions = { channelOverride: this.channel, callInvocationTransformer: callDefaults(deadlineMs, token) };
@@ -325,7 +331,7 @@ class KgClient {
       const outcomes = await this._native.callMany(definition.path,
         all.map((r) => definition.requestSerialize(r)), deadlineMs, this._metadata, maxInFlight);
       outcomes.forEach(([code, details, reply], i) => {
-        if (code === grpc.status.OK) replies[i] = decodeReply(definition, reply);
+        if (code === grpc.status.OK) replies[i] = decodeReply(definition, reply, this._read);
         else failed(i, new KgError(code, details, { method }));
       });
     } else {
@@ -528,7 +534,7 @@ class KgClient {
     const [code, details, reply] = await this._native.call(definition.path,
       definition.requestSerialize(request), remainingMs, this._metadata);
     if (code !== grpc.status.OK) throw new KgError(code, details, { method });
-    return decodeReply(definition, reply);
+    return decodeReply(definition, reply, this._read);
   }
 
   _enum(enumName, value, what) {
@@ -555,7 +561,10 @@ class KgClient {
       : typeof id === 'number' ? Number.isSafeInteger(id) && id >= 0
         : typeof id === 'string' && /^\d+$/.test(id);
     if (!valid) throw new TypeError(`${what}.id: ${String(id)} is not a uint64 (a decimal string, a number or a bigint)`);
-    return { type: this._enum('EntityType', k.type, `${what}.type`), id: String(id) };
+    // Up to 15 digits (below 2^53, so exact) go to the encoder as a number, which
+    // protobuf.js turns into a uint64 about twice as fast as it parses a decimal string.
+    const text = String(id);
+    return { type: this._enum('EntityType', k.type, `${what}.type`), id: text.length <= 15 ? Number(text) : text };
   }
 
   _entity(entity, what) {

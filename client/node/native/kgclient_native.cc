@@ -7,15 +7,16 @@
 // Used by KgClient when it loads (see client/node/README.md); the JavaScript above it
 // (retries, errors, helpers) is the same for both transports.
 //
-// A Codec (wire_json.h), given to a Channel, turns the replies of the methods of its files'
-// services into the JSON of proto-loader's objects on gRPC's threads (the reply type taken
-// from the method's descriptor): the JavaScript thread then only runs JSON.parse (a reply it
-// declines stays bytes, for proto-loader).
+// A Codec (wire_tape.h), given to a Channel, turns the replies of the methods of its files'
+// services into tapes of proto-loader's objects on gRPC's threads (the reply type taken
+// from the method's descriptor): the JavaScript thread then only walks the tape with
+// tape.js (a reply it declines stays bytes, for proto-loader).
 //
 // Uses: Node-API (node_api.h), grpc++ and libprotobuf's descriptors (no generated code),
 // client/native/byte_calls.h.
 #include <node_api.h>
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,14 +24,15 @@
 #include <vector>
 
 #include "byte_calls.h"
-#include "wire_json.h"
+#include "wire_tape.h"
 
 namespace {
 
 using kg::native::ByteCall;
 using kg::native::Metadata;
+using kg::native::Tape;
 using kg::native::Transport;
-using kg::native::WireJson;
+using kg::native::WireTape;
 
 // Where gRPC's threads deliver finished jobs: the thread-safe function while it lives.
 // Node frees the function when its environment goes (a worker terminated, node exiting),
@@ -54,7 +56,7 @@ struct Wrap {
   napi_threadsafe_function done = nullptr;  // completions, back on the JavaScript thread
   std::shared_ptr<Sink> sink = std::make_shared<Sink>();
   std::shared_ptr<Transport> transport;   // null once closed
-  std::shared_ptr<const WireJson> codec;  // null: replies stay bytes
+  std::shared_ptr<const WireTape> codec;  // null: replies stay bytes
   uint32_t in_flight = 0;
   int owners = 2;
 };
@@ -65,13 +67,13 @@ void Drop(Wrap* w) {
 
 // The calls of one call() or callMany(), resolved together.
 struct Job {
-  explicit Job(size_t n) : calls(n), json(n), has_json(n, 0) {}
+  explicit Job(size_t n) : calls(n), tapes(n), has_tape(n, 0) {}
   std::vector<ByteCall> calls;
-  // The replies' JSON where the codec made it (on gRPC's thread, before delivery).
-  std::shared_ptr<const WireJson> codec;
-  const WireJson::Message* reply_type = nullptr;
-  std::vector<std::string> json;
-  std::vector<uint8_t> has_json;
+  // The replies' tapes where the codec made them (on gRPC's thread, before delivery).
+  std::shared_ptr<const WireTape> codec;
+  const WireTape::Message* reply_type = nullptr;
+  std::vector<Tape> tapes;
+  std::vector<uint8_t> has_tape;
   bool many = false;  // resolve with an array of outcomes
   napi_deferred deferred = nullptr;
   Wrap* wrap = nullptr;
@@ -152,7 +154,7 @@ void FinalizeDone(napi_env, void* data, void*) {
   Drop(w);
 }
 
-// Makes the JSON of `call`'s reply (one of `job`'s) when it succeeded and the codec does not
+// Makes the tape of `call`'s reply (one of `job`'s) when it succeeded and the codec does not
 // decline it; on the gRPC thread that finished the call.
 void Transcode(Job* job, const ByteCall* call) {
   const size_t i = static_cast<size_t>(call - job->calls.data());
@@ -171,13 +173,41 @@ void Transcode(Job* job, const ByteCall* call) {
     bytes = copy.data();
     size = copy.size();
   }
-  std::string& json = job->json[i];
-  json.reserve(size * 3 / 2 + 64);
-  job->has_json[i] = WireJson::ToJson(*job->reply_type, bytes, size, &json);
-  if (!job->has_json[i]) std::string().swap(json);
+  job->has_tape[i] = WireTape::Decode(*job->reply_type, bytes, size, &job->tapes[i]);
+  if (!job->has_tape[i]) job->tapes[i] = Tape();
 }
 
-// [code, details, reply] of a finished call: the reply's JSON text where the codec made it,
+// The tape as tape.js reads it: [ArrayBuffer, pool]; the ArrayBuffer holds int32s (the
+// number of refs, of ops and of nums; the refs; the ops), then from the next multiple of 8
+// bytes the nums (float64s). Null when V8 cannot make them.
+napi_value TapeValue(napi_env env, const Tape& tape) {
+  const size_t ints = 3 + tape.refs.size() + tape.ops.size();
+  const size_t nums_at = (ints * sizeof(int32_t) + 7) / 8 * 8;
+  const size_t bytes = nums_at + tape.nums.size() * sizeof(double);
+  void* data = nullptr;
+  napi_value buffer, pool, result;
+  if (napi_create_arraybuffer(env, bytes, &data, &buffer) != napi_ok) return nullptr;
+  auto* p = static_cast<int32_t*>(data);
+  p[0] = static_cast<int32_t>(tape.refs.size() / 2);
+  p[1] = static_cast<int32_t>(tape.ops.size());
+  p[2] = static_cast<int32_t>(tape.nums.size());
+  std::memcpy(p + 3, tape.refs.data(), tape.refs.size() * sizeof(int32_t));
+  std::memcpy(p + 3 + tape.refs.size(), tape.ops.data(), tape.ops.size() * sizeof(int32_t));
+  std::memcpy(static_cast<char*>(data) + nums_at, tape.nums.data(),
+              tape.nums.size() * sizeof(double));
+  // ASCII goes in as it is (a one-byte string, no decoding).
+  if ((tape.ascii
+           ? napi_create_string_latin1(env, tape.pool.data(), tape.pool.size(), &pool)
+           : napi_create_string_utf8(env, tape.pool.data(), tape.pool.size(), &pool)) != napi_ok ||
+      napi_create_array_with_length(env, 2, &result) != napi_ok) {
+    return nullptr;
+  }
+  napi_set_element(env, result, 0, buffer);
+  napi_set_element(env, result, 1, pool);
+  return result;
+}
+
+// [code, details, reply] of a finished call: the reply's tape where the codec made it,
 // else its bytes (a Buffer); null when the call failed.
 napi_value Outcome(napi_env env, const Job& job, size_t i) {
   const ByteCall& call = job.calls[i];
@@ -186,10 +216,9 @@ napi_value Outcome(napi_env env, const Job& job, size_t i) {
   const std::string& message = call.status.error_message();
   napi_create_string_utf8(env, message.data(), message.size(), &details);
   void* p = nullptr;
-  if (call.status.ok() && job.has_json[i]) {
-    if (napi_create_string_utf8(env, job.json[i].data(), job.json[i].size(), &reply) != napi_ok) {
-      napi_get_null(env, &reply);
-    }
+  if (call.status.ok() && job.has_tape[i]) {
+    reply = TapeValue(env, job.tapes[i]);
+    if (reply == nullptr) napi_get_null(env, &reply);
   } else if (!call.status.ok() ||
              napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
              !call.CopyReply(static_cast<char*>(p))) {
@@ -224,24 +253,24 @@ void Complete(napi_env env, napi_value, void*, void* data) {
   }
 }
 
-// Codec objects: a WireJson, tagged so that a Channel can tell one from any other object.
+// Codec objects: a WireTape, tagged so that a Channel can tell one from any other object.
 struct CodecWrap {
-  std::shared_ptr<const WireJson> json;
+  std::shared_ptr<const WireTape> tape;
 };
 constexpr napi_type_tag kCodecTag = {0x6b67636f64656321ull, 0x776972656a736f6eull};
 constexpr napi_type_tag kChannelTag = {0x6b676368616e6e65ull, 0x6c6e61746976652eull};
 
 void FinalizeCodec(napi_env, void* data, void*) { delete static_cast<CodecWrap*>(data); }
 
-// The WireJson of a Codec object, or null.
-std::shared_ptr<const WireJson> CodecOf(napi_env env, napi_value v) {
+// The WireTape of a Codec object, or null.
+std::shared_ptr<const WireTape> CodecOf(napi_env env, napi_value v) {
   bool tagged = false;
   void* data = nullptr;
   if (napi_check_object_type_tag(env, v, &kCodecTag, &tagged) != napi_ok || !tagged ||
       napi_unwrap(env, v, &data) != napi_ok) {
     return nullptr;
   }
-  return static_cast<CodecWrap*>(data)->json;
+  return static_cast<CodecWrap*>(data)->tape;
 }
 
 // An array of strings, or false with a TypeError pending that names `what`.
@@ -278,9 +307,9 @@ napi_value ConstructCodec(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   std::string error;
-  std::shared_ptr<const WireJson> json = WireJson::Create(dirs, files, &error);
-  if (json == nullptr) return Fail(env, "files: " + error);
-  auto* wrap = new CodecWrap{std::move(json)};
+  std::shared_ptr<const WireTape> tape = WireTape::Create(dirs, files, &error);
+  if (tape == nullptr) return Fail(env, "files: " + error);
+  auto* wrap = new CodecWrap{std::move(tape)};
   if (napi_wrap(env, self, wrap, FinalizeCodec, nullptr, nullptr) != napi_ok ||
       napi_type_tag_object(env, self, &kCodecTag) != napi_ok) {
     return Fail(env, "could not wrap the codec");
@@ -290,47 +319,91 @@ napi_value ConstructCodec(napi_env env, napi_callback_info info) {
 
 // The codec of a Codec method's `this` with up to *argc arguments; null with a TypeError
 // pending when `this` is not a Codec.
-const WireJson* CodecThis(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+const WireTape* CodecThis(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
   napi_value self;
   napi_get_cb_info(env, info, argc, argv, &self, nullptr);
-  std::shared_ptr<const WireJson> codec = CodecOf(env, self);
+  std::shared_ptr<const WireTape> codec = CodecOf(env, self);
   if (codec == nullptr) Fail(env, "not a Codec");
   return codec.get();  // the object (and so the codec) lives through the call
 }
 
-// codec.toJson(type, bytes) -> the JSON text of proto-loader's object of `bytes`, or null
-// when the type is not supported or the bytes are declined (wire_json.h).
-napi_value ToJsonMethod(napi_env env, napi_callback_info info) {
+// codec.decode(type, bytes) -> the tape ([ArrayBuffer, pool], TapeValue) of proto-loader's
+// object of `bytes`, or null when the type is not supported or the bytes are declined
+// (wire_tape.h).
+napi_value DecodeMethod(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  const WireJson* codec = CodecThis(env, info, &argc, argv);
+  const WireTape* codec = CodecThis(env, info, &argc, argv);
   if (codec == nullptr) return nullptr;
-  std::string name, bytes, json;
+  std::string name, bytes;
   if (argc < 1 || !ReadString(env, argv[0], &name) || name.empty()) {
     return Fail(env, "type: expected a message type's full name");
   }
   if (!codec->Knows(name)) {
     return Fail(env, "type: \"" + name + "\" is not a message type of the codec");
   }
-  const WireJson::Message* type = codec->Find(name);
+  const WireTape::Message* type = codec->Find(name);
   if (argc < 2 || !ReadBytes(env, argv[1], &bytes)) {
     return Fail(env, "bytes: expected a Uint8Array");
   }
-  napi_value result;
-  if (type == nullptr || !WireJson::ToJson(*type, bytes.data(), bytes.size(), &json)) {
-    napi_get_null(env, &result);
-  } else {
-    napi_create_string_utf8(env, json.data(), json.size(), &result);
+  Tape tape;
+  napi_value result = nullptr;
+  if (type != nullptr && WireTape::Decode(*type, bytes.data(), bytes.size(), &tape)) {
+    result = TapeValue(env, tape);
   }
+  if (result == nullptr) napi_get_null(env, &result);
+  return result;
+}
+
+napi_value Strings(napi_env env, const std::vector<std::string>& strings) {
+  napi_value array;
+  napi_create_array_with_length(env, strings.size(), &array);
+  for (size_t i = 0; i < strings.size(); ++i) {
+    napi_value s;
+    napi_create_string_utf8(env, strings[i].data(), strings[i].size(), &s);
+    napi_set_element(env, array, static_cast<uint32_t>(i), s);
+  }
+  return array;
+}
+
+// codec.layout() -> {plans: [[keys, [[oneofKey, memberKeys], ...]], ...], names}: what
+// tape.js needs to read the codec's tapes (wire_tape.h).
+napi_value LayoutMethod(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  const WireTape* codec = CodecThis(env, info, &argc, nullptr);
+  if (codec == nullptr) return nullptr;
+  const WireTape::Layout& layout = codec->layout();
+  napi_value result, plans;
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, layout.plans.size(), &plans);
+  for (size_t p = 0; p < layout.plans.size(); ++p) {
+    napi_value plan, oneofs;
+    napi_create_array_with_length(env, 2, &plan);
+    napi_set_element(env, plan, 0, Strings(env, layout.plans[p].keys));
+    napi_create_array_with_length(env, layout.plans[p].oneofs.size(), &oneofs);
+    for (size_t o = 0; o < layout.plans[p].oneofs.size(); ++o) {
+      napi_value oneof, key;
+      const auto& [name, members] = layout.plans[p].oneofs[o];
+      napi_create_array_with_length(env, 2, &oneof);
+      napi_create_string_utf8(env, name.data(), name.size(), &key);
+      napi_set_element(env, oneof, 0, key);
+      napi_set_element(env, oneof, 1, Strings(env, members));
+      napi_set_element(env, oneofs, static_cast<uint32_t>(o), oneof);
+    }
+    napi_set_element(env, plan, 1, oneofs);
+    napi_set_element(env, plans, static_cast<uint32_t>(p), plan);
+  }
+  napi_set_named_property(env, result, "plans", plans);
+  napi_set_named_property(env, result, "names", Strings(env, layout.names));
   return result;
 }
 
 // A Codec method of one string argument (`what`) answering `test(codec, argument)`.
 napi_value CodecPredicate(napi_env env, napi_callback_info info, const char* what,
-                          bool (*test)(const WireJson&, const std::string&)) {
+                          bool (*test)(const WireTape&, const std::string&)) {
   size_t argc = 1;
   napi_value argv[1];
-  const WireJson* codec = CodecThis(env, info, &argc, argv);
+  const WireTape* codec = CodecThis(env, info, &argc, argv);
   if (codec == nullptr) return nullptr;
   std::string text;
   if (argc < 1 || !ReadString(env, argv[0], &text)) {
@@ -341,17 +414,18 @@ napi_value CodecPredicate(napi_env env, napi_callback_info info, const char* wha
   return result;
 }
 
-// codec.supports(type) -> whether replies of `type` can be made JSON (wire_json.h).
+// codec.supports(type) -> whether messages of `type` can be made tapes (wire_tape.h).
 napi_value SupportsMethod(napi_env env, napi_callback_info info) {
-  return CodecPredicate(env, info, "type", [](const WireJson& c, const std::string& name) {
+  return CodecPredicate(env, info, "type", [](const WireTape& c, const std::string& name) {
     return c.Find(name) != nullptr;
   });
 }
 
-// codec.repliesAsJson(method) -> whether a Channel with this codec makes the replies of
-// `method` ("/package.Service/Method") JSON: a method of the files whose reply type it supports.
-napi_value RepliesAsJsonMethod(napi_env env, napi_callback_info info) {
-  return CodecPredicate(env, info, "method", [](const WireJson& c, const std::string& method) {
+// codec.decodesReplies(method) -> whether a Channel with this codec makes the replies of
+// `method` ("/package.Service/Method") tapes: a method of the files whose reply type it
+// supports.
+napi_value DecodesRepliesMethod(napi_env env, napi_callback_info info) {
+  return CodecPredicate(env, info, "method", [](const WireTape& c, const std::string& method) {
     return c.ReplyOf(method) != nullptr;
   });
 }
@@ -366,7 +440,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     return Fail(env, "target: expected \"HOST:PORT\"");
   }
   bool tls = false;
-  std::shared_ptr<const WireJson> codec;
+  std::shared_ptr<const WireTape> codec;
   grpc::SslCredentialsOptions ssl;
   grpc::ChannelArguments arguments;
   napi_valuetype t = napi_undefined;
@@ -460,7 +534,7 @@ napi_value Start(napi_env env, Wrap* w, std::unique_ptr<Job> job, const std::str
     napi_reference_ref(env, w->self, &count);
   }
   job->wrap = w;
-  if (w->codec != nullptr) {  // replies of a type the codec knows are made JSON
+  if (w->codec != nullptr) {  // replies of a type the codec knows are made tapes
     job->reply_type = w->codec->ReplyOf(method);
     job->codec = w->codec;
   }
@@ -525,7 +599,7 @@ Wrap* OpenWrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* 
 }
 
 // channel.call(method, request, timeoutMs, metadata = [])
-//   -> Promise<[code, details, reply]>; reply: the JSON text the channel's codec made of it
+//   -> Promise<[code, details, reply]>; reply: the tape the channel's codec made of it
 //   (a method whose reply type it supports, and bytes it does not decline), else a Buffer
 napi_value CallMethod(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -600,15 +674,16 @@ napi_value Init(napi_env env, napi_value exports) {
       {"callMany", nullptr, CallManyMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, CloseMethod, nullptr, nullptr, nullptr, napi_default, nullptr}};
   const napi_property_descriptor codec_methods[] = {
-      {"toJson", nullptr, ToJsonMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"decode", nullptr, DecodeMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layout", nullptr, LayoutMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"supports", nullptr, SupportsMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"repliesAsJson", nullptr, RepliesAsJsonMethod, nullptr, nullptr, nullptr, napi_default,
+      {"decodesReplies", nullptr, DecodesRepliesMethod, nullptr, nullptr, nullptr, napi_default,
        nullptr}};
   napi_value cls, codec;
   if (napi_define_class(env, "Channel", NAPI_AUTO_LENGTH, Construct, nullptr, 3, methods, &cls) !=
           napi_ok ||
       napi_set_named_property(env, exports, "Channel", cls) != napi_ok ||
-      napi_define_class(env, "Codec", NAPI_AUTO_LENGTH, ConstructCodec, nullptr, 3, codec_methods,
+      napi_define_class(env, "Codec", NAPI_AUTO_LENGTH, ConstructCodec, nullptr, 4, codec_methods,
                         &codec) != napi_ok ||
       napi_set_named_property(env, exports, "Codec", codec) != napi_ok) {
     return nullptr;

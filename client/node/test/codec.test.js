@@ -1,9 +1,9 @@
 'use strict';
-// The native transport's Codec (native/wire_json.cc): for every message type of the
-// client's .proto files, random messages (every field kind, oneofs, maps, unicode, extreme
-// numbers) made JSON by the codec parse to exactly the object proto-loader makes
-// (protobuf.js decode + toObject with the client's options), and bytes it cannot vouch for
-// (damaged, non-finite numbers, malformed UTF-8, split repeated fields, two oneof members)
+// The native transport's Codec (native/wire_tape.cc) and tape.js: for every message type of
+// the client's .proto files, random messages (every field kind, oneofs, maps, unicode,
+// extreme and non-finite numbers) made tapes by the codec read back to exactly the object
+// proto-loader makes (protobuf.js decode + toObject with the client's options), and bytes
+// it cannot vouch for (damaged, malformed UTF-8, a singular field twice, two oneof members)
 // are declined (null) instead of answered differently. Without the addon: skipped.
 
 const assert = require('node:assert/strict');
@@ -13,6 +13,7 @@ const { describe, it } = require('node:test');
 // The protobuf.js that proto-loader itself uses (its dependency, wherever npm put it).
 const protobuf = require(require.resolve('protobufjs', { paths: [path.dirname(require.resolve('@grpc/proto-loader'))] }));
 const { KgClient } = require('..');
+const { reader } = require('../tape');
 
 const probe = new KgClient('127.0.0.1:1');
 const BUILT = probe.native;
@@ -69,14 +70,14 @@ const STRINGS = ['', 'a', 'PRODUCT', 'Navy Blue "quoted" \\ back', 'tab\there\nn
   '日本語の商品名', 'emoji 👗🛍️', '\u2028\u2029', 'x'.repeat(300), '€9.99 – 50% off', '__proto__', 'constructor'];
 const INT64 = ['0', '1', '-1', '9007199254740993', '-9223372036854775808', '9223372036854775807', '1793491200000'];
 const UINT64 = ['0', '1', '18446744073709551615', '9007199254740993', '1793491200000'];
-const DOUBLES = [0, -0, 1, -1, 0.1, 39.99, 1e300, -1e-300, 5e-324, 2 ** 53 + 2, 123456.789, Number.MAX_VALUE];
+const DOUBLES = [0, -0, 1, -1, 0.1, 39.99, 1e300, -1e-300, 5e-324, 2 ** 53 + 2, 123456.789, Number.MAX_VALUE, NaN, Infinity, -Infinity];
 const INT32 = [0, 1, -1, 2147483647, -2147483648, 300, -300];
 const UINT32 = [0, 1, 4294967295, 2147483648, 300];
 
 function scalar(type, r) {
   switch (type) {
     case 'double': return r.pick(DOUBLES);
-    case 'float': return Math.fround(r.pick(DOUBLES.filter((d) => Math.abs(d) < 3e38)) * (r.next() + 0.5));
+    case 'float': return Math.fround(r.pick(DOUBLES.filter((d) => !(Math.abs(d) >= 3e38))) * (r.next() + 0.5));
     case 'int32': case 'sint32': case 'sfixed32': return r.pick(INT32);
     case 'uint32': case 'fixed32': return r.pick(UINT32);
     case 'int64': case 'sint64': case 'sfixed64': return protobuf.util.Long.fromString(r.pick(INT64), false);
@@ -130,6 +131,7 @@ describe('the native Codec', { skip: !BUILT }, () => {
   const root = loadRoot(INCLUDE_DIRS, FILES);
   const types = messageTypes(root).filter((t) => !t.fullName.startsWith('.google.protobuf.') || t.name === 'FieldMask');
   const codec = BUILT ? new Codec(INCLUDE_DIRS, FILES) : null;
+  const decode = BUILT ? decoder(codec) : null;
 
   it('supports every message type of the files, and every reply of the client goes through it', () => {
     for (const t of types) assert.ok(codec.supports(name(t)), name(t));
@@ -138,93 +140,118 @@ describe('the native Codec', { skip: !BUILT }, () => {
     for (const stub of services) {
       for (const method of Object.values(stub.constructor.service)) {
         if (method.responseStream) continue;
-        assert.ok(codec.repliesAsJson(method.path), method.path);
+        assert.ok(codec.decodesReplies(method.path), method.path);
       }
     }
     kg.close();
   });
 
-  it('makes the JSON of proto-loader\'s object for random messages of every type', () => {
-    const count = checkRandom(codec, types, 60, 20261202);
+  it('reads back proto-loader\'s object for random messages of every type', () => {
+    const count = checkRandom(decode, types, 60, 20261202);
     assert.ok(types.length >= 80 && count === types.length * 60, `${types.length} types, ${count} messages`);
   });
 
   it('answers damaged bytes as proto-loader does, or declines them', () => {
     // KG_CODEC_DAMAGED: damaged messages per type (default 100; more for a longer fuzz).
-    const { answered, declined } = checkDamaged(codec, types, Number(process.env.KG_CODEC_DAMAGED || 100), 7);
+    const { answered, declined } = checkDamaged(decode, types, Number(process.env.KG_CODEC_DAMAGED || 100), 7);
     assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);
   });
 
-  it('declines what JSON cannot say as protobuf.js would', () => {
+  it('answers as protobuf.js or declines: non-finite numbers, bad UTF-8, split and repeated fields', () => {
     const Entity = root.lookupType('kg.v1.Entity');
     const GetEntitiesResponse = root.lookupType('kg.v1.GetEntitiesResponse');
-    const nan = Entity.encode({ name: 'x', metrics: { price: NaN } }).finish();
-    assert.equal(codec.toJson('kg.v1.Entity', nan), null);
-    const inf = Entity.encode({ metrics: { price: Infinity } }).finish();
-    assert.equal(codec.toJson('kg.v1.Entity', inf), null);
-    // name = "\xff" (not UTF-8)
-    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x01, 0xff])), null);
-    // an overlong form and a surrogate
-    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x02, 0xc0, 0x80])), null);
-    assert.equal(codec.toJson('kg.v1.Entity', Buffer.from([0x12, 0x03, 0xed, 0xa0, 0x80])), null);
+    for (const price of [NaN, Infinity, -Infinity, -0]) {
+      const bytes = Entity.encode({ name: 'x', metrics: { price } }).finish();
+      assert.deepStrictEqual(decode('kg.v1.Entity', bytes), expected(Entity, bytes));
+      assert.ok(Object.is(decode('kg.v1.Entity', bytes).metrics.price, price));
+    }
+    // name = "\xff" (not UTF-8), an overlong form and a surrogate
+    assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x01, 0xff])), null);
+    assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x02, 0xc0, 0x80])), null);
+    assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x03, 0xed, 0xa0, 0x80])), null);
+    // text beyond ASCII and beyond the BMP: offsets in UTF-16 units
+    const wide = Entity.encode({ name: 'Ünïcødé 商品 😀 title long enough to be sliced', attributes: { '颜色': '红色', e: '😀' } }).finish();
+    assert.deepStrictEqual(decode('kg.v1.Entity', wide), expected(Entity, wide));
     // a map (attributes, 3) split by another field (name, 2): protobuf.js adds to the one
-    // object, one JSON key cannot; an unknown field between (127) splits nothing
+    // object, so does the tape; an unknown field between (127) is skipped
     const a = Entity.encode({ attributes: { colour: 'red' } }).finish();
     const b = Entity.encode({ attributes: { size: 'M' } }).finish();
     const split = Buffer.concat([a, Entity.encode({ name: 'n' }).finish(), b]);
-    assert.equal(codec.toJson('kg.v1.Entity', split), null);
     assert.deepEqual(Object.keys(expected(Entity, split).attributes), ['colour', 'size']);
-    for (const joined of [Buffer.concat([a, b]), Buffer.concat([a, Buffer.from([0xf8, 0x07, 0x01]), b])]) {
-      assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', joined)), expected(Entity, joined));
+    for (const joined of [split, Buffer.concat([a, b]), Buffer.concat([a, Buffer.from([0xf8, 0x07, 0x01]), b])]) {
+      assert.deepStrictEqual(decode('kg.v1.Entity', joined), expected(Entity, joined));
     }
     const one = GetEntitiesResponse.encode({ results: [{ found: true }] }).finish();
     const together = Buffer.concat([one, one]);
-    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.GetEntitiesResponse', together)), expected(GetEntitiesResponse, together));
+    assert.deepStrictEqual(decode('kg.v1.GetEntitiesResponse', together), expected(GetEntitiesResponse, together));
     // a map entry "__proto__" (protobuf.js sets the prototype instead of a key)
     const key = Buffer.from('__proto__');
     const entry = Buffer.concat([Buffer.from([0x0a, key.length]), key, Buffer.from([0x12, 0x01, 0x76])]);
-    assert.equal(codec.toJson('kg.v1.Entity', Buffer.concat([Buffer.from([0x1a, entry.length]), entry])), null);
-    // a field seen twice: the last, as protobuf.js (no merge of messages either)
+    assert.equal(decode('kg.v1.Entity', Buffer.concat([Buffer.from([0x1a, entry.length]), entry])), null);
+    // a singular field given twice (protobuf.js keeps the last, no merge): declined, and
+    // proto-loader decodes it as before
     const twice = Buffer.concat([Entity.encode({ name: 'a', key: { type: 1, id: 5 } }).finish(),
       Entity.encode({ name: 'b', key: { id: 6 } }).finish()]);
-    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', twice)), expected(Entity, twice));
+    assert.equal(decode('kg.v1.Entity', twice), null);
+    assert.equal(expected(Entity, twice).name, 'b');
+  });
+
+  it('shares the strings of a tape without mixing tapes', () => {
+    const Entity = root.lookupType('kg.v1.Entity');
+    const x = Entity.encode({ name: 'first', attributes: { color: 'red', size: 'red' } }).finish();
+    const y = Entity.encode({ name: 'second', attributes: { color: 'blue' }, metrics: { price: 2.5 } }).finish();
+    const read = reader(codec);
+    const tx = codec.decode('kg.v1.Entity', x);
+    const ty = codec.decode('kg.v1.Entity', y);
+    assert.deepStrictEqual(read(ty), expected(Entity, y));
+    assert.deepStrictEqual(read(tx), expected(Entity, x));
+    assert.deepStrictEqual(read(tx), expected(Entity, x)); // a tape can be read again
   });
 
   it('refuses bad arguments without crashing', () => {
     assert.throws(() => new Codec(), /includeDirs|arrays/);
     assert.throws(() => new Codec([PROTO_DIR], ['kg/v1/none.proto']), /none\.proto/);
     assert.throws(() => new Codec([PROTO_DIR], [5]), /files\[0\]/);
-    assert.throws(() => codec.toJson('kg.v1.NoSuchType', Buffer.alloc(0)), /NoSuchType/);
-    assert.throws(() => codec.toJson('kg.v1.Entity', 5), /bytes/);
+    assert.throws(() => codec.decode('kg.v1.NoSuchType', Buffer.alloc(0)), /NoSuchType/);
+    assert.throws(() => codec.decode('kg.v1.Entity', 5), /bytes/);
     assert.equal(codec.supports('kg.v1.NoSuchType'), false);
-    assert.deepStrictEqual(JSON.parse(codec.toJson('kg.v1.Entity', Buffer.alloc(0))), expected(root.lookupType('kg.v1.Entity'), Buffer.alloc(0)));
+    assert.deepStrictEqual(decode('kg.v1.Entity', Buffer.alloc(0)), expected(root.lookupType('kg.v1.Entity'), Buffer.alloc(0)));
     const { Channel } = require(ADDON);
     assert.throws(() => new Channel('127.0.0.1:1', { codec: {} }), /codec/);
     const c = new Channel('127.0.0.1:1', { codec });
     // each class's methods on the other's objects (both wrap native state)
     assert.throws(() => Channel.prototype.call.call(codec, '/x/y', Buffer.alloc(0), 100), /Illegal invocation|not a Channel/);
     assert.throws(() => Channel.prototype.close.call(codec), /Illegal invocation|Channel/);
-    assert.throws(() => Codec.prototype.toJson.call(c, 'kg.v1.Entity', Buffer.alloc(0)), /Illegal invocation|not a Codec/);
+    assert.throws(() => Codec.prototype.decode.call(c, 'kg.v1.Entity', Buffer.alloc(0)), /Illegal invocation|not a Codec/);
+    assert.throws(() => Codec.prototype.layout.call(c), /Illegal invocation|not a Codec/);
     assert.throws(() => Codec.prototype.supports.call({}, 'kg.v1.Entity'), /Illegal invocation|not a Codec/);
-    assert.equal(codec.repliesAsJson('/x/y'), false);
-    assert.equal(codec.repliesAsJson('/kg.v1.GraphService/NoSuchMethod'), false);
+    assert.equal(codec.decodesReplies('/x/y'), false);
+    assert.equal(codec.decodesReplies('/kg.v1.GraphService/NoSuchMethod'), false);
     c.close();
   });
 });
 
 const name = (t) => t.fullName.slice(1);
+// codec.decode read by tape.js: the object, or null when the codec declines.
+function decoder(codec) {
+  const read = reader(codec);
+  return (type, bytes) => {
+    const tape = codec.decode(type, bytes);
+    return tape === null ? null : read(tape);
+  };
+}
 const expected = (t, bytes) => t.toObject(t.decode(bytes), OPTIONS);
 
 // Random messages of each type through the codec: each must be answered, as protobuf.js.
-function checkRandom(codec, types, perType, seed) {
+function checkRandom(decode, types, perType, seed) {
   const r = rng(seed);
   let count = 0;
   for (const t of types) {
     for (let i = 0; i < perType; i++) {
       const bytes = t.encode(randomMessage(t, r)).finish();
-      const json = codec.toJson(name(t), bytes);
-      assert.notEqual(json, null, `${name(t)} #${i} declined: ${Buffer.from(bytes).toString('hex')}`);
-      assert.deepStrictEqual(JSON.parse(json), expected(t, bytes), `${name(t)} #${i}`);
+      const object = decode(name(t), bytes);
+      assert.notEqual(object, null, `${name(t)} #${i} declined: ${Buffer.from(bytes).toString('hex')}`);
+      assert.deepStrictEqual(object, expected(t, bytes), `${name(t)} #${i}`);
       count++;
     }
   }
@@ -232,7 +259,7 @@ function checkRandom(codec, types, perType, seed) {
 }
 
 // Damaged random messages: each answered one as protobuf.js answers it (never one it refuses).
-function checkDamaged(codec, types, perType, seed) {
+function checkDamaged(decode, types, perType, seed) {
   const r = rng(seed);
   let answered = 0;
   let declined = 0;
@@ -249,8 +276,8 @@ function checkDamaged(codec, types, perType, seed) {
         case 3: damaged = Buffer.concat([damaged.subarray(0, at), Buffer.from([r.int(256)]), damaged.subarray(at)]); break; // a byte inserted
         default: damaged = Buffer.concat([damaged, damaged.subarray(at)]); // a tail repeated
       }
-      const json = codec.toJson(name(t), damaged);
-      if (json === null) {
+      const object = decode(name(t), damaged);
+      if (object === null) {
         declined++;
         continue;
       }
@@ -261,7 +288,7 @@ function checkDamaged(codec, types, perType, seed) {
       } catch (err) {
         assert.fail(`${name(t)}: the codec answered bytes proto-loader refuses (${err.message}): ${damaged.toString('hex')}`);
       }
-      assert.deepStrictEqual(JSON.parse(json), want, `${name(t)}: ${damaged.toString('hex')}`);
+      assert.deepStrictEqual(object, want, `${name(t)}: ${damaged.toString('hex')}`);
     }
   }
   return { answered, declined };
@@ -272,14 +299,15 @@ describe('the native Codec on every field kind (test/fixtures/all_kinds.proto)',
   const root = loadRoot([FIXTURES], ['all_kinds.proto']);
   const types = messageTypes(root).filter((t) => t.fullName.startsWith('.kgtest.'));
   const codec = BUILT ? new (require(ADDON).Codec)([FIXTURES], ['all_kinds.proto']) : null;
+  const decode = BUILT ? decoder(codec) : null;
 
   it('answers random messages as protobuf.js: 64-bit and zigzag integers, floats, aliases, optional, maps by numbers and bools', () => {
     assert.deepEqual(types.map(name).sort(), ['kgtest.Maps', 'kgtest.Nested', 'kgtest.Nested.Inner', 'kgtest.Repeated', 'kgtest.Scalars']);
     for (const t of types) assert.ok(codec.supports(name(t)), name(t));
-    assert.equal(checkRandom(codec, types, 400, 99), types.length * 400);
+    assert.equal(checkRandom(decode, types, 400, 99), types.length * 400);
     const Scalars = root.lookupType('kgtest.Scalars');
     const some = Scalars.encode({ fEnum: 1, maybeCount: 0, fSint64: protobuf.util.Long.fromString('-5'), largeNumber: 7 }).finish();
-    const object = JSON.parse(codec.toJson('kgtest.Scalars', some));
+    const object = decode('kgtest.Scalars', some);
     assert.deepStrictEqual(object, expected(Scalars, some));
     assert.equal(object.fEnum, 'RED'); // the first name of an aliased value
     assert.equal(object._maybeCount, 'maybeCount'); // a proto3 optional field's oneof, set
@@ -288,7 +316,7 @@ describe('the native Codec on every field kind (test/fixtures/all_kinds.proto)',
   });
 
   it('answers damaged messages as protobuf.js, or declines them', () => {
-    const { answered, declined } = checkDamaged(codec, types, 600, 5);
+    const { answered, declined } = checkDamaged(decode, types, 600, 5);
     assert.ok(answered > 100 && declined > 100, `answered ${answered}, declined ${declined}`);
   });
 });

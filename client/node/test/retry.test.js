@@ -138,9 +138,11 @@ describe('retries against a scripted server', () => {
     fake.plans.CountNeighbors = Array(1000).fill(UNAVAILABLE);
     const { error, ms } = await timed(kg.countNeighbors('PRODUCT:1'));
     assert.ok([UNAVAILABLE, DEADLINE_EXCEEDED].includes(error.code), error.message);
-    assert.ok(ms < 1000, `${ms} ms`);
+    // Without the deadline, 1000 attempts would take 50 s or more; the margins leave room
+    // for a loaded machine (the suite runs its files in parallel).
+    assert.ok(ms < 2000, `${ms} ms`);
     const attempts = fake.callsOf('CountNeighbors');
-    assert.ok(attempts.length >= 4 && attempts.length < 50, `${attempts.length} attempts`);
+    assert.ok(attempts.length >= 2 && attempts.length < 50, `${attempts.length} attempts`);
     // Every attempt carried the call's one deadline.
     const first = Number(attempts[0].deadline);
     assert.ok(attempts.every((a) => Math.abs(Number(a.deadline) - first) < 50), 'one deadline');

@@ -140,7 +140,7 @@ function loadProtos(protoDir) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// A native reply: the codec's tape ([ArrayBuffer, pool]), else the bytes for proto-loader.
+// A native reply: the codec's tape ([ArrayBuffer, strings]), else the bytes for proto-loader.
 const decodeReply = (definition, reply, read) =>
   (Array.isArray(reply) ? read(reply) : definition.responseDeserialize(reply));
 

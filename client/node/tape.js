@@ -3,16 +3,13 @@
 // replies on gRPC's threads (native/wire_tape.h describes the tape). Each message type
 // gets, on first use, a function that makes its objects with one object literal of its
 // fields in protobuf.js's order (a fixed shape V8 creates directly); oneof members, when
-// set, are added after it with the oneof's virtual field. Strings are slices of the tape's
-// one pool string: short ones made once per tape, enum names shared by every tape.
+// set, are added after it with the oneof's virtual field. The strings come made (short ones
+// once per tape); enum names are shared by every tape.
 //
-// reader(codec) -> read([buffer, pool]) -> the object. Not reentrant across tapes (one
+// reader(codec) -> read([buffer, strings]) -> the object. Not reentrant across tapes (one
 // tape is read to its end before the next); one reader serves one thread.
 
-const OP = {
-  NULL: 0, TRUE: 1, FALSE: 2, EMPTY: 3, INT: 4, NUMBER: 5, STRING: 6, REF: 7, NAME: 8,
-  OBJECT: 9, ARRAY: 10, MAP: 11,
-};
+const OP = { NULL: 0, TRUE: 1, FALSE: 2, EMPTY: 3, INT: 4, NUMBER: 5, STRING: 6, NAME: 7, OBJECT: 8, ARRAY: 9, MAP: 10 };
 
 function reader(codec) {
   const { plans, names } = codec.layout();
@@ -20,8 +17,7 @@ function reader(codec) {
   const oneofs = plans.map(([, o]) => (o.length === 0 ? null : o));
   let ints = null;
   let nums = null;
-  let pool = '';
-  let refs = [];
+  let strings = null;
   let i = 0;
   let j = 0;
 
@@ -40,13 +36,7 @@ function reader(codec) {
       case OP.EMPTY: return '';
       case OP.INT: return ints[i++];
       case OP.NUMBER: return nums[j++];
-      case OP.STRING: {
-        const at = ints[i];
-        const end = at + ints[i + 1];
-        i += 2;
-        return pool.slice(at, end);
-      }
-      case OP.REF: return refs[ints[i++]];
+      case OP.STRING: return strings[ints[i++]];
       case OP.NAME: return names[ints[i++]];
       case OP.OBJECT: {
         const p = ints[i++];
@@ -83,24 +73,20 @@ function reader(codec) {
     }
   }
 
-  return function read([buffer, text]) {
-    const header = new Int32Array(buffer, 0, 3);
-    const [refCount, opCount, numCount] = header;
-    const intCount = 3 + 2 * refCount + opCount;
+  return function read([buffer, texts]) {
+    const header = new Int32Array(buffer, 0, 2);
+    const intCount = 2 + header[0];
     ints = new Int32Array(buffer, 0, intCount);
-    nums = new Float64Array(buffer, Math.ceil((intCount * 4) / 8) * 8, numCount);
-    pool = text;
-    refs = new Array(refCount);
-    for (let r = 0, at = 3; r < refCount; r++, at += 2) refs[r] = text.slice(ints[at], ints[at] + ints[at + 1]);
-    i = 3 + 2 * refCount;
+    nums = header[1] === 0 ? null : new Float64Array(buffer, Math.ceil((intCount * 4) / 8) * 8, header[1]);
+    strings = texts;
+    i = 2;
     j = 0;
     try {
       return value();
     } finally {
       ints = null;
       nums = null;
-      pool = '';
-      refs = [];
+      strings = null;
     }
   };
 }

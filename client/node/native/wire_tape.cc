@@ -124,11 +124,9 @@ uint32_t Hash(const char* s, size_t size) {
 void Tape::Clear() {
   ops.clear();
   nums.clear();
-  pool.clear();
-  refs.clear();
-  ascii = true;
-  pool_units_ = 0;
-  ref_bytes_.clear();
+  bytes.clear();
+  strings.clear();
+  shared_ = 0;
   if (index_.size() != 256) {
     index_.assign(256, 0);
   } else {
@@ -136,49 +134,38 @@ void Tape::Clear() {
   }
 }
 
-void Tape::AddString(const char* s, size_t size, size_t units) {
+void Tape::AddString(const char* s, size_t size, bool ascii) {
   if (size == 0) {
     ops.push_back(kEmpty);
     return;
   }
-  if (units != size) ascii = false;
-  if (size > kMaxRefBytes) {
-    ops.push_back(kString);
-    ops.push_back(static_cast<int32_t>(pool_units_));
-    ops.push_back(static_cast<int32_t>(units));
-    pool.append(s, size);
-    pool_units_ += units;
-    return;
-  }
-  const uint32_t hash = Hash(s, size);
-  const size_t mask = index_.size() - 1;
-  size_t at = hash & mask;
-  for (; index_[at] != 0; at = (at + 1) & mask) {
-    const size_t ref = static_cast<size_t>(index_[at] - 1);
-    if (ref_sizes_[ref] == size && std::memcmp(pool.data() + ref_bytes_[ref], s, size) == 0) {
-      ops.push_back(kRef);
-      ops.push_back(static_cast<int32_t>(ref));
-      return;
+  size_t at = 0;
+  if (size <= kMaxSharedBytes) {
+    const size_t mask = index_.size() - 1;
+    for (at = Hash(s, size) & mask; index_[at] != 0; at = (at + 1) & mask) {
+      const Text& seen = strings[static_cast<size_t>(index_[at] - 1)];
+      if (seen.size == size && std::memcmp(bytes.data() + seen.offset, s, size) == 0) {
+        ops.push_back(kString);
+        ops.push_back(index_[at] - 1);
+        return;
+      }
     }
   }
-  const size_t ref = ref_bytes_.size();
-  ops.push_back(kRef);
-  ops.push_back(static_cast<int32_t>(ref));
-  refs.push_back(static_cast<int32_t>(pool_units_));
-  refs.push_back(static_cast<int32_t>(units));
-  ref_bytes_.push_back(static_cast<uint32_t>(pool.size()));
-  if (ref_sizes_.size() <= ref) ref_sizes_.resize(ref + 1);
-  ref_sizes_[ref] = static_cast<uint32_t>(size);
-  pool.append(s, size);
-  pool_units_ += units;
-  index_[at] = static_cast<int32_t>(ref + 1);
-  if (ref_bytes_.size() * 2 > index_.size()) {  // rehash into twice the slots
+  const size_t n = strings.size();
+  ops.push_back(kString);
+  ops.push_back(static_cast<int32_t>(n));
+  strings.push_back(Text{static_cast<uint32_t>(bytes.size()), static_cast<uint32_t>(size), ascii});
+  bytes.append(s, size);
+  if (size > kMaxSharedBytes) return;
+  index_[at] = static_cast<int32_t>(n + 1);
+  if (++shared_ * 2 > index_.size()) {  // rehash into twice the slots
     std::vector<int32_t> bigger(index_.size() * 2, 0);
     const size_t wider = bigger.size() - 1;
-    for (size_t r = 0; r < ref_bytes_.size(); ++r) {
-      size_t slot = Hash(pool.data() + ref_bytes_[r], ref_sizes_[r]) & wider;
+    for (size_t k = 0; k < strings.size(); ++k) {
+      if (strings[k].size > kMaxSharedBytes) continue;
+      size_t slot = Hash(bytes.data() + strings[k].offset, strings[k].size) & wider;
       while (bigger[slot] != 0) slot = (slot + 1) & wider;
-      bigger[slot] = static_cast<int32_t>(r + 1);
+      bigger[slot] = static_cast<int32_t>(k + 1);
     }
     index_.swap(bigger);
   }
@@ -260,16 +247,17 @@ struct Reader {
   }
 };
 
-// The UTF-16 length of UTF-8 `s` in *units; false when `s` is not well-formed UTF-8
-// (overlong forms, surrogates and code points above U+10FFFF too).
-bool Utf16Units(const uint8_t* s, const uint8_t* end, size_t* units) {
-  size_t n = 0;
+// Whether `s` is well-formed UTF-8 (overlong forms, surrogates and code points above
+// U+10FFFF are not); *ascii: whether it is all ASCII.
+bool Utf8(const uint8_t* s, const uint8_t* end, bool* ascii) {
+  *ascii = true;
   while (s < end) {
     const uint8_t c = *s;
     if (c < 0x80) {
-      ++s, ++n;
+      ++s;
       continue;
     }
+    *ascii = false;
     int length = 0;
     uint32_t lowest = 0;
     if (c >= 0xc2 && c <= 0xdf) {
@@ -288,18 +276,16 @@ bool Utf16Units(const uint8_t* s, const uint8_t* end, size_t* units) {
       cp = (cp << 6) | (s[i] & 0x3f);
     }
     if (cp < lowest || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    n += cp >= 0x10000 ? 2 : 1;
     s += length;
   }
-  *units = n;
   return true;
 }
 
 // A validated UTF-8 string as a tape value.
 bool String(const uint8_t* s, const uint8_t* end, Tape* tape) {
-  size_t units = 0;
-  if (!Utf16Units(s, end, &units)) return false;
-  tape->AddString(reinterpret_cast<const char*>(s), static_cast<size_t>(end - s), units);
+  bool ascii = true;
+  if (!Utf8(s, end, &ascii)) return false;
+  tape->AddString(reinterpret_cast<const char*>(s), static_cast<size_t>(end - s), ascii);
   return true;
 }
 
@@ -309,7 +295,7 @@ void Decimal(T v, Tape* tape) {
   char buffer[24];
   auto r = std::to_chars(buffer, buffer + sizeof buffer, v);
   const size_t n = static_cast<size_t>(r.ptr - buffer);
-  tape->AddString(buffer, n, n);
+  tape->AddString(buffer, n, /*ascii=*/true);
 }
 
 void Int(int32_t v, Tape* tape) {
@@ -453,7 +439,7 @@ bool KeyText(const Message::Field& k, Reader* r, Tape* tape) {
   int64_t n = 0;
   if (!Read32(k.kind, r, &n)) return false;
   if (k.kind == Kind::kBool) {
-    tape->AddString(n != 0 ? "true" : "false", n != 0 ? 4 : 5, n != 0 ? 4 : 5);
+    tape->AddString(n != 0 ? "true" : "false", n != 0 ? 4 : 5, /*ascii=*/true);
   } else {
     Decimal(n, tape);
   }
@@ -901,7 +887,7 @@ bool WireTape::Decode(const Message& type, const char* bytes, size_t size, Tape*
   tape->Clear();
   // About one op per 4.5 bytes of a typical reply, strings at most its size.
   tape->ops.reserve(size / 3 + 16);
-  tape->pool.reserve(size);
+  tape->bytes.reserve(size);
   return Object(type, Reader{p, p + size}, 0, tape);
 }
 

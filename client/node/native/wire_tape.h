@@ -6,19 +6,19 @@
 // object with one object literal of its type's fields (a fixed shape), which takes about a
 // quarter of JSON.parse's time for the same object and a fifth of protobuf.js's.
 //
-// The tape (one per message; every offset and length of `pool` in UTF-16 code units, as
-// JavaScript strings count):
-//   ops   int32s, a value being one of
-//           kNull | kTrue | kFalse | kEmpty ("") | kInt n (an int32) | kNumber (the next of
-//           `nums`) | kString offset length (a slice of `pool`) | kRef r (`refs`[r]) |
-//           kName n (the codec's static names[n]: enum names, "0") |
-//           kObject p v1..vk o1..oj (a message of plan p: its k fixed fields' values in the
-//           plan's key order, then for each of its j oneofs the index of the member set and
-//           its value, or -1) | kArray n v1..vn | kMap n (key value)*n (keys are strings)
-//   nums  float64s (floats, doubles and 32-bit unsigned values above 2^31-1)
-//   pool  the strings' UTF-8 bytes, one after another
-//   refs  (offset, length) of each distinct short string (<= kMaxRefBytes bytes: map keys,
-//         64-bit integers, short values), each kept once per tape.
+// The tape (one per message):
+//   ops      int32s, a value being one of
+//              kNull | kTrue | kFalse | kEmpty ("") | kInt n (an int32) | kNumber (the next
+//              of `nums`) | kString n (strings[n]) | kName n (the codec's static names[n]:
+//              enum names, "0") | kObject p v1..vk o1..oj (a message of plan p: its k fixed
+//              fields' values in the plan's key order, then for each of its j oneofs the
+//              index of the member set and its value, or -1) | kArray n v1..vn |
+//              kMap n (key value)*n (keys are kStrings)
+//   nums     float64s (floats, doubles and 32-bit unsigned values above 2^31-1)
+//   strings  the strings' UTF-8 bytes, each distinct short one (<= kMaxSharedBytes bytes: map
+//            keys, 64-bit integers, short values) once per tape; the transport creates a
+//            JavaScript string from each (rather than slices of one string, which would
+//            keep a whole reply's text alive for one string kept).
 // Layout() gives tape.js each plan's keys and the static names; a plan's key order is
 // protobuf.js's: repeated fields, then maps, then the other fields, each by field number.
 //
@@ -57,30 +57,32 @@ struct Tape {
     kInt = 4,
     kNumber = 5,
     kString = 6,
-    kRef = 7,
-    kName = 8,
-    kObject = 9,
-    kArray = 10,
-    kMap = 11,
+    kName = 7,
+    kObject = 8,
+    kArray = 9,
+    kMap = 10,
   };
-  static constexpr size_t kMaxRefBytes = 24;
+  // Strings up to this long are kept once per tape.
+  static constexpr size_t kMaxSharedBytes = 24;
+  struct Text {
+    uint32_t offset;  // into bytes
+    uint32_t size;
+    bool ascii;
+  };
 
   std::vector<int32_t> ops;
   std::vector<double> nums;
-  std::string pool;
-  std::vector<int32_t> refs;  // offset, length, offset, length, ...
-  bool ascii = true;          // pool is ASCII: its UTF-16 offsets are its byte offsets
+  std::string bytes;          // the strings' UTF-8, one after another
+  std::vector<Text> strings;  // kString n: strings[n]
 
   void Clear();
-  // Appends string `s` (UTF-8, `units` UTF-16 code units, validated by the caller) as a
-  // kRef (when short) or a kString.
-  void AddString(const char* s, size_t size, size_t units);
+  // Appends string `s` (UTF-8, validated by the caller; `ascii`: all of it ASCII) as a
+  // kString, sharing an earlier equal one when short.
+  void AddString(const char* s, size_t size, bool ascii);
 
  private:
-  size_t pool_units_ = 0;
-  std::vector<int32_t> index_;       // open addressing: ref + 1, 0 empty
-  std::vector<uint32_t> ref_bytes_;  // byte offset of each ref in pool (its size: refs)
-  std::vector<uint32_t> ref_sizes_;
+  std::vector<int32_t> index_;  // open addressing over the short strings: n + 1, 0 empty
+  size_t shared_ = 0;           // short strings in index_
 };
 
 class WireTape {

@@ -97,6 +97,11 @@ class KgCallsError extends KgError {
   }
 }
 
+// The name of an argument in an error message: a string, or a function that makes it.
+const label = (what) => (typeof what === 'function' ? what() : what);
+// ... and of its element `index` when given.
+const argName = (what, index) => (index === undefined ? label(what) : `${label(what)}[${index}]`);
+
 // 'PRODUCT:1' (any case) -> { type: 'PRODUCT', id: '1' }.
 function parseKey(text) {
   const match = /^\s*([A-Za-z_]+):(\d+)\s*$/.exec(text);
@@ -140,7 +145,7 @@ function loadProtos(protoDir) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// A native reply: the codec's tape ([ArrayBuffer, strings]), else the bytes for proto-loader.
+// A native reply: the codec's tape ([ArrayBuffer, pool, strings]), else the bytes for proto-loader.
 const decodeReply = (definition, reply, read) =>
   (Array.isArray(reply) ? read(reply) : definition.responseDeserialize(reply));
 
@@ -276,7 +281,7 @@ class KgClient {
 
   // One Entity per key, in order; null for a key with no entity.
   async getEntities(keys, { fields, deadlineMs } = {}) {
-    const request = { keys: list(keys).map((k, i) => this._key(k, `keys[${i}]`)), readMask: readMask(fields) };
+    const request = { keys: this._keys(keys, 'keys'), readMask: readMask(fields) };
     const { results } = await this._call(this.graph, 'GetEntities', request, {
       deadlineMs, idempotent: true, check: (r) => throwItemError('GetEntities', r.results, (x) => x.status),
     });
@@ -291,7 +296,7 @@ class KgClient {
     const requests = [];
     const asked = []; // an empty batch needs no call
     batches.forEach((batch, b) => {
-      const keys = list(batch).map((k, i) => this._key(k, `keyBatches[${b}][${i}]`));
+      const keys = this._keys(batch, () => `keyBatches[${b}]`);
       if (keys.length > MAX_BATCH) throw new RangeError(`keyBatches[${b}]: at most ${MAX_BATCH} keys, got ${keys.length}`);
       if (keys.length > 0) {
         asked.push(b);
@@ -379,7 +384,7 @@ class KgClient {
   }
 
   async deleteEntities(keys, { deadlineMs } = {}) {
-    const request = { keys: list(keys).map((k, i) => this._key(k, `keys[${i}]`)) };
+    const request = { keys: this._keys(keys, 'keys') };
     return (await this._call(this.graph, 'DeleteEntities', request, { deadlineMs, idempotent: true })).results;
   }
 
@@ -417,7 +422,7 @@ class KgClient {
   // Per key, in order: its edge counts per type and direction ([{edgeType, direction, count}]).
   async countNeighbors(keys, { edgeTypes, directions, sinceMs = 0, untilMs = 0, deadlineMs } = {}) {
     const request = {
-      keys: list(keys).map((k, i) => this._key(k, `keys[${i}]`)),
+      keys: this._keys(keys, 'keys'),
       edgeTypes: list(edgeTypes).map((t, i) => this._enum('EdgeType', t, `edgeTypes[${i}]`)),
       directions: list(directions).map((d, i) => this._enum('Direction', d, `directions[${i}]`)),
       minTimeMs: sinceMs,
@@ -435,7 +440,7 @@ class KgClient {
     const { maxResults = 0, includeStart = false, includeEntities = false, fields, ranking = 'PATH_COUNT',
       maxFrontier = 0, sinceMs = 0, untilMs = 0, deadlineMs } = options;
     const request = {
-      start: list(start).map((k, i) => this._key(k, `start[${i}]`)),
+      start: this._keys(start, 'start'),
       hops: list(hops).map((h, i) => this._hop(h, `hops[${i}]`, sinceMs, untilMs)),
       maxResults,
       includeStart,
@@ -451,7 +456,7 @@ class KgClient {
   async categorize({ texts = [], keys = [], topK = 0, deadlineMs } = {}) {
     const items = [
       ...list(texts).map((t) => ({ text: typeof t === 'string' ? { title: t } : t })),
-      ...list(keys).map((k, i) => ({ key: this._key(k, `keys[${i}]`) })),
+      ...list(keys).map((k, i) => ({ key: this._key(k, 'keys', i) })),
     ];
     return this._call(this.knowledge, 'Categorize', { items, topK }, { deadlineMs, idempotent: true });
   }
@@ -537,34 +542,45 @@ class KgClient {
     return decodeReply(definition, reply, this._read);
   }
 
+  // `what` names the argument in the error: a string, or a function making it (so that
+  // batches build no label unless one is needed).
   _enum(enumName, value, what) {
-    if (typeof value === 'number') return value;
+    const names = this._enums[enumName];
+    if (names.has(value) || typeof value === 'number') return value;
     const name = typeof value === 'string' ? value.toUpperCase() : value;
-    if (!this._enums[enumName].has(name)) {
-      throw new TypeError(`${what}: ${JSON.stringify(value)} is not a ${enumName} (${[...this._enums[enumName]].join(', ')})`);
+    if (!names.has(name)) {
+      throw new TypeError(`${label(what)}: ${JSON.stringify(value)} is not a ${enumName} (${[...names].join(', ')})`);
     }
     return name;
   }
 
-  _key(key, what) {
+  // A key of the request (`what` as for _enum; `index`: its place in a list named `what`).
+  _key(key, what, index) {
     let k = key;
     if (typeof key === 'string') {
       try {
         k = parseKey(key);
       } catch (err) {
-        throw new TypeError(`${what}: ${err.message}`);
+        throw new TypeError(`${argName(what, index)}: ${err.message}`);
       }
     }
-    if (k === null || typeof k !== 'object') throw new TypeError(`${what}: expected {type, id} or "TYPE:ID"`);
+    if (k === null || typeof k !== 'object') throw new TypeError(`${argName(what, index)}: expected {type, id} or "TYPE:ID"`);
     const { id } = k;
     const valid = typeof id === 'bigint' ? id >= 0n
       : typeof id === 'number' ? Number.isSafeInteger(id) && id >= 0
         : typeof id === 'string' && /^\d+$/.test(id);
-    if (!valid) throw new TypeError(`${what}.id: ${String(id)} is not a uint64 (a decimal string, a number or a bigint)`);
+    if (!valid) throw new TypeError(`${argName(what, index)}.id: ${String(id)} is not a uint64 (a decimal string, a number or a bigint)`);
     // Up to 15 digits (below 2^53, so exact) go to the encoder as a number, which
     // protobuf.js turns into a uint64 about twice as fast as it parses a decimal string.
+    const type = this._enums.EntityType.has(k.type) ? k.type : this._enum('EntityType', k.type, () => `${argName(what, index)}.type`);
+    if (typeof id === 'number') return { type, id };
     const text = String(id);
-    return { type: this._enum('EntityType', k.type, `${what}.type`), id: text.length <= 15 ? Number(text) : text };
+    return { type, id: text.length <= 15 ? Number(text) : text };
+  }
+
+  // Keys of a list argument named `what`.
+  _keys(keys, what) {
+    return list(keys).map((k, i) => this._key(k, what, i));
   }
 
   _entity(entity, what) {

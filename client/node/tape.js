@@ -3,10 +3,11 @@
 // replies on gRPC's threads (native/wire_tape.h describes the tape). Each message type
 // gets, on first use, a function that makes its objects with one object literal of its
 // fields in protobuf.js's order (a fixed shape V8 creates directly); oneof members, when
-// set, are added after it with the oneof's virtual field. The strings come made (short ones
-// once per tape); enum names are shared by every tape.
+// set, are added after it with the oneof's virtual field. Each string of a tape is a string
+// of its own (short ASCII ones copied out of one pool string, the others made by the addon),
+// made once per tape; enum names are shared by every tape.
 //
-// reader(codec) -> read([buffer, strings]) -> the object. Not reentrant across tapes (one
+// reader(codec) -> read([buffer, pool, strings]) -> the object. Not reentrant across tapes (one
 // tape is read to its end before the next); one reader serves one thread.
 
 const OP = { NULL: 0, TRUE: 1, FALSE: 2, EMPTY: 3, INT: 4, NUMBER: 5, STRING: 6, NAME: 7, OBJECT: 8, ARRAY: 9, MAP: 10 };
@@ -73,13 +74,20 @@ function reader(codec) {
     }
   }
 
-  return function read([buffer, texts]) {
-    const header = new Int32Array(buffer, 0, 2);
-    const intCount = 2 + header[0];
+  return function read([buffer, pool, separate]) {
+    const header = new Int32Array(buffer, 0, 3);
+    const stringCount = header[2];
+    const intCount = 3 + 2 * stringCount + header[0];
     ints = new Int32Array(buffer, 0, intCount);
     nums = header[1] === 0 ? null : new Float64Array(buffer, Math.ceil((intCount * 4) / 8) * 8, header[1]);
-    strings = texts;
-    i = 2;
+    // Short ASCII strings are sliced out of the pool (copies: V8 makes views only of 13
+    // characters or more); the others come made.
+    strings = new Array(stringCount);
+    for (let k = 0, at = 3; k < stringCount; k++, at += 2) {
+      const start = ints[at];
+      strings[k] = start >= 0 ? pool.slice(start, ints[at + 1]) : separate[-1 - start];
+    }
+    i = 3 + 2 * stringCount;
     j = 0;
     try {
       return value();

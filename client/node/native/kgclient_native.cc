@@ -177,40 +177,60 @@ void Transcode(Job* job, const ByteCall* call) {
   if (!job->has_tape[i]) job->tapes[i] = Tape();
 }
 
-// The tape as tape.js reads it: [ArrayBuffer, strings]; the ArrayBuffer holds int32s (the
-// number of ops and of nums, then the ops), then from the next multiple of 8 bytes the
-// nums (float64s); strings: each of the tape's strings made a JavaScript string of its own.
-// Null when V8 cannot make them.
+// Strings JavaScript copies when it slices them out of a longer one (V8 makes slices of 13
+// characters or more views of the whole): ASCII strings up to 12 bytes.
+constexpr uint32_t kMaxPooledBytes = 12;
+
+// The tape as tape.js reads it: [ArrayBuffer, pool, strings]. The ArrayBuffer holds int32s:
+// the number of ops, of nums and of the tape's strings; per string of the tape, its start
+// and end in `pool` (a short ASCII one, which JavaScript copies out of it), or -1 - its
+// index in `strings` (each made a JavaScript string of its own) and 0; the ops. Then from
+// the next multiple of 8 bytes the nums (float64s). So no string of a reply keeps the rest
+// of the reply's text alive. Null when V8 cannot make them.
 napi_value TapeValue(napi_env env, const Tape& tape) {
-  const size_t ints = 2 + tape.ops.size();
+  const size_t ints = 3 + 2 * tape.strings.size() + tape.ops.size();
   const size_t nums_at = (ints * sizeof(int32_t) + 7) / 8 * 8;
   const size_t size = nums_at + tape.nums.size() * sizeof(double);
   void* data = nullptr;
-  napi_value buffer, strings, result;
+  napi_value buffer, strings, pool, result;
   if (napi_create_arraybuffer(env, size, &data, &buffer) != napi_ok ||
-      napi_create_array_with_length(env, tape.strings.size(), &strings) != napi_ok ||
-      napi_create_array_with_length(env, 2, &result) != napi_ok) {
+      napi_create_array(env, &strings) != napi_ok ||
+      napi_create_array_with_length(env, 3, &result) != napi_ok) {
     return nullptr;
   }
   auto* p = static_cast<int32_t*>(data);
   p[0] = static_cast<int32_t>(tape.ops.size());
   p[1] = static_cast<int32_t>(tape.nums.size());
-  std::memcpy(p + 2, tape.ops.data(), tape.ops.size() * sizeof(int32_t));
-  std::memcpy(static_cast<char*>(data) + nums_at, tape.nums.data(),
-              tape.nums.size() * sizeof(double));
-  for (size_t i = 0; i < tape.strings.size(); ++i) {
-    const Tape::Text& t = tape.strings[i];
+  p[2] = static_cast<int32_t>(tape.strings.size());
+  std::string pooled;
+  uint32_t separate = 0;
+  int32_t* table = p + 3;
+  for (const Tape::Text& t : tape.strings) {
     const char* text = tape.bytes.data() + t.offset;
+    if (t.ascii && t.size <= kMaxPooledBytes) {
+      *table++ = static_cast<int32_t>(pooled.size());
+      pooled.append(text, t.size);
+      *table++ = static_cast<int32_t>(pooled.size());
+      continue;
+    }
     napi_value s;
-    // ASCII goes in as it is (a one-byte string, no decoding).
     if ((t.ascii ? napi_create_string_latin1(env, text, t.size, &s)
                  : napi_create_string_utf8(env, text, t.size, &s)) != napi_ok ||
-        napi_set_element(env, strings, static_cast<uint32_t>(i), s) != napi_ok) {
+        napi_set_element(env, strings, separate, s) != napi_ok) {
       return nullptr;
     }
+    *table++ = -1 - static_cast<int32_t>(separate++);
+    *table++ = 0;
+  }
+  std::memcpy(table, tape.ops.data(), tape.ops.size() * sizeof(int32_t));
+  std::memcpy(static_cast<char*>(data) + nums_at, tape.nums.data(),
+              tape.nums.size() * sizeof(double));
+  if (napi_create_string_latin1(env, pooled.data(), pooled.size(), &pool) != napi_ok) {
+    return nullptr;
   }
   napi_set_element(env, result, 0, buffer);
-  napi_set_element(env, result, 1, strings);
+  napi_set_element(env, result, 1, pool);
+  napi_set_element(env, result, 2, strings);
   return result;
 }
 
@@ -334,7 +354,8 @@ const WireTape* CodecThis(napi_env env, napi_callback_info info, size_t* argc, n
   return codec.get();  // the object (and so the codec) lives through the call
 }
 
-// codec.decode(type, bytes) -> the tape ([ArrayBuffer, strings], TapeValue) of proto-loader's
+// codec.decode(type, bytes) -> the tape ([ArrayBuffer, pool, strings], TapeValue) of
+// proto-loader's
 // object of `bytes`, or null when the type is not supported or the bytes are declined
 // (wire_tape.h).
 napi_value DecodeMethod(napi_env env, napi_callback_info info) {

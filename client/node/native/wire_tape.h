@@ -16,9 +16,9 @@
 //              kMap n (key value)*n (keys are kStrings)
 //   nums     float64s (floats, doubles and 32-bit unsigned values above 2^31-1)
 //   strings  the strings' UTF-8 bytes, each distinct short one (<= kMaxSharedBytes bytes: map
-//            keys, 64-bit integers, short values) once per tape; the transport creates a
-//            JavaScript string from each (rather than slices of one string, which would
-//            keep a whole reply's text alive for one string kept).
+//            keys, 64-bit integers, short values) once per tape. The transport hands them
+//            to JavaScript so that each is a string of its own (kgclient_native.cc,
+//            TapeValue): no string kept from a reply keeps the rest of its text alive.
 // Layout() gives tape.js each plan's keys and the static names; a plan's key order is
 // protobuf.js's: repeated fields, then maps, then the other fields, each by field number.
 //

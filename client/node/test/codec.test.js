@@ -208,6 +208,34 @@ describe('the native Codec', { skip: !BUILT }, () => {
     assert.deepStrictEqual(read(tx), expected(Entity, x)); // a tape can be read again
   });
 
+  it('keeps no reply\'s text alive through a string kept from it', () => {
+    const v8 = require('node:v8');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = require('node:vm').runInNewContext('gc');
+    const Entity = root.lookupType('kg.v1.Entity');
+    const read = reader(codec);
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    // Per reply 200 kB of text: 10,000 short keys (12 characters, out of the pool) and a long
+    // value; one short key and the 20-character name are kept from each of 100 replies.
+    const attributes = {};
+    for (let k = 0; k < 10000; k++) attributes[`k${String(k).padStart(11, '0')}`] = '';
+    attributes.long = 'v'.repeat(80000);
+    const kept = [];
+    const before = heap();
+    for (let r = 0; r < 100; r++) {
+      const bytes = Entity.encode({ name: `name-${String(r).padStart(15, '0')}`, attributes }).finish();
+      const object = read(codec.decode('kg.v1.Entity', bytes));
+      assert.equal(Object.keys(object.attributes).length, 10001);
+      kept.push(object.name, Object.keys(object.attributes)[r]);
+    }
+    const grown = heap() - before;
+    assert.equal(kept.length, 200);
+    assert.ok(grown < 4e6, `the heap grew by ${grown} bytes for 200 short strings kept`);
+  });
+
   it('refuses bad arguments without crashing', () => {
     assert.throws(() => new Codec(), /includeDirs|arrays/);
     assert.throws(() => new Codec([PROTO_DIR], ['kg/v1/none.proto']), /none\.proto/);

@@ -15,8 +15,8 @@
 // that takes the serialized request and resolves with the serialized reply) when it is
 // built, else through grpc-js; both encode with the same proto-loader serializers. The
 // native transport also decodes replies (its Codec, on gRPC's threads) into tapes from which
-// tape.js builds the objects proto-loader would make, about four times faster than
-// JSON.parse of them; a reply its codec declines is decoded by proto-loader. Replies and
+// tape.js builds the objects proto-loader would make, several times faster than JSON.parse
+// of them (docs/PERFORMANCE.md); a reply its codec declines is decoded by proto-loader. Replies and
 // errors are the same either way.
 // Streaming calls and the raw stubs always use grpc-js.
 

@@ -238,19 +238,19 @@ napi_value TapeValue(napi_env env, const Tape& tape) {
 // else its bytes (a Buffer); null when the call failed.
 napi_value Outcome(napi_env env, const Job& job, size_t i) {
   const ByteCall& call = job.calls[i];
-  napi_value code, details, reply, result;
+  napi_value code, details, result, reply = nullptr;
   napi_create_int32(env, static_cast<int32_t>(call.status.error_code()), &code);
   const std::string& message = call.status.error_message();
   napi_create_string_utf8(env, message.data(), message.size(), &details);
-  void* p = nullptr;
-  if (call.status.ok() && job.has_tape[i]) {
-    reply = TapeValue(env, job.tapes[i]);
-    if (reply == nullptr) napi_get_null(env, &reply);
-  } else if (!call.status.ok() ||
-             napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
-             !call.CopyReply(static_cast<char*>(p))) {
-    napi_get_null(env, &reply);
+  if (call.status.ok() && job.has_tape[i]) reply = TapeValue(env, job.tapes[i]);
+  if (call.status.ok() && reply == nullptr) {  // declined, or a tape V8 could not take
+    void* p = nullptr;
+    if (napi_create_buffer(env, call.ReplySize(), &p, &reply) != napi_ok ||
+        !call.CopyReply(static_cast<char*>(p))) {
+      reply = nullptr;
+    }
   }
+  if (reply == nullptr) napi_get_null(env, &reply);
   napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, code);
   napi_set_element(env, result, 1, details);

@@ -885,9 +885,11 @@ const WireTape::Message* WireTape::Find(const std::string& full_name) const {
 bool WireTape::Decode(const Message& type, const char* bytes, size_t size, Tape* tape) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes);
   tape->Clear();
-  // About one op per 4.5 bytes of a typical reply, strings at most its size.
-  tape->ops.reserve(size / 3 + 16);
-  tape->bytes.reserve(size);
+  // About one op per 4.5 bytes of a typical reply, strings about its size; a hint only,
+  // bounded (a reply of one long string needs few ops).
+  constexpr size_t kMaxReserve = size_t{1} << 20;
+  tape->ops.reserve(std::min(size / 3, kMaxReserve) + 16);
+  tape->bytes.reserve(std::min(size, kMaxReserve));
   return Object(type, Reader{p, p + size}, 0, tape);
 }
 

@@ -169,7 +169,7 @@ describe('the native Codec', { skip: !BUILT }, () => {
     assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x01, 0xff])), null);
     assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x02, 0xc0, 0x80])), null);
     assert.equal(decode('kg.v1.Entity', Buffer.from([0x12, 0x03, 0xed, 0xa0, 0x80])), null);
-    // text beyond ASCII and beyond the BMP: offsets in UTF-16 units
+    // text beyond ASCII and beyond the BMP (such strings are made by the addon from UTF-8)
     const wide = Entity.encode({ name: 'Ünïcødé 商品 😀 title long enough to be sliced', attributes: { '颜色': '红色', e: '😀' } }).finish();
     assert.deepStrictEqual(decode('kg.v1.Entity', wide), expected(Entity, wide));
     // a map (attributes, 3) split by another field (name, 2): protobuf.js adds to the one

@@ -75,11 +75,11 @@ function reader(codec) {
   }
 
   return function read([buffer, pool, separate]) {
-    const header = new Int32Array(buffer, 0, 3);
-    const stringCount = header[2];
-    const intCount = 3 + 2 * stringCount + header[0];
-    ints = new Int32Array(buffer, 0, intCount);
-    nums = header[1] === 0 ? null : new Float64Array(buffer, Math.ceil((intCount * 4) / 8) * 8, header[1]);
+    // One view over the whole buffer; only its int32 part is read through it.
+    ints = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+    const stringCount = ints[2];
+    const intCount = 3 + 2 * stringCount + ints[0];
+    nums = ints[1] === 0 ? null : new Float64Array(buffer, Math.ceil((intCount * 4) / 8) * 8, ints[1]);
     // Short ASCII strings are sliced out of the pool (copies: V8 makes views only of 13
     // characters or more); the others come made.
     strings = new Array(stringCount);

@@ -56,6 +56,12 @@ int WireType(Kind kind) {
   }
 }
 
+// Whether a field of `kind` is a 64-bit integer (a decimal string in protobuf.js's objects).
+bool Is64(Kind kind) {
+  return kind == Kind::kInt64 || kind == Kind::kSint64 || kind == Kind::kUint64 ||
+         kind == Kind::kFixed64 || kind == Kind::kSfixed64;
+}
+
 // protobuf.js's util.camelCase, which proto-loader applies to field and oneof names
 // (keepCase: false): the first character kept, then every "_x" with x in a-z made "X".
 std::string CamelCase(const std::string& name) {
@@ -101,7 +107,7 @@ struct WireTape::Message {
 
 namespace {
 
-// A hash of a short string (at most kMaxRefBytes): its first, middle and last 8 bytes (or
+// A hash of a short string (at most Tape::kMaxSharedBytes): its first, middle and last 8 bytes (or
 // all of it) as words, multiplied and folded.
 uint32_t Hash(const char* s, size_t size) {
   uint64_t a = 0, b = 0, c = 0;
@@ -808,11 +814,9 @@ std::unique_ptr<WireTape> WireTape::Create(const std::vector<std::string>& inclu
         f.empty = {Tape::kFalse};
       } else if (f.kind == Kind::kEnum) {  // the first declared value's name (proto3: 0)
         f.empty = {Tape::kName, f.names->at(fd->enum_type()->value(0)->number())};
-      } else if (WireType(f.kind) == 1 || f.kind == Kind::kInt64 || f.kind == Kind::kUint64 ||
-                 f.kind == Kind::kSint64) {
-        f.empty = f.kind == Kind::kDouble ? std::vector<int32_t>{Tape::kInt, 0}
-                                          : std::vector<int32_t>{Tape::kName, zero};
-      } else {
+      } else if (Is64(f.kind)) {
+        f.empty = {Tape::kName, zero};
+      } else {  // 32-bit integers, floats, doubles
         f.empty = {Tape::kInt, 0};
       }
       const uint32_t number = f.number;

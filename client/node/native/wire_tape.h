@@ -20,19 +20,19 @@
 //            keys, 64-bit integers, short values) once per tape. The transport hands them
 //            to JavaScript so that each is a string of its own (kgclient_native.cc,
 //            TapeValue): no string kept from a reply keeps the rest of its text alive.
-// Layout() gives tape.js each plan's keys and the static names; a plan's key order is
+// layout() gives tape.js each plan's keys and the static names; a plan's key order is
 // protobuf.js's: repeated fields, then maps, then the other fields, each by field number.
 //
 // Built from the same .proto files as proto-loader loads (parsed by libprotobuf's own
 // parser: proto-loader's synthesized descriptors lack imports and map entries);
 // immutable afterwards, so Decode is thread-safe. Only the messages of proto3 files without
 // bytes fields, groups or 64-bit map keys are supported (protobuf.js makes Buffers and hashes
-// of those). Decode declines (returns false) whenever the object could differ from
-// protobuf.js's: malformed bytes, a wire type other than the field's, a string that is not
-// UTF-8, a singular field given twice, two members of one oneof, a map entry without its
-// key or value or with either twice, the map key "__proto__", 6-9 byte varints, nesting
-// deeper than 100. The caller decodes those with proto-loader, which then answers (or
-// throws) as it always did.
+// of those), nor any with a field or oneof named "__proto__" once camel-cased (an object
+// literal would set the prototype). Decode declines (returns false) whenever the object could
+// differ from protobuf.js's: malformed bytes, a wire type other than the field's, a string that is
+// not UTF-8, a singular field given twice, two members of one oneof, a map entry without its key or
+// value or with either twice, the map key "__proto__", 6-9 byte varints, nesting deeper than 100.
+// The caller decodes those with proto-loader, which then answers (or throws) as it always did.
 //
 // Uses: libprotobuf's descriptors and .proto parser (libprotoc; no generated code).
 #ifndef KG_CLIENT_NODE_NATIVE_WIRE_TAPE_H_
